@@ -1,0 +1,135 @@
+/* host/<name>: a name server's addresses, shared by every TLD whose NS set names it, as the
+ * IANA database keeps host objects. A change to a shared host's addresses is one change that
+ * needs the consent of every TLD that uses it; a host no TLD uses any more disappears. */
+#include "core/kinds/kinds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rr_set_equal(const struct rr_set *a, const struct rr_set *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (rr_cmp(&a->v[i], &b->v[i]) != 0)
+			return 0;
+	return 1;
+}
+
+struct plan_host *plan_host_find(struct plan *pl, const char *name)
+{
+	for (size_t i = 0; i < pl->nhosts; i++)
+		if (strcmp(pl->hosts[i].name, name) == 0)
+			return &pl->hosts[i];
+	return NULL;
+}
+
+int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct rr_set *addrs,
+	       const char *from, struct cc_err *e)
+{
+	struct plan_host *ph = plan_host_find(pl, name);
+
+	if (ph) {
+		if (!rr_set_equal(&ph->addrs, addrs))
+			return cc_fail(e, CC_EINVAL,
+				       "%s and %s give different addresses for name server %s", ph->from,
+				       from, name);
+		rr_set_free(addrs);
+		return 0;
+	}
+	if (pl->nhosts == pl->caphosts) {
+		size_t cap = pl->caphosts ? pl->caphosts * 2 : 16;
+		struct plan_host *v = realloc(pl->hosts, cap * sizeof(*v));
+
+		if (v == NULL)
+			return CC_ENOMEM;
+		pl->hosts = v;
+		pl->caphosts = cap;
+	}
+	ph = &pl->hosts[pl->nhosts++];
+	memset(ph, 0, sizeof(*ph));
+	snprintf(ph->name, sizeof(ph->name), "%s", name);
+	ph->cur = map_get(&l->hosts, name);
+	ph->addrs = *addrs;
+	memset(addrs, 0, sizeof(*addrs));
+	ph->changed = ph->cur == NULL || !rr_set_equal(&ph->cur->addrs, &ph->addrs);
+	ph->from = from;
+	return 0;
+}
+
+int host_addrs_check(struct rr_set *s, const char *what, struct cc_err *e)
+{
+	if (s->n == 0)
+		return cc_fail(e, CC_EINVAL, "%s: no address", what);
+	if (s->n > 32)
+		return cc_fail(e, CC_EINVAL, "%s: more than 32 addresses", what);
+	rr_sort(s);
+	for (size_t i = 1; i < s->n; i++)
+		if (rr_cmp(&s->v[i - 1], &s->v[i]) == 0)
+			return cc_fail(e, CC_EINVAL, "%s: line %u repeats address %s", what,
+				       s->v[i].line, s->v[i].rdata);
+	return 0;
+}
+
+int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+	      struct cc_err *e)
+{
+	const char *name = op->path + 5;
+	struct rr_set s = {0};
+	const struct host *cur = map_get(&l->hosts, name);
+	int ret = 0;
+
+	if (op->kind == OP_DELETE || cur == NULL) {
+		ret = cc_fail(e, CC_EINVAL,
+			      "%s: a name server exists while a TLD uses it: change it through "
+			      "that TLD's record",
+			      op->path);
+		goto out;
+	}
+	if (op->version != (int64_t)cur->version) {
+		ret = cc_fail(e, CC_ESTALE, "%s: expected version %lld, current version is %llu",
+			      op->path, (long long)op->version, (unsigned long long)cur->version);
+		goto out;
+	}
+	ret = rr_parse(&s, op->content, op->content_len, e);
+	if (ret < 0)
+		goto out;
+	for (size_t i = 0; i < s.n; i++) {
+		if ((s.v[i].type != RR_A && s.v[i].type != RR_AAAA) ||
+		    strcmp(s.v[i].owner, name) != 0) {
+			ret = cc_fail(e, CC_EINVAL, "%s: line %u: only A and AAAA records of %s",
+				      op->path, s.v[i].line, name);
+			goto out;
+		}
+		if (s.v[i].ttl != RR_TTL_OMITTED && s.v[i].ttl != TTL_DELEGATION) {
+			ret = cc_fail(e, CC_EINVAL, "%s: line %u: glue TTL is %d", op->path,
+				      s.v[i].line, TTL_DELEGATION);
+			goto out;
+		}
+	}
+	ret = host_addrs_check(&s, op->path, e);
+	if (ret == 0)
+		ret = host_stage(l, pl, name, &s, op->path, e);
+out:
+	rr_set_free(&s);
+	return ret;
+}
+
+int host_render(const struct host *h, struct cbuf *out)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < h->addrs.n; i++)
+		ret = rr_format(&h->addrs.v[i], TTL_DELEGATION, out);
+	return ret;
+}
+
+void host_free(struct host *h)
+{
+	if (h == NULL)
+		return;
+	rr_set_free(&h->addrs);
+	free(h->users);
+	free(h);
+}

@@ -1,0 +1,156 @@
+/* member/<id>: a participant, its chamber and its keys. Content:
+ *   chamber <government|private-sector|civil-society|technical|academic>
+ *   key <verifier key named <id>>
+ *   box <base64 X25519 public key> */
+#include "core/kinds/kinds.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct ledger_member *members_find(const struct ledger_member *m, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(m[mid].id, id);
+
+		if (c == 0)
+			return &m[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int take_line(const char **s, const char *end, const char *key, char *out, size_t outsz)
+{
+	const char *nl = memchr(*s, '\n', (size_t)(end - *s));
+	size_t k = strlen(key), n;
+
+	if (nl == NULL)
+		nl = end;
+	n = (size_t)(nl - *s);
+	if (n <= k + 1 || memcmp(*s, key, k) != 0 || (*s)[k] != ' ' || n - k - 1 >= outsz)
+		return CC_EINVAL;
+	memcpy(out, *s + k + 1, n - k - 1);
+	out[n - k - 1] = '\0';
+	*s = nl < end ? nl + 1 : end;
+	return 0;
+}
+
+int member_box_parse(unsigned char box[32], const char *s)
+{
+	char again[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+	size_t n = 0;
+
+	if (sodium_base642bin(box, 32, s, strlen(s), NULL, &n, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n != 32)
+		return CC_EINVAL;
+	/* libsodium 1.0.18 decodes some non-alphabet bytes; only the one canonical spelling of
+	 * a key may be accepted, or one key would have several record contents. */
+	sodium_bin2base64(again, sizeof(again), box, 32, sodium_base64_VARIANT_ORIGINAL);
+	return strcmp(again, s) == 0 ? 0 : CC_EINVAL;
+}
+
+int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
+		 struct cc_err *e)
+{
+	const char *s = content, *end = content + len;
+	char chamber[32], key[256], box[64];
+
+	memset(m, 0, sizeof(*m));
+	if (take_line(&s, end, "chamber", chamber, sizeof(chamber)) < 0 ||
+	    take_line(&s, end, "key", key, sizeof(key)) < 0 ||
+	    take_line(&s, end, "box", box, sizeof(box)) < 0 || s != end)
+		return cc_fail(e, CC_EINVAL,
+			       "member/%s: content must be the three lines \"chamber C\", \"key "
+			       "VERIFIER-KEY\", \"box BASE64\"",
+			       id);
+	m->chamber = chamber_parse(chamber);
+	if (m->chamber < 0)
+		return cc_fail(e, CC_EINVAL, "member/%s: unknown chamber \"%s\"", id, chamber);
+	if (note_vkey_parse(&m->key, key, strlen(key), e) < 0)
+		return CC_EINVAL;
+	if (strcmp(m->key.name, id) != 0)
+		return cc_fail(e, CC_EINVAL, "member/%s: its key is named \"%s\", not \"%s\"", id,
+			       m->key.name, id);
+	if (member_box_parse(m->box, box) < 0)
+		return cc_fail(e, CC_EINVAL, "member/%s: box is not a base64 X25519 key", id);
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	return 0;
+}
+
+int member_render(const struct ledger_member *m, struct cbuf *out)
+{
+	char box[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+	int ret;
+
+	sodium_bin2base64(box, sizeof(box), m->box, sizeof(m->box), sodium_base64_VARIANT_ORIGINAL);
+	ret = cbuf_printf(out, "chamber %s\nkey ", chamber_name(m->chamber));
+	if (ret == 0)
+		ret = note_vkey_format(&m->key, out);
+	if (ret == 0)
+		ret = cbuf_printf(out, "\nbox %s\n", box);
+	return ret;
+}
+
+int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+		struct cc_err *e)
+{
+	const char *id = op->path + 7;
+	const struct ledger_member *cur = members_find(l->members, l->nmembers, id);
+	struct plan_member *pm = &pl->members[pl->nmembers];
+	int ret = 0;
+
+	memset(pm, 0, sizeof(*pm));
+	pm->op = op;
+	pm->exists = cur != NULL;
+	if (op->version == PROPOSAL_VERSION_NEW ? cur != NULL
+						: cur == NULL || cur->version != (uint64_t)op->version)
+		return cc_fail(e, CC_ESTALE, "%s: %s", op->path,
+			       cur ? "the member exists with another version" : "no such member");
+	if (op->kind == OP_PUT) {
+		ret = member_parse(&pm->m, id, op->content, op->content_len, e);
+		if (ret < 0)
+			return ret;
+	}
+	pl->nmembers++;
+	return plan_govern(pl, op->path);
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ledger_member *)a)->id, ((const struct ledger_member *)b)->id);
+}
+
+int member_apply(struct ledger *l, struct plan *pl, uint64_t index)
+{
+	for (size_t i = 0; i < pl->nmembers; i++) {
+		struct plan_member *pm = &pl->members[i];
+		struct ledger_member *cur =
+			(struct ledger_member *)members_find(l->members, l->nmembers, pm->op->path + 7);
+
+		if (pm->op->kind == OP_DELETE) {
+			if (cur) {
+				*cur = l->members[--l->nmembers];
+				qsort(l->members, l->nmembers, sizeof(*cur), member_cmp);
+			}
+			continue;
+		}
+		pm->m.version = index;
+		if (cur) {
+			*cur = pm->m;
+			continue;
+		}
+		/* l->members has room for LEDGER_MAX_MEMBERS, checked when planning. */
+		l->members[l->nmembers++] = pm->m;
+		qsort(l->members, l->nmembers, sizeof(*cur), member_cmp);
+	}
+	return 0;
+}

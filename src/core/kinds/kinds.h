@@ -1,0 +1,141 @@
+/* Internals shared by the ledger and its record kinds. Not part of the public API: the
+ * node and CLI use ledger.h only.
+ *
+ * Applying a proposal is two steps. The plan step parses and validates every operation
+ * against the current state without touching it, and says which paths' policies must be
+ * met; the apply step then mutates the state and cannot fail but for memory. */
+#ifndef CONCORD_KINDS_H
+#define CONCORD_KINDS_H
+
+#include "core/ledger.h"
+#include "core/map.h"
+#include "core/rr.h"
+
+#define TTL_DELEGATION 172800 /* NS and glue, as the real root */
+#define TTL_DS 86400
+
+struct tld {
+	char label[64];		/* TLD label, no dot: the map key */
+	char owner[66];		/* label + "." */
+	struct rr_set recs;	/* NS and DS records, canonical order */
+	uint64_t version;	/* log index of the last write */
+};
+
+struct host {
+	char name[RR_NAME_MAX + 1]; /* absolute name: the map key */
+	struct rr_set addrs;	    /* A and AAAA records, canonical order */
+	struct tld **users;	    /* TLDs whose NS set names this host */
+	size_t nusers;		    /* used entries in users */
+	size_t capusers;	    /* allocated entries in users */
+	uint64_t version;	    /* log index of the last address change */
+};
+
+struct policy_rec {
+	char path[PATH_MAX_LEN + 1]; /* "policy/<name>" */
+	struct policy pol;	     /* parsed */
+	uint64_t version;	     /* log index of the last write */
+};
+
+struct ledger {
+	char origin[256];		 /* network origin, from the genesis */
+	uint64_t size;			 /* entries applied */
+	int64_t time;			 /* time of the last timed entry */
+	int ready;			 /* genesis complete */
+	unsigned char (*chunks)[32];	 /* genesis chunk entry hashes */
+	size_t nchunks;			 /* chunks announced */
+	struct ledger_member *members;	 /* sorted by id */
+	size_t nmembers;		 /* used */
+	struct policy_rec *policies;	 /* sorted by path */
+	size_t npolicies;		 /* used */
+	struct map tlds;		 /* label -> struct tld */
+	struct map hosts;		 /* name -> struct host */
+};
+
+/* A staged change. Pointers into the ledger stay valid because planning never mutates. */
+struct plan_tld {
+	const struct proposal_op *op; /* the operation */
+	struct tld *cur;	      /* current TLD or NULL when new */
+	char label[64];		      /* label */
+	struct rr_set recs;	      /* put: new NS and DS */
+};
+
+struct plan_host {
+	char name[RR_NAME_MAX + 1]; /* host */
+	struct host *cur;	    /* current host or NULL when new */
+	struct rr_set addrs;	    /* new addresses */
+	int changed;		    /* addresses differ from current (or new) */
+	const char *from;	    /* path that declared them, for messages */
+};
+
+struct plan_member {
+	const struct proposal_op *op; /* the operation */
+	struct ledger_member m;	      /* put: the new member */
+	int exists;		      /* a member with this id exists */
+};
+
+struct plan_policy {
+	const struct proposal_op *op; /* the operation */
+	struct policy_rec rec;	      /* put: the new policy */
+	int exists;		      /* a policy at this path exists */
+};
+
+struct plan {
+	struct plan_tld *tlds;
+	size_t ntlds;
+	struct plan_host *hosts;
+	size_t nhosts, caphosts;
+	struct plan_member *members;
+	size_t nmembers;
+	struct plan_policy *policies;
+	size_t npolicies;
+	char (*governed)[PATH_MAX_LEN + 1]; /* paths whose policy must be met */
+	size_t ngoverned, capgoverned;
+	int genesis;			    /* genesis records: no policy, no versions */
+};
+
+void plan_free(struct plan *pl);
+int plan_govern(struct plan *pl, const char *path);
+struct plan_host *plan_host_find(struct plan *pl, const char *name);
+
+/* Record kinds. plan_* validate one operation into the plan; *_apply make the plan real. */
+int tld_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+	     struct cc_err *e);
+int tld_plan_finish(const struct ledger *l, struct plan *pl, struct cc_err *e);
+int tld_apply(struct ledger *l, struct plan *pl, uint64_t index);
+int tld_render(const struct ledger *l, const struct tld *t, struct cbuf *out);
+void tld_free(struct tld *t);
+
+int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+	      struct cc_err *e);
+int host_render(const struct host *h, struct cbuf *out);
+void host_free(struct host *h);
+int rr_set_equal(const struct rr_set *a, const struct rr_set *b);
+/* Stages new addresses for a host (taking addrs); a second declaration must agree. */
+int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct rr_set *addrs,
+	       const char *from, struct cc_err *e);
+/* Checks and sorts one host's address set: 1..32 addresses, no repeats. */
+int host_addrs_check(struct rr_set *s, const char *what, struct cc_err *e);
+
+int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+		struct cc_err *e);
+int member_apply(struct ledger *l, struct plan *pl, uint64_t index);
+/* A base64 X25519 public key in its one canonical spelling. */
+int member_box_parse(unsigned char box[32], const char *s);
+int member_render(const struct ledger_member *m, struct cbuf *out);
+int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
+		 struct cc_err *e);
+
+int policyrec_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+		   struct cc_err *e);
+int policyrec_apply(struct ledger *l, struct plan *pl, uint64_t index);
+
+/* Resolves the policy governing path in a given policy set (most specific first; a
+ * "require state" naming no government member does not apply). state gets the member the
+ * policy's "require state" names, if any. */
+const struct policy_rec *policy_resolve(const struct policy_rec *set, size_t n,
+					const struct ledger_member *members, size_t nmembers,
+					const char *path, const struct ledger_member **state);
+
+const struct ledger_member *members_find(const struct ledger_member *m, size_t n, const char *id);
+
+#endif

@@ -1,0 +1,119 @@
+/* The ledger: a deterministic state machine over log entries. Same entries, same state, byte
+ * for byte, on every node. No clock: time enters only as the value written in each entry.
+ *
+ * Entries (each at most TLOG_ENTRY_MAX bytes):
+ *   "concord genesis <time>\n" <genesis note, signed by every founding member>   index 0
+ *   "concord chunk <k>\n" <records text, hash listed in the genesis note>      1..k
+ *   "concord proposal <time>\n" <proposal note, with exactly the counted signatures
+ *                               in ascending order of member id>
+ *
+ * Records: tld/<label> (NS, DS and glue of the TLD), host/<name> (a name server's
+ * addresses, shared by every TLD that uses it), member/<id>, policy/<name>. */
+#ifndef CONCORD_LEDGER_H
+#define CONCORD_LEDGER_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/note.h"
+#include "core/policy.h"
+#include "core/proposal.h"
+
+#define LEDGER_MAX_MEMBERS 512
+#define LEDGER_CLOCK_SKEW 300 /* seconds a proposal's creation may lie ahead of the entry time */
+
+struct ledger;
+
+struct ledger_member {
+	char id[MEMBER_ID_MAX + 1]; /* member id, also its key name */
+	int chamber;		    /* enum chamber */
+	struct note_key key;	    /* Ed25519 verifier */
+	unsigned char box[32];	    /* X25519 public key */
+	uint64_t version;	    /* log index of the last write */
+};
+
+/* Where a proposal stands against the current state. */
+enum ledger_status {
+	LEDGER_READY = 1,    /* every requirement met; may be appended now */
+	LEDGER_PENDING = 2,  /* requirements still missing, or the consultation period runs */
+	LEDGER_REJECTED = 3  /* objections leave some requirement impossible to meet */
+};
+
+#define LEDGER_MAX_NEEDS 64
+
+struct ledger_need {			 /* one requirement of one governing policy */
+	char policy[PATH_MAX_LEN + 1];	 /* e.g. "policy/tld" */
+	char path[PATH_MAX_LEN + 1];	 /* first record path it governs in this proposal */
+	char what[128];			 /* e.g. "2/3 of government", "state cn" */
+	unsigned have;			 /* counted signatures */
+	unsigned need;			 /* required signatures */
+	char candidates[512];		 /* space-separated ids who could still sign */
+};
+
+struct ledger_verdict {
+	int status;			  /* enum ledger_status */
+	struct ledger_need needs[LEDGER_MAX_NEEDS]; /* every requirement, met or not */
+	unsigned nneeds;		  /* entries in needs */
+	int64_t not_before;		  /* earliest acceptance time (creation + longest delay) */
+	char counted[LEDGER_MAX_MEMBERS][MEMBER_ID_MAX + 1]; /* signers who count, sorted */
+	unsigned ncounted;		  /* entries in counted */
+};
+
+struct ledger *ledger_new(void);
+void ledger_free(struct ledger *l);
+
+/* Applies one log entry at index ledger_size(l). With verify, every signature is checked;
+ * a node replaying its own store, whose entries it checked before writing, passes 0.
+ * On failure the state is unchanged. */
+int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len, int verify,
+		       struct cc_err *e);
+
+/* Checks one signature on a proposal body against the member registry: the key must be a
+ * member's current key and the signature valid. Returns the member or NULL with e set
+ * (CC_EPERM: not a member or not its current key; CC_ESIG: does not verify). */
+const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body,
+					     size_t len, const struct note_sig *sig,
+					     struct cc_err *e);
+
+/* Evaluates a proposal at time now with the given verified signers (member ids) and
+ * objectors: validates every operation against the state (CC_ESTALE for a version that is
+ * not current, CC_EINVAL for bad content, CC_EPERM when the proposer or a signer counts
+ * toward nothing, CC_EEXPIRED after expiry, CC_ETIME when created lies in the future),
+ * then reports what is met and missing. */
+int ledger_evaluate(const struct ledger *l, const struct proposal *p, const char *const *signers,
+		    size_t nsigners, const char *const *objectors, size_t nobjectors, int64_t now,
+		    struct ledger_verdict *v, struct cc_err *e);
+
+/* Builds the log entry for a proposal that is LEDGER_READY at time now: the body and the
+ * signatures of the counted signers, sorted by member id. sigs are the verified signatures
+ * collected so far (any order, extra ones are dropped). */
+int ledger_entry_build(const struct ledger *l, const struct proposal *p,
+		       const struct note_sig *sigs, size_t nsigs, int64_t now, struct cbuf *entry,
+		       struct cc_err *e);
+
+/* State queries. */
+const char *ledger_origin(const struct ledger *l);
+uint64_t ledger_size(const struct ledger *l);	/* entries applied */
+int64_t ledger_time(const struct ledger *l);	/* time of the last entry */
+int ledger_ready(const struct ledger *l);	/* genesis complete: proposals may follow */
+size_t ledger_member_count(const struct ledger *l);
+const struct ledger_member *ledger_member_at(const struct ledger *l, size_t i); /* by id order */
+const struct ledger_member *ledger_member(const struct ledger *l, const char *id);
+
+/* A record's content in the form "propose put" takes, and its version. CC_ENOENT if none. */
+int ledger_get(const struct ledger *l, const char *path, struct cbuf *content, uint64_t *version);
+
+/* Calls fn for every record whose path starts with prefix ("" for all), in path order. */
+typedef int (*ledger_record_fn)(void *ctx, const char *path, const char *content, size_t len,
+				uint64_t version);
+int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn fn, void *ctx);
+
+/* The governed delegations as one master file: every TLD's NS and DS and the glue of their
+ * name servers, in canonical order. */
+int ledger_export_root(const struct ledger *l, struct cbuf *out);
+
+/* Which policy governs path now (e.g. "policy/cctld"), or CC_ENOENT. */
+int ledger_policy_for(const struct ledger *l, const char *path, char out[PATH_MAX_LEN + 1]);
+
+#endif

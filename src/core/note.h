@@ -1,0 +1,80 @@
+/* C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys.
+ *
+ * A note is UTF-8 text ending in '\n', a blank line, then signature lines
+ * "— <name> <base64(key id || signature)>\n". Key id = first 4 bytes (big-endian) of
+ * SHA-256(name || "\n" || 0x01 || public key). Verifier keys are written
+ * "<name>+<hex8 key id>+<base64(0x01 || public key)>". */
+#ifndef CONCORD_NOTE_H
+#define CONCORD_NOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#define NOTE_MAX_SIZE 65000 /* whole note; leaves room for the entry header in a 65,535-byte entry */
+#define NOTE_MAX_SIGS 64    /* more signature lines than this is refused */
+#define NOTE_NAME_MAX 63    /* key name bytes */
+
+struct note_key {			 /* a verifier key */
+	char name[NOTE_NAME_MAX + 1]; /* key name, no spaces, no '+' */
+	uint32_t id;			 /* key id (see above) */
+	unsigned char pub[32];		 /* Ed25519 public key */
+};
+
+struct note_signer {			 /* a signer key; keep it secret */
+	struct note_key key;		 /* its public half */
+	unsigned char sk[64];		 /* libsodium Ed25519 secret key (seed || public) */
+};
+
+struct note_sig {			 /* one signature line */
+	char name[NOTE_NAME_MAX + 1]; /* key name as written on the line */
+	uint32_t id;			 /* key id from the first 4 bytes of the base64 blob */
+	unsigned char sig[64];		 /* Ed25519 signature */
+};
+
+struct note {			/* a parsed note; owns its memory */
+	char *text;		/* note text including its final '\n', NUL-terminated */
+	size_t text_len;	/* bytes of text */
+	struct note_sig *sigs;	/* signatures in the order they appeared */
+	size_t nsigs;		/* number of signatures (at least 1 after note_parse) */
+};
+
+/* True when name is a valid key name: 1..NOTE_NAME_MAX bytes, printable, no space or '+'. */
+int note_name_valid(const char *name);
+
+uint32_t note_key_id(const char *name, const unsigned char pub[32]);
+
+/* Builds a signer from a 32-byte Ed25519 seed. */
+int note_signer_from_seed(struct note_signer *s, const char *name, const unsigned char seed[32]);
+
+/* Parses "name+hex8+base64(0x01||pub)"; checks the key id matches. */
+int note_vkey_parse(struct note_key *k, const char *s, size_t len, struct cc_err *e);
+int note_vkey_format(const struct note_key *k, struct cbuf *out);
+
+/* Strict parse: text non-empty, valid UTF-8, no control characters but '\n', every line
+ * ends in '\n', then one blank line, then 1..NOTE_MAX_SIGS well-formed signature lines with
+ * no two from the same key (name and id), at most NOTE_MAX_SIZE bytes in all.
+ * Verifies nothing: see note_verify. */
+int note_parse(struct note *n, const char *msg, size_t len, struct cc_err *e);
+void note_free(struct note *n);
+
+/* Parses signature lines alone ("— name base64\n" ...), as sent to add approvals. */
+int note_parse_sigs(struct note_sig **sigs, size_t *nsigs, const char *s, size_t len,
+		    struct cc_err *e);
+
+/* Checks text is acceptable as a note text (same rules as note_parse applies). */
+int note_text_valid(const char *text, size_t len, struct cc_err *e);
+
+int note_sign(const struct note_signer *s, const char *text, size_t len, struct note_sig *out);
+
+/* 0 when sig is k's valid signature of text; CC_ESIG otherwise (also on name/id mismatch). */
+int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig);
+
+/* Writes text, the blank line and the signature lines. */
+int note_format(const char *text, size_t len, const struct note_sig *sigs, size_t nsigs,
+		struct cbuf *out);
+int note_format_sig(const struct note_sig *sig, struct cbuf *out);
+
+#endif

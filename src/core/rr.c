@@ -1,0 +1,728 @@
+#include "core/rr.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <libzscanner/scanner.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RR_TEXT_MAX 60000 /* bytes of master-file text rr_parse accepts at once */
+#define RR_CLASS_IN 1
+
+/* A name in wire order with its label starts, so names compare label by label from the right. */
+struct rr_dname {
+	uint8_t w[256];	  /* length-prefixed labels, lower-cased, no root label */
+	uint8_t lab[128]; /* offset in w of each label's length byte, left to right */
+	int n;		  /* number of labels; 0 for the root */
+};
+
+static const char *rr_type_str(uint16_t type)
+{
+	switch (type) {
+	case RR_NS:
+		return "NS";
+	case RR_DS:
+		return "DS";
+	case RR_A:
+		return "A";
+	case RR_AAAA:
+		return "AAAA";
+	}
+	return NULL;
+}
+
+/* Names a refused type the way the user wrote it, so the message points at the line's mnemonic
+ * rather than at a number. */
+static void rr_other_type_str(uint16_t type, char *buf, size_t len)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} names[] = {
+	    {5, "CNAME"},   {6, "SOA"},	    {12, "PTR"},   {13, "HINFO"},    {15, "MX"},
+	    {16, "TXT"},    {17, "RP"},	    {18, "AFSDB"}, {24, "SIG"},	     {25, "KEY"},
+	    {29, "LOC"},    {33, "SRV"},    {35, "NAPTR"}, {36, "KX"},	     {37, "CERT"},
+	    {39, "DNAME"},  {42, "APL"},    {44, "SSHFP"}, {45, "IPSECKEY"}, {46, "RRSIG"},
+	    {47, "NSEC"},   {48, "DNSKEY"}, {49, "DHCID"}, {50, "NSEC3"},    {51, "NSEC3PARAM"},
+	    {52, "TLSA"},   {53, "SMIMEA"}, {59, "CDS"},   {60, "CDNSKEY"},  {61, "OPENPGPKEY"},
+	    {62, "CSYNC"},  {63, "ZONEMD"}, {64, "SVCB"},  {65, "HTTPS"},    {99, "SPF"},
+	    {104, "NID"},   {105, "L32"},   {106, "L64"},  {107, "LP"},	     {108, "EUI48"},
+	    {109, "EUI64"}, {256, "URI"},   {257, "CAA"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].type == type) {
+			snprintf(buf, len, "%s", names[i].name);
+			return;
+		}
+	}
+	snprintf(buf, len, "TYPE%u", (unsigned)type);
+}
+
+static int rr_type_rank(uint16_t type)
+{
+	switch (type) {
+	case RR_NS:
+		return 0;
+	case RR_DS:
+		return 1;
+	case RR_A:
+		return 2;
+	case RR_AAAA:
+		return 3;
+	}
+	return 4 + type;
+}
+
+static int rr_hostname_byte(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static uint8_t rr_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c - 'A' + 'a') : c;
+}
+
+/* Writes a wire name as lower-case absolute text. Any byte outside [a-z0-9-_] becomes \DDD: one
+ * escape form for everything keeps the text canonical, and rr_parse can refuse a non-hostname
+ * by the mere presence of a backslash. Returns CC_ETOOBIG when the text does not fit. */
+static int rr_name_to_text(const uint8_t *w, size_t wlen, char *out, size_t cap)
+{
+	size_t i = 0, o = 0;
+
+	while (i < wlen && w[i] != 0) {
+		size_t l = w[i++], k;
+
+		if (l > 63 || i + l > wlen)
+			return CC_EINVAL;
+		for (k = 0; k < l; k++) {
+			uint8_t c = rr_lower(w[i + k]);
+
+			if (rr_hostname_byte(c)) {
+				if (o + 1 >= cap)
+					return CC_ETOOBIG;
+				out[o++] = (char)c;
+			} else {
+				if (o + 4 >= cap)
+					return CC_ETOOBIG;
+				snprintf(out + o, 5, "\\%03u", (unsigned)c);
+				o += 4;
+			}
+		}
+		if (o + 1 >= cap)
+			return CC_ETOOBIG;
+		out[o++] = '.';
+		i += l;
+	}
+	if (i >= wlen)
+		return CC_EINVAL;
+	if (o == 0) {
+		if (cap < 2)
+			return CC_ETOOBIG;
+		out[o++] = '.';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static size_t rr_ds_digest_len(uint8_t digest_type)
+{
+	switch (digest_type) {
+	case 1: /* SHA-1 */
+		return 20;
+	case 2: /* SHA-256 */
+		return 32;
+	case 4: /* SHA-384 */
+		return 48;
+	}
+	return 0;
+}
+
+/* Fills r from the scanner's current record. strict is rr_parse's rule that owners and NS
+ * targets are hostnames. where prefixes messages ("line 3" or "root.zone: line 3"). */
+static int rr_from_scanner(const zs_scanner_t *s, struct rr *r, int strict, const char *where,
+			   struct cc_err *e)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *d = s->r_data;
+	size_t dlen = s->r_data_length, want, i;
+	char *o;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->type = s->r_type;
+	r->ttl = s->r_ttl;
+
+	ret = rr_name_to_text(s->r_owner, s->r_owner_length, r->owner, sizeof(r->owner));
+	if (ret == 0 && strict && strchr(r->owner, '\\') != NULL)
+		ret = CC_EINVAL;
+	if (ret < 0) {
+		/* Only an escaped name can outgrow the buffer, so both cases are a non-hostname. */
+		ret = cc_fail(e, CC_EINVAL, "%s: owner is not a hostname (a-z, 0-9, '-', '_' only)",
+			      where);
+		goto out;
+	}
+
+	switch (s->r_type) {
+	case RR_NS:
+		ret = rr_name_to_text(d, dlen, r->rdata, sizeof(r->rdata));
+		if (ret == 0 && strict && strchr(r->rdata, '\\') != NULL)
+			ret = CC_EINVAL;
+		if (ret < 0) {
+			ret = cc_fail(e, CC_EINVAL,
+				      "%s: NS target is not a hostname (a-z, 0-9, '-', '_' only)",
+				      where);
+			goto out;
+		}
+		break;
+	case RR_DS:
+		if (dlen < 4) {
+			ret = cc_fail(e, CC_EINVAL, "%s: DS rdata is %zu bytes, too short", where,
+				      dlen);
+			goto out;
+		}
+		want = rr_ds_digest_len(d[3]);
+		if (want == 0) {
+			ret = cc_fail(e, CC_EINVAL,
+				      "%s: DS digest type %u not allowed (1, 2 or 4 only)", where,
+				      (unsigned)d[3]);
+			goto out;
+		}
+		if (dlen - 4 != want) {
+			ret = cc_fail(e, CC_EINVAL,
+				      "%s: DS digest is %zu bytes, digest type %u needs %zu", where,
+				      dlen - 4, (unsigned)d[3], want);
+			goto out;
+		}
+		o = r->rdata + snprintf(r->rdata, sizeof(r->rdata), "%u %u %u ",
+					(unsigned)(d[0] << 8 | d[1]), (unsigned)d[2],
+					(unsigned)d[3]);
+		for (i = 4; i < dlen; i++) {
+			*o++ = hex[d[i] >> 4];
+			*o++ = hex[d[i] & 15];
+		}
+		*o = '\0';
+		break;
+	case RR_A:
+	case RR_AAAA:
+		if (dlen != (s->r_type == RR_A ? 4u : 16u) ||
+		    inet_ntop(s->r_type == RR_A ? AF_INET : AF_INET6, d, r->rdata,
+			      sizeof(r->rdata)) == NULL) {
+			ret = cc_fail(e, CC_EINVAL, "%s: bad address", where);
+			goto out;
+		}
+		break;
+	default:
+		ret =
+		    cc_fail(e, CC_EINVAL, "%s: type %u not supported", where, (unsigned)s->r_type);
+		goto out;
+	}
+	ret = 0;
+out:
+	return ret;
+}
+
+/* Walks text between records, counting lines, so that a record spread over several lines with
+ * parentheses reports the line it starts on rather than the one zscanner ends it on. */
+struct rr_lines {
+	const char *base; /* input text */
+	size_t len;	  /* its length */
+	size_t pos;	  /* where the previous record ended */
+	uint64_t line;	  /* line number at pos */
+};
+
+static uint64_t rr_lines_start(struct rr_lines *lc)
+{
+	size_t p = lc->pos;
+	int bol = p == 0 || lc->base[p - 1] == '\n';
+
+	while (p < lc->len) {
+		char c = lc->base[p];
+
+		if (c == '\n') {
+			lc->line++;
+			p++;
+			bol = 1;
+		} else if (c == ' ' || c == '\t' || c == '(' || c == ')') {
+			/* zscanner takes an empty pair of parentheses for white space. */
+			p++;
+			bol = 0;
+		} else if (c == ';' || (c == '$' && bol)) {
+			while (p < lc->len && lc->base[p] != '\n')
+				p++;
+		} else {
+			break;
+		}
+	}
+	lc->pos = p;
+	return lc->line;
+}
+
+/* Moves past the record just parsed; the scanner stops on the newline that ends it. */
+static void rr_lines_end(struct rr_lines *lc, const zs_scanner_t *s)
+{
+	size_t p, end;
+
+	if (s->input.start != lc->base || s->input.current < lc->base ||
+	    (size_t)(s->input.current - lc->base) > lc->len) {
+		/* The scanner has moved on to its own final newline: nothing follows. */
+		lc->pos = lc->len;
+		return;
+	}
+	end = (size_t)(s->input.current - lc->base);
+	for (p = lc->pos; p < end; p++)
+		if (lc->base[p] == '\n')
+			lc->line++;
+	lc->pos = end;
+}
+
+static uint16_t rr_line16(uint64_t line)
+{
+	return line > UINT16_MAX ? UINT16_MAX : (uint16_t)line;
+}
+
+/* Directives are refused before zscanner sees them, because it acts on $TTL and $ORIGIN itself
+ * and would silently change what later lines mean. */
+static int rr_check_directives(const char *text, size_t len, struct cc_err *e)
+{
+	uint64_t line = 1;
+	size_t p = 0;
+
+	while (p < len) {
+		const char *nl;
+
+		if (text[p] == '$') {
+			char name[17];
+			size_t k = 0;
+
+			while (k < sizeof(name) - 1 && p + 1 + k < len &&
+			       ((text[p + 1 + k] >= 'A' && text[p + 1 + k] <= 'Z') ||
+				(text[p + 1 + k] >= 'a' && text[p + 1 + k] <= 'z'))) {
+				name[k] = text[p + 1 + k];
+				k++;
+			}
+			name[k] = '\0';
+			return cc_fail(e, CC_EINVAL, "line %" PRIu64 ": directive $%s not allowed",
+				       line, name);
+		}
+		nl = memchr(text + p, '\n', len - p);
+		if (nl == NULL)
+			break;
+		p = (size_t)(nl - text) + 1;
+		line++;
+	}
+	return 0;
+}
+
+int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e)
+{
+	zs_scanner_t *s = NULL;
+	struct rr_lines lc = {text, len, 0, 1};
+	size_t n0 = out->n, skip;
+	int inited = 0, ret;
+	char where[32], tname[16];
+	uint64_t start;
+	struct rr r;
+
+	if (len > RR_TEXT_MAX) {
+		ret = cc_fail(e, CC_ETOOBIG, "text is %zu bytes, over the limit of %d", len,
+			      RR_TEXT_MAX);
+		goto out;
+	}
+	if (len == 0) {
+		ret = 0;
+		goto out;
+	}
+	ret = rr_check_directives(text, len, e);
+	if (ret < 0)
+		goto out;
+	/* zscanner takes a blank or comment line that starts with white space, before any
+	 * record, for a record without an owner; so it only sees text from the first record's
+	 * line on, and counts lines from there. */
+	rr_lines_start(&lc);
+	if (lc.pos == len) {
+		ret = 0;
+		goto out;
+	}
+	for (skip = lc.pos; skip > 0 && text[skip - 1] != '\n'; skip--)
+		;
+	lc.base = text + skip;
+	lc.len = len - skip;
+	lc.pos -= skip;
+
+	/* The scanner is about 200 KB: too big for the stack, and one allocation per call. */
+	s = malloc(sizeof(*s));
+	if (s == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (zs_init(s, ".", RR_CLASS_IN, RR_TTL_OMITTED) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "zscanner: %s", zs_strerror(s->error.code));
+		goto out;
+	}
+	inited = 1;
+	if (zs_set_input_string(s, lc.base, lc.len) != 0) {
+		ret = cc_fail(e, CC_EINVAL, "zscanner: %s", zs_strerror(s->error.code));
+		goto out;
+	}
+	s->line_counter = lc.line;
+
+	for (;;) {
+		start = rr_lines_start(&lc);
+		if (zs_parse_record(s) != 0 || s->state == ZS_STATE_ERROR) {
+			ret = cc_fail(e, CC_EINVAL, "line %" PRIu64 ": %s", s->line_counter,
+				      zs_strerror(s->error.code));
+			goto out;
+		}
+		if (s->state == ZS_STATE_INCLUDE) {
+			ret = cc_fail(e, CC_EINVAL,
+				      "line %" PRIu64 ": directive $INCLUDE not allowed",
+				      s->line_counter);
+			goto out;
+		}
+		if (s->state != ZS_STATE_DATA)
+			break;
+		if (start > s->line_counter)
+			start = s->line_counter;
+		snprintf(where, sizeof(where), "line %" PRIu64, start);
+		if (s->r_class != RR_CLASS_IN) {
+			ret = cc_fail(e, CC_EINVAL, "%s: class %u not allowed (IN only)", where,
+				      (unsigned)s->r_class);
+			goto out;
+		}
+		if (rr_type_str(s->r_type) == NULL) {
+			rr_other_type_str(s->r_type, tname, sizeof(tname));
+			ret =
+			    cc_fail(e, CC_EINVAL, "%s: type %s not allowed (NS, DS, A, AAAA only)",
+				    where, tname);
+			goto out;
+		}
+		ret = rr_from_scanner(s, &r, 1, where, e);
+		if (ret < 0)
+			goto out;
+		r.line = rr_line16(start);
+		ret = rr_set_add(out, &r);
+		if (ret < 0) {
+			ret = cc_fail(e, ret, "out of memory");
+			goto out;
+		}
+		rr_lines_end(&lc, s);
+	}
+	ret = 0;
+out:
+	if (inited)
+		zs_deinit(s);
+	free(s);
+	/* All or nothing: a caller never sees half of a refused text. */
+	if (ret < 0)
+		out->n = n0;
+	return ret;
+}
+
+int rr_scan_file(const char *path, rr_cb cb, void *ctx, struct cc_err *e)
+{
+	zs_scanner_t *s = NULL;
+	struct rr_lines lc = {NULL, 0, 0, 1};
+	int inited = 0, ret;
+	char where[CC_ERR_MSG / 2];
+	uint64_t start;
+	struct rr r;
+
+	s = malloc(sizeof(*s));
+	if (s == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (zs_init(s, ".", RR_CLASS_IN, RR_TTL_OMITTED) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "zscanner: %s", zs_strerror(s->error.code));
+		goto out;
+	}
+	inited = 1;
+	if (zs_set_input_file(s, path) != 0) {
+		ret = cc_fail(e, CC_EIO, "%s: %s", path, zs_strerror(s->error.code));
+		goto out;
+	}
+	/* zscanner maps the whole file as one block, which is what line counting walks. */
+	lc.base = s->input.start;
+	lc.len = s->input.start ? (size_t)(s->input.end - s->input.start) : 0;
+
+	for (;;) {
+		start = rr_lines_start(&lc);
+		if (zs_parse_record(s) != 0 || s->state == ZS_STATE_ERROR) {
+			ret = cc_fail(e, CC_EINVAL, "%s: line %" PRIu64 ": %s", path,
+				      s->line_counter, zs_strerror(s->error.code));
+			goto out;
+		}
+		if (s->state == ZS_STATE_INCLUDE) {
+			/* Following it would read a file the caller never named. */
+			ret = cc_fail(e, CC_EINVAL, "%s: line %" PRIu64 ": $INCLUDE not supported",
+				      path, s->line_counter);
+			goto out;
+		}
+		if (s->state != ZS_STATE_DATA)
+			break;
+		if (s->r_owner_length <= 1 || s->r_class != RR_CLASS_IN ||
+		    rr_type_str(s->r_type) == NULL) {
+			rr_lines_end(&lc, s);
+			continue;
+		}
+		if (start > s->line_counter)
+			start = s->line_counter;
+		snprintf(where, sizeof(where), "%s: line %" PRIu64, path, start);
+		ret = rr_from_scanner(s, &r, 0, where, e);
+		if (ret < 0)
+			goto out;
+		r.line = rr_line16(start);
+		ret = cb(ctx, &r);
+		if (ret != 0)
+			goto out;
+		rr_lines_end(&lc, s);
+	}
+	ret = 0;
+out:
+	if (inited)
+		zs_deinit(s);
+	free(s);
+	return ret;
+}
+
+int rr_format(const struct rr *r, uint32_t ttl, struct cbuf *out)
+{
+	const char *type = rr_type_str(r->type);
+
+	if (type == NULL)
+		return CC_EINVAL;
+	if (cbuf_printf(out, "%s %" PRIu32 " IN %s %s\n", r->owner, ttl, type, r->rdata) < 0)
+		return CC_ENOMEM;
+	return 0;
+}
+
+/* Reads presentation text (with \DDD and \c escapes) into labels. Returns -1 when the text is
+ * not a name, so callers can order such strings apart instead of guessing. */
+static int rr_dname_parse(const char *s, struct rr_dname *d)
+{
+	size_t pos = 0;
+
+	d->n = 0;
+	if (s[0] == '.' && s[1] == '\0')
+		return 0;
+	if (s[0] == '\0')
+		return -1;
+	while (*s) {
+		size_t at = pos++, l = 0;
+
+		if (d->n == (int)sizeof(d->lab) || pos >= sizeof(d->w))
+			return -1;
+		d->lab[d->n] = (uint8_t)at;
+		while (*s && *s != '.') {
+			unsigned c = (unsigned char)*s++;
+
+			if (c == '\\') {
+				if (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+				    s[2] >= '0' && s[2] <= '9') {
+					c = (unsigned)(s[0] - '0') * 100 +
+					    (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
+					s += 3;
+					if (c > 255)
+						return -1;
+				} else if (*s) {
+					c = (unsigned char)*s++;
+				} else {
+					return -1;
+				}
+			}
+			/* Room is kept for the root label: the wire form is at most 255 bytes. */
+			if (++l > 63 || pos + 2 >= sizeof(d->w))
+				return -1;
+			d->w[pos++] = rr_lower((uint8_t)c);
+		}
+		if (l == 0)
+			return -1;
+		d->w[at] = (uint8_t)l;
+		d->n++;
+		if (*s == '.')
+			s++;
+	}
+	return 0;
+}
+
+static int rr_dname_cmp(const struct rr_dname *a, const struct rr_dname *b)
+{
+	int i = a->n - 1, j = b->n - 1;
+
+	for (; i >= 0 && j >= 0; i--, j--) {
+		const uint8_t *la = a->w + a->lab[i], *lb = b->w + b->lab[j];
+		int c = memcmp(la + 1, lb + 1, la[0] < lb[0] ? la[0] : lb[0]);
+
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		if (la[0] != lb[0])
+			return la[0] < lb[0] ? -1 : 1;
+	}
+	return (i >= 0) - (j >= 0);
+}
+
+static int rr_sign(int v)
+{
+	return (v > 0) - (v < 0);
+}
+
+int rr_name_cmp(const char *a, const char *b)
+{
+	struct rr_dname da, db;
+	int ba = rr_dname_parse(a, &da) < 0, bb = rr_dname_parse(b, &db) < 0;
+
+	/* Strings that are not names sort after all names, among themselves by bytes, which keeps
+	 * the order total for qsort whatever a caller hands in. */
+	if (ba || bb)
+		return ba != bb ? ba - bb : rr_sign(strcmp(a, b));
+	return rr_dname_cmp(&da, &db);
+}
+
+int rr_name_under(const char *name, const char *zone)
+{
+	struct rr_dname dn, dz;
+	int i;
+
+	if (rr_dname_parse(name, &dn) < 0 || rr_dname_parse(zone, &dz) < 0 || dz.n > dn.n)
+		return 0;
+	for (i = 1; i <= dz.n; i++) {
+		const uint8_t *ln = dn.w + dn.lab[dn.n - i], *lz = dz.w + dz.lab[dz.n - i];
+
+		if (ln[0] != lz[0] || memcmp(ln + 1, lz + 1, ln[0]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int rr_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return 16;
+}
+
+/* Splits "keytag alg digest-type HEX" into its numbers and the digest text. */
+static int rr_ds_split(const char *s, unsigned long v[3], const char **digest)
+{
+	char *end;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v[i] = strtoul(s, &end, 10);
+		if (*end != ' ')
+			return -1;
+		s = end + 1;
+	}
+	*digest = s;
+	return 0;
+}
+
+static int rr_ds_cmp(const char *a, const char *b)
+{
+	unsigned long va[3], vb[3];
+	const char *ha, *hb;
+	int i, bada = rr_ds_split(a, va, &ha) < 0, badb = rr_ds_split(b, vb, &hb) < 0;
+
+	if (bada || badb)
+		return bada != badb ? bada - badb : rr_sign(strcmp(a, b));
+	for (i = 0; i < 3; i++)
+		if (va[i] != vb[i])
+			return va[i] < vb[i] ? -1 : 1;
+	/* Nibble by nibble equals byte by byte for whole bytes, and ignores hex case. */
+	for (; *ha && *hb; ha++, hb++) {
+		int x = rr_hexval(*ha), y = rr_hexval(*hb);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (*ha != '\0') - (*hb != '\0');
+}
+
+static int rr_addr_cmp(int af, const char *a, const char *b)
+{
+	unsigned char xa[16], xb[16];
+	int bada = inet_pton(af, a, xa) != 1, badb = inet_pton(af, b, xb) != 1;
+
+	if (bada || badb)
+		return bada != badb ? bada - badb : rr_sign(strcmp(a, b));
+	return rr_sign(memcmp(xa, xb, af == AF_INET ? 4 : 16));
+}
+
+int rr_cmp(const struct rr *a, const struct rr *b)
+{
+	int c = rr_name_cmp(a->owner, b->owner), ta, tb;
+
+	if (c != 0)
+		return c;
+	ta = rr_type_rank(a->type);
+	tb = rr_type_rank(b->type);
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	switch (a->type) {
+	case RR_NS:
+		return rr_name_cmp(a->rdata, b->rdata);
+	case RR_DS:
+		return rr_ds_cmp(a->rdata, b->rdata);
+	case RR_A:
+		return rr_addr_cmp(AF_INET, a->rdata, b->rdata);
+	case RR_AAAA:
+		return rr_addr_cmp(AF_INET6, a->rdata, b->rdata);
+	}
+	return rr_sign(strcmp(a->rdata, b->rdata));
+}
+
+/* rr_cmp leaves the TTL out, as DNS identity does; qsort is not stable, so without the TTL as a
+ * last key two records differing only in TTL could come out in either order, and the text
+ * would differ between nodes. */
+static int rr_qsort_cmp(const void *a, const void *b)
+{
+	const struct rr *x = a, *y = b;
+	int c = rr_cmp(x, y);
+
+	if (c != 0)
+		return c;
+	return (x->ttl > y->ttl) - (x->ttl < y->ttl);
+}
+
+void rr_sort(struct rr_set *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(s->v[0]), rr_qsort_cmp);
+}
+
+int rr_set_add(struct rr_set *s, const struct rr *r)
+{
+	struct rr copy = *r, *v;
+	size_t cap;
+
+	/* r may point into s->v, which realloc can move. */
+	if (s->n == s->cap) {
+		cap = s->cap ? s->cap * 2 : 16;
+		if (cap > ((size_t)-1) / sizeof(*v))
+			return CC_ENOMEM;
+		v = realloc(s->v, cap * sizeof(*v));
+		if (v == NULL)
+			return CC_ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = copy;
+	return 0;
+}
+
+void rr_set_free(struct rr_set *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}

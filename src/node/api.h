@@ -1,0 +1,29 @@
+/* The node's HTTP API (docs/api.md) on libmicrohttpd: an internal thread pool, request bodies
+ * of at most API_BODY_MAX bytes, RFC 9457 problem documents for every error. Requests that
+ * change state are suspended until the node has made the change durable. */
+#ifndef CONCORD_NODE_API_H
+#define CONCORD_NODE_API_H
+
+#include "core/err.h"
+#include "node/node.h"
+
+#define API_BODY_MAX 65536    /* bytes in a request body; more is 413 */
+#define API_THREADS 4	      /* MHD worker threads (signature checks run in them) */
+#define API_CONN_LIMIT 512    /* concurrent connections */
+#define API_CONN_TIMEOUT 30   /* seconds of inactivity before a connection is closed */
+
+struct api;
+
+/* Listens on addr ("127.0.0.1:8053", "[::1]:8053", port 0 for any free port). */
+int api_start(struct api **out, struct node *n, const char *addr, struct cc_err *e);
+/* The port actually bound. */
+unsigned api_port(const struct api *a);
+/* Stops accepting connections; requests in progress go on. */
+void api_quiesce(struct api *a);
+/* Waits up to ms milliseconds for requests in progress to finish. */
+void api_drain(struct api *a, unsigned ms);
+/* Closes every connection and frees a. Every suspended request must have been woken
+ * (node_stop does that). */
+void api_stop(struct api *a);
+
+#endif

@@ -1,0 +1,52 @@
+/* A node directory's small files and the helpers that write them safely.
+ *
+ *   DIR/node.conf   "member <id>" (the operating member) and "http <addr:port>", one per
+ *                   line; '#' starts a comment
+ *   DIR/node.key    the log signing key: one PRIVATE+KEY line (key_format_signer) whose key
+ *                   name is the network origin, mode 0600
+ *   DIR/concord.db  the SQLite store (store.h) */
+#ifndef CONCORD_NODE_CONF_H
+#define CONCORD_NODE_CONF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/note.h"
+#include "core/proposal.h"
+
+#define CONF_FILE "node.conf"
+#define CONF_KEY_FILE "node.key"
+#define CONF_DB_FILE "concord.db"
+#define CONF_HTTP_DEFAULT "127.0.0.1:8053"
+#define CONF_ADDR_MAX 128
+#define CONF_PATH_MAX 4096
+
+struct conf {
+	char member[MEMBER_ID_MAX + 1]; /* id of the member operating the node */
+	char http[CONF_ADDR_MAX];	/* HTTP listen address, "addr:port" or "[v6]:port" */
+};
+
+/* Writes "dir/file" to out; CC_EINVAL when too long. */
+int conf_path(char out[CONF_PATH_MAX], const char *dir, const char *file, struct cc_err *e);
+
+int conf_parse(struct conf *c, const char *text, size_t len, struct cc_err *e);
+int conf_format(const struct conf *c, struct cbuf *out);
+int conf_read(struct conf *c, const char *dir, struct cc_err *e);
+
+/* The node's log key from DIR/node.key. */
+int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e);
+
+/* Reads a whole file of at most max bytes. */
+int conf_read_file(const char *path, size_t max, struct cbuf *out, struct cc_err *e);
+/* Creates path (which must not exist) with mode, writes data and fsyncs it. */
+int conf_write_file(const char *path, const void *data, size_t len, mode_t mode,
+		    struct cc_err *e);
+/* fsyncs a directory, so that the names created in it are durable. */
+int conf_sync_dir(const char *dir, struct cc_err *e);
+
+/* Splits "addr:port" / "[v6]:port" into host and port; CC_EINVAL when malformed. */
+int conf_split_addr(const char *s, char host[CONF_ADDR_MAX], unsigned *port, struct cc_err *e);
+
+#endif

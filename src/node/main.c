@@ -1,0 +1,106 @@
+/* concordd: a Concord node. Opens a node directory (made by `concord node init`), replays its
+ * log, serves the HTTP API until SIGINT or SIGTERM, then finishes the batch in flight. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "node/api.h"
+#include "node/conf.h"
+#include "node/node.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: concordd DIR [--http ADDR:PORT]\n"
+		   "\n"
+		   "Runs the Concord node whose directory DIR was made by `concord node init`.\n"
+		   "  --http ADDR:PORT   listen there instead of node.conf's address\n"
+		   "                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
+		   "Stops cleanly on SIGINT or SIGTERM.\n",
+		   CONF_HTTP_DEFAULT);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *http = NULL;
+	struct node *n = NULL;
+	struct api *a = NULL;
+	struct cc_err e = {0};
+	char host[CONF_ADDR_MAX];
+	unsigned port;
+	sigset_t set;
+	unsigned long long size = 0;
+	int sig, ret = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--http") == 0 && i + 1 < argc) {
+			http = argv[++i];
+		} else if (strncmp(argv[i], "--http=", 7) == 0) {
+			http = argv[i] + 7;
+		} else if (argv[i][0] != '-' && dir == NULL) {
+			dir = argv[i];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (dir == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "concordd: cannot initialise libsodium\n");
+		return 1;
+	}
+	/* Every thread started from here on inherits the mask: signals reach only sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (node_open(&n, dir, &e) < 0) {
+		fprintf(stderr, "concordd: %s: %s\n", dir, e.msg);
+		goto out;
+	}
+	if (http == NULL)
+		http = node_http(n);
+	if (conf_split_addr(http, host, &port, &e) < 0) {
+		fprintf(stderr, "concordd: %s\n", e.msg);
+		goto out;
+	}
+	if (node_start(n, &e) < 0 || api_start(&a, n, http, &e) < 0) {
+		fprintf(stderr, "concordd: %s\n", e.msg);
+		goto out;
+	}
+	if (strchr(host, ':'))
+		fprintf(stderr, "concordd: serving %s at http://[%s]:%u/ (log size %llu)\n",
+			node_origin(n), host, api_port(a), (unsigned long long)node_size(n));
+	else
+		fprintf(stderr, "concordd: serving %s at http://%s:%u/ (log size %llu)\n",
+			node_origin(n), host, api_port(a), (unsigned long long)node_size(n));
+	while (sigwait(&set, &sig) != 0)
+		;
+	fprintf(stderr, "concordd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* No new connections; commit what is queued and answer those requests; then close. */
+	api_quiesce(a);
+	node_stop(n);
+	api_drain(a, 2000);
+	size = node_size(n);
+	ret = 0;
+out:
+	if (a) {
+		node_stop(n); /* wakes any suspended request before MHD may close it */
+		api_stop(a);
+	}
+	node_close(n);
+	if (ret == 0)
+		fprintf(stderr, "concordd: stopped (log size %llu)\n", size);
+	return ret;
+}

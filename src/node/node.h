@@ -1,0 +1,81 @@
+/* The state of a running node: the ledger replayed from the store, the Merkle tree of the
+ * log, the log key, the pending proposals, and the committer thread that makes changes
+ * durable in batches (group commit).
+ *
+ * Threads: any number of request threads call the node_* functions; one committer thread
+ * (node_start) writes batches and runs the ~1 s timer. A change (a new entry, a proposal's
+ * new status) is applied to memory under the node's write lock, queued, and acknowledged only
+ * once the committer has committed the batch holding it: the caller passes a node_waiter
+ * whose done() the committer calls after the commit. Signature checks run under the shared
+ * (read) lock, in parallel with each other. */
+#ifndef CONCORD_NODE_NODE_H
+#define CONCORD_NODE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+struct node;
+
+/* Outcomes of a change, beside the negative CC_E* codes. */
+enum node_outcome {
+	NODE_OK = 200,	     /* known proposal, updated or unchanged */
+	NODE_CREATED = 201,  /* appended to the log */
+	NODE_ACCEPTED = 202  /* new proposal kept as pending */
+};
+
+struct node_reply {	  /* the result of a change */
+	int status;	  /* enum node_outcome, or a negative CC_E* code */
+	struct cc_err err; /* why, when status < 0 */
+	struct cbuf body; /* when status > 0: the proposal as JSON (docs/api.md) */
+};
+
+struct node_waiter {			     /* a request waiting for a commit */
+	void (*done)(struct node_waiter *w); /* called once, from the committer thread */
+	struct node_waiter *next;	     /* node-private queue link */
+};
+
+/* Opens DIR: reads node.conf and node.key, replays concord.db and checks its checkpoint. */
+int node_open(struct node **out, const char *dir, struct cc_err *e);
+/* Starts the committer thread. */
+int node_start(struct node *n, struct cc_err *e);
+/* Refuses further changes, commits what is queued, wakes every waiter, joins the committer. */
+void node_stop(struct node *n);
+void node_close(struct node *n);
+
+const char *node_origin(const struct node *n);
+const char *node_http(const struct node *n); /* the address in node.conf */
+uint64_t node_size(struct node *n);	     /* durable log size */
+int node_stopping(struct node *n);	     /* 1 once node_stop has begun */
+
+/* Changes. Each returns 1 when r will be filled by the time w->done is called (the change
+ * must become durable first), 0 when r is filled now (w is not used). */
+int node_submit(struct node *n, const char *note, size_t len, struct node_waiter *w,
+		struct node_reply *r);
+/* data: signature lines over the proposal's body, or the whole signed note. */
+int node_sign(struct node *n, const char *id, const char *data, size_t len,
+	      struct node_waiter *w, struct node_reply *r);
+int node_object(struct node *n, const char *id, const char *note, size_t len,
+		struct node_waiter *w, struct node_reply *r);
+void node_reply_free(struct node_reply *r);
+
+/* Reads: 0 with out filled, or a CC_E* code with e set. */
+int node_checkpoint(struct node *n, struct cbuf *out);
+/* A tile (level >= 0) or an entry bundle (level TLOG_LEVEL_ENTRIES) of the durable tree;
+ * w = 256 for a full tile. *full says whether it is immutable. */
+int node_tile(struct node *n, int level, uint64_t index, unsigned w, struct cbuf *out,
+	      struct cc_err *e);
+int node_network(struct node *n, struct cbuf *json, struct cc_err *e);
+int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_err *e);
+/* status: "pending", "accepted", "rejected", "expired" or NULL for all. */
+int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e);
+/* Returns 1 when the record's last write is not durable yet, registering w (when not NULL):
+ * call again once w->done has been called. */
+int node_record(struct node *n, const char *path, struct node_waiter *w, struct cbuf *json,
+		struct cc_err *e);
+int node_records(struct node *n, const char *prefix, struct cbuf *json, struct cc_err *e);
+int node_root(struct node *n, struct cbuf *text, struct cc_err *e);
+
+#endif

@@ -1,0 +1,75 @@
+/* SQLite persistence of a node: the log entries (the source of truth), a few meta values (the
+ * latest signed checkpoint) and every proposal the node has seen. WAL mode with
+ * synchronous=FULL, so a committed transaction survives a crash or a power loss.
+ *
+ *   entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL)
+ *   meta(key TEXT PRIMARY KEY, value)
+ *   proposals(id TEXT PRIMARY KEY, body TEXT, sigs TEXT, objections TEXT, status TEXT,
+ *             received INTEGER, idx INTEGER, reason TEXT)
+ *
+ * One struct store is one connection: use it from one thread at a time. */
+#ifndef CONCORD_NODE_STORE_H
+#define CONCORD_NODE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/proposal.h"
+
+#define STORE_CREATE 1	 /* create the file and the schema; refuse an existing file */
+#define STORE_READONLY 2 /* a reader connection */
+
+#define STORE_SCHEMA "1" /* meta "schema" value this code reads and writes */
+
+struct store;
+
+struct store_proposal {		      /* one row of proposals */
+	char id[PROPOSAL_ID_LEN + 1]; /* hex SHA-256 of the body */
+	char *body;		      /* the proposal note text */
+	char *sigs;		      /* verified signature lines, "" when none */
+	char *objections;	      /* signed objection notes, one signature each, concatenated */
+	char status[16];	      /* "pending", "accepted", "rejected" or "expired" */
+	int64_t received;	      /* unix time the node first saw it */
+	int64_t idx;		      /* log index once accepted, -1 otherwise */
+	char *reason;		      /* why rejected or expired, NULL otherwise */
+};
+
+int store_open(struct store **out, const char *path, int flags, struct cc_err *e);
+void store_close(struct store *s);
+
+/* A write transaction (BEGIN IMMEDIATE .. COMMIT). store_commit returns only once the
+ * transaction is durable. */
+int store_begin(struct store *s, struct cc_err *e);
+int store_commit(struct store *s, struct cc_err *e);
+void store_rollback(struct store *s);
+
+int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len,
+		    struct cc_err *e);
+int store_entry_get(struct store *s, uint64_t idx, struct cbuf *out, struct cc_err *e);
+/* Number of entries; CC_ECONFLICT when their indexes are not exactly 0..n-1. */
+int store_entry_count(struct store *s, uint64_t *n, struct cc_err *e);
+/* Calls fn for entries from .. from+count-1 in order (stops at a non-zero result, returned);
+ * CC_ENOENT when one is missing. */
+typedef int (*store_entry_fn)(void *ctx, uint64_t idx, const unsigned char *data, size_t len);
+int store_entries(struct store *s, uint64_t from, uint64_t count, store_entry_fn fn, void *ctx,
+		  struct cc_err *e);
+
+int store_meta_put(struct store *s, const char *key, const char *value, struct cc_err *e);
+/* CC_ENOENT when the key is absent. */
+int store_meta_get(struct store *s, const char *key, struct cbuf *out, struct cc_err *e);
+
+/* Inserts or replaces the row with p->id (the rowid, hence the arrival order, is kept). */
+int store_proposal_put(struct store *s, const struct store_proposal *p, struct cc_err *e);
+/* Fills p (free it with store_proposal_free); CC_ENOENT when unknown. */
+int store_proposal_get(struct store *s, const char *id, struct store_proposal *p,
+		       struct cc_err *e);
+/* Calls fn for up to limit rows, newest first, of one status (NULL: any). fn takes
+ * ownership of nothing: the row is freed after it returns. */
+typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);
+int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
+		    void *ctx, struct cc_err *e);
+void store_proposal_free(struct store_proposal *p);
+
+#endif
