@@ -11,7 +11,10 @@ struct cbuf {
 	size_t cap; /* bytes allocated */
 };
 
-#define CBUF_INIT {NULL, 0, 0}
+#define CBUF_INIT                                                                                  \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 int cbuf_reserve(struct cbuf *b, size_t extra);
 int cbuf_put(struct cbuf *b, const void *data, size_t n);

@@ -16,13 +16,15 @@ int genesis_default_policies(struct cbuf *out, int64_t consultation)
 				 "record policy/policy 2\napplies policy/*\nrequire all 2/3\n");
 
 	if (ret == 0 && consultation > 0)
-		ret = cbuf_printf(out,
-				  "record policy/tld 4\napplies tld/*\nrequire chamber government 2/3\n"
-				  "require chamber * 1/2\ndelay %lld\n",
-				  (long long)consultation);
+		ret = cbuf_printf(
+		    out,
+		    "record policy/tld 4\napplies tld/*\nrequire chamber government 2/3\n"
+		    "require chamber * 1/2\ndelay %lld\n",
+		    (long long)consultation);
 	else if (ret == 0)
-		ret = cbuf_puts(out, "record policy/tld 3\napplies tld/*\nrequire chamber government 2/3\n"
-				     "require chamber * 1/2\n");
+		ret = cbuf_puts(
+		    out, "record policy/tld 3\napplies tld/*\nrequire chamber government 2/3\n"
+			 "require chamber * 1/2\n");
 	return ret;
 }
 
@@ -117,11 +119,13 @@ static int tld_block(struct gtld *t, const struct map *hosts, struct cbuf *out, 
 	for (size_t i = 0; ret == 0 && i < all.n; i++) {
 		if (i && rr_cmp(&all.v[i - 1], &all.v[i]) == 0)
 			continue;
-		ret = rr_format(&all.v[i], all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION, &lines);
+		ret =
+		    rr_format(&all.v[i], all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION, &lines);
 		n++;
 	}
 	if (ret == 0)
-		ret = cbuf_printf(out, "record tld/%.*s %zu\n", (int)strlen(t->label) - 1, t->label, n);
+		ret = cbuf_printf(out, "record tld/%.*s %zu\n", (int)strlen(t->label) - 1, t->label,
+				  n);
 	if (ret == 0)
 		ret = cbuf_put(out, lines.p, lines.len);
 	rr_set_free(&all);
@@ -131,7 +135,8 @@ static int tld_block(struct gtld *t, const struct map *hosts, struct cbuf *out, 
 
 static int member_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct genesis_member *)a)->id, ((const struct genesis_member *)b)->id);
+	return strcmp(((const struct genesis_member *)a)->id,
+		      ((const struct genesis_member *)b)->id);
 }
 
 static int members_text(const struct genesis_params *gp, struct cbuf *text, struct cc_err *e)
@@ -159,8 +164,9 @@ static int members_text(const struct genesis_params *gp, struct cbuf *text, stru
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(m[j].id, m[i].id) == 0 ||
 			    memcmp(m[j].pub.sign.pub, m[i].pub.sign.pub, 32) == 0) {
-				ret = cc_fail(e, CC_EINVAL, "members %s and %s: same id or same key",
-					      m[j].id, m[i].id);
+				ret =
+				    cc_fail(e, CC_EINVAL, "members %s and %s: same id or same key",
+					    m[j].id, m[i].id);
 				goto out;
 			}
 		sodium_bin2base64(box, sizeof(box), m[i].pub.box_pk, 32,
@@ -188,7 +194,8 @@ int genesis_build(const struct genesis_params *gp, struct cbuf *bundle, struct c
 
 	if (gp->origin == NULL || gp->origin[0] == '\0' || strlen(gp->origin) > TLOG_ORIGIN_MAX ||
 	    strpbrk(gp->origin, " \t\n+")) {
-		ret = cc_fail(e, CC_EINVAL, "origin must be 1-255 printable bytes, no spaces or '+'");
+		ret =
+		    cc_fail(e, CC_EINVAL, "origin must be 1-255 printable bytes, no spaces or '+'");
 		goto out;
 	}
 	tfmt_format(gp->time, t);
@@ -227,8 +234,10 @@ int genesis_build(const struct genesis_params *gp, struct cbuf *bundle, struct c
 			sscanf(p, "record %*s %u", &lines);
 			next = end;
 			for (unsigned i = 0; i <= lines; i++)
-				next = (size_t)((char *)memchr(recs.p + next, '\n', recs.len - next) -
-						recs.p) + 1;
+				next =
+				    (size_t)((char *)memchr(recs.p + next, '\n', recs.len - next) -
+					     recs.p) +
+				    1;
 			if (next - off > GENESIS_CHUNK_MAX - 32 && end > off)
 				break;
 			end = next;
@@ -301,7 +310,8 @@ static int split_e0(const unsigned char *entry, size_t len, struct e0 *s, struct
 		if (q[0] == '\n' && q[1] == '\n')
 			sep = q;
 	if (sep == NULL)
-		return cc_fail(e, CC_EINVAL, "genesis note has no blank line before its signatures");
+		return cc_fail(e, CC_EINVAL,
+			       "genesis note has no blank line before its signatures");
 	s->text = nl + 1;
 	s->tlen = (size_t)(sep + 1 - s->text);
 	s->sigs = sep + 2;
@@ -350,8 +360,9 @@ int genesis_sign(struct cbuf *bundle, const struct key_pair *k, struct cc_err *e
 		}
 		eol = memchr(at, '\n', (size_t)(s.text + s.tlen - at));
 		if (eol == NULL || memmem(at, (size_t)(eol - at), vk.p, vk.len) == NULL) {
-			ret = cc_fail(e, CC_EPERM, "this key is not the one the genesis lists for %s",
-				      k->sign.key.name);
+			ret =
+			    cc_fail(e, CC_EPERM, "this key is not the one the genesis lists for %s",
+				    k->sign.key.name);
 			goto out;
 		}
 	}

@@ -31,12 +31,12 @@ struct genesis_member {
 };
 
 struct genesis_params {
-	const char *origin;		  /* network / log origin */
-	int64_t time;			  /* genesis time */
+	const char *origin;		      /* network / log origin */
+	int64_t time;			      /* genesis time */
 	const struct genesis_member *members; /* founding members */
-	size_t nmembers;		  /* how many */
-	int64_t consultation;		  /* delay of the gTLD policy, seconds */
-	const struct rr_set *root;	  /* delegation records to import, may be NULL */
+	size_t nmembers;		      /* how many */
+	int64_t consultation;		      /* delay of the gTLD policy, seconds */
+	const struct rr_set *root;	      /* delegation records to import, may be NULL */
 };
 
 /* Writes the default policies' records text (policy/cctld, policy/tld, policy/member,
@@ -50,7 +50,6 @@ int genesis_build(const struct genesis_params *gp, struct cbuf *bundle, struct c
 int genesis_sign(struct cbuf *bundle, const struct key_pair *k, struct cc_err *e);
 
 /* Lists who signed and who has not yet. */
-int genesis_describe(const unsigned char *bundle, size_t len, struct cbuf *out,
-		     struct cc_err *e);
+int genesis_describe(const unsigned char *bundle, size_t len, struct cbuf *out, struct cc_err *e);
 
 #endif

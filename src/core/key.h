@@ -11,14 +11,14 @@
 #include "core/note.h"
 
 struct key_pair {
-	struct note_signer sign;      /* Ed25519 signer; sign.key.name is the member id */
-	unsigned char box_sk[32];     /* X25519 secret */
-	unsigned char box_pk[32];     /* X25519 public */
+	struct note_signer sign;  /* Ed25519 signer; sign.key.name is the member id */
+	unsigned char box_sk[32]; /* X25519 secret */
+	unsigned char box_pk[32]; /* X25519 public */
 };
 
 struct key_pub {
-	struct note_key sign;	      /* Ed25519 verifier */
-	unsigned char box_pk[32];     /* X25519 public */
+	struct note_key sign;	  /* Ed25519 verifier */
+	unsigned char box_pk[32]; /* X25519 public */
 };
 
 int key_generate(struct key_pair *k, const char *id, struct cc_err *e);

@@ -91,8 +91,8 @@ static int policies_cover(const struct policy_rec *set, size_t n,
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (strcmp(set[i].pol.pattern, set[j].pol.pattern) == 0)
-				return cc_fail(e, CC_EINVAL, "%s and %s both apply to %s", set[i].path,
-					       set[j].path, set[i].pol.pattern);
+				return cc_fail(e, CC_EINVAL, "%s and %s both apply to %s",
+					       set[i].path, set[j].path, set[i].pol.pattern);
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
 		if (!policy_resolve(set, n, members, nmembers, probes[i], &st))
 			return cc_fail(e, CC_EINVAL, "no policy would govern %.*s*",
@@ -121,7 +121,8 @@ static int plan_check_registry(const struct ledger *l, const struct plan *pl, st
 		memcpy(p, l->policies, np * sizeof(*p));
 	for (size_t i = 0; i < pl->nmembers; i++) {
 		const struct plan_member *pm = &pl->members[i];
-		struct ledger_member *cur = (struct ledger_member *)members_find(m, nm, pm->op->path + 7);
+		struct ledger_member *cur =
+		    (struct ledger_member *)members_find(m, nm, pm->op->path + 7);
 
 		if (pm->op->kind == OP_DELETE)
 			*cur = m[--nm];
@@ -269,7 +270,7 @@ static int reqs_collect(const struct ledger *l, const struct plan *pl, struct re
 	for (size_t g = 0; g < pl->ngoverned; g++) {
 		const struct ledger_member *state;
 		const struct policy_rec *pr = policy_resolve(l->policies, l->npolicies, l->members,
-							      l->nmembers, pl->governed[g], &state);
+							     l->nmembers, pl->governed[g], &state);
 
 		if (pr == NULL)
 			return cc_fail(e, CC_EPERM, "no policy governs %s", pl->governed[g]);
@@ -284,8 +285,8 @@ static int reqs_collect(const struct ledger *l, const struct plan *pl, struct re
 				r.chamber = q->kind == REQ_CHAMBER ? q->chamber : -1;
 				ret = reqs_add(v, n, &r);
 			}
-			for (int c = 0; ret == 0 && q->kind == REQ_OTHER_CHAMBERS && c < CHAMBER_COUNT;
-			     c++) {
+			for (int c = 0;
+			     ret == 0 && q->kind == REQ_OTHER_CHAMBERS && c < CHAMBER_COUNT; c++) {
 				int named = 0, nonempty = 0;
 
 				for (unsigned k = 0; k < pr->pol.nreq; k++)
@@ -332,7 +333,11 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 	int64_t delay = 0;
 	int ret = 0, met = 1, impossible = 0;
 
-	memset(v, 0, sizeof(*v));
+	/* The verdict is large (every need's candidates); clear only what is read. */
+	v->status = 0;
+	v->nneeds = 0;
+	v->ncounted = 0;
+	v->not_before = 0;
 	if (!l->ready)
 		return cc_fail(e, CC_EINVAL, "the network's genesis is not complete");
 	if (strcmp(p->origin, l->origin) != 0)
@@ -359,6 +364,13 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 	ret = reqs_collect(l, pl, reqs, &nreqs, &delay, e);
 	if (ret < 0)
 		goto out;
+	/* Every operation governs some path; a plan that needs nobody's consent is a bug in
+	 * a record kind, and must not pass as approved by everyone. */
+	if (nreqs == 0) {
+		ret =
+		    cc_fail(e, CC_EINVAL, "proposal %.16s changes nothing a policy governs", p->id);
+		goto out;
+	}
 	/* Every signature must count for something: a member signing for another state's
 	 * ccTLD is refused, not silently ignored. */
 	for (size_t s = 0; s < nsigners; s++) {
@@ -371,8 +383,8 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 			char what[128];
 
 			need_describe(&reqs[0], what, sizeof(what));
-			ret = cc_fail(e, CC_EPERM, "%s may not sign for %s: %s needs %s%s", signers[s],
-				      reqs[0].path, reqs[0].pol->path, what,
+			ret = cc_fail(e, CC_EPERM, "%s may not sign for %s: %s needs %s%s",
+				      signers[s], reqs[0].path, reqs[0].pol->path, what,
 				      nreqs > 1 ? " and more" : "");
 			goto out;
 		}
@@ -381,6 +393,8 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 		struct ledger_need *nd = &v->needs[v->nneeds++];
 		unsigned size = 0, have = 0, open = 0;
 		size_t cl = 0;
+
+		nd->candidates[0] = '\0';
 
 		snprintf(nd->policy, sizeof(nd->policy), "%s", reqs[i].pol->path);
 		snprintf(nd->path, sizeof(nd->path), "%s", reqs[i].path);
@@ -404,7 +418,8 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 		if (reqs[i].req->kind == REQ_STATE || reqs[i].req->kind == REQ_MEMBER)
 			nd->need = 1;
 		else
-			nd->need = (reqs[i].req->num * size + reqs[i].req->den - 1) / reqs[i].req->den;
+			nd->need =
+			    (reqs[i].req->num * size + reqs[i].req->den - 1) / reqs[i].req->den;
 		nd->have = have;
 		met &= have >= nd->need;
 		impossible |= have + open < nd->need;
@@ -439,9 +454,8 @@ int ledger_evaluate(const struct ledger *l, const struct proposal *p, const char
 	return ret;
 }
 
-const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body,
-					     size_t len, const struct note_sig *sig,
-					     struct cc_err *e)
+const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body, size_t len,
+					     const struct note_sig *sig, struct cc_err *e)
 {
 	const struct ledger_member *m = members_find(l->members, l->nmembers, sig->name);
 
@@ -450,7 +464,8 @@ const struct ledger_member *ledger_check_sig(const struct ledger *l, const char 
 		return NULL;
 	}
 	if (m->key.id != sig->id) {
-		cc_fail(e, CC_EPERM, "%s signed with key %08" PRIx32 ", not its registered key %08" PRIx32,
+		cc_fail(e, CC_EPERM,
+			"%s signed with key %08" PRIx32 ", not its registered key %08" PRIx32,
 			sig->name, sig->id, m->key.id);
 		return NULL;
 	}
@@ -461,6 +476,50 @@ const struct ledger_member *ledger_check_sig(const struct ledger *l, const char 
 	return m;
 }
 
+/* Distinct signatures, sorted by member id: the canonical order of an entry. */
+static int sigs_canonical(const struct note_sig *sigs, size_t nsigs, struct note_sig *sorted,
+			  const char **names, size_t *n, struct cc_err *e)
+{
+	*n = 0;
+	if (nsigs > NOTE_MAX_SIGS)
+		return cc_fail(e, CC_ETOOBIG, "too many signatures");
+	for (size_t i = 0; i < nsigs; i++) {
+		size_t j = *n;
+
+		if (in_list(names, *n, sigs[i].name))
+			continue;
+		while (j > 0 && strcmp(sorted[j - 1].name, sigs[i].name) > 0) {
+			sorted[j] = sorted[j - 1];
+			j--;
+		}
+		sorted[j] = sigs[i];
+		(*n)++;
+		for (size_t k = 0; k < *n; k++)
+			names[k] = sorted[k].name;
+	}
+	return 0;
+}
+
+static int entry_write(const struct proposal *p, const struct note_sig *sorted, size_t n,
+		       int64_t now, struct cbuf *entry, struct cc_err *e)
+{
+	size_t start = entry->len;
+	char t[TFMT_LEN + 1];
+	int ret;
+
+	tfmt_format(now, t);
+	ret = cbuf_printf(entry, "concord proposal %s\n", t);
+	if (ret == 0)
+		ret = note_format(p->body, p->body_len, sorted, n, entry);
+	if (ret == 0 && entry->len - start > TLOG_ENTRY_MAX)
+		ret = cc_fail(e, CC_ETOOBIG, "the entry would exceed %d bytes", TLOG_ENTRY_MAX);
+	if (ret < 0 && entry->len > start) {
+		entry->len = start;
+		entry->p[start] = '\0';
+	}
+	return ret;
+}
+
 int ledger_entry_build(const struct ledger *l, const struct proposal *p,
 		       const struct note_sig *sigs, size_t nsigs, int64_t now, struct cbuf *entry,
 		       struct cc_err *e)
@@ -468,38 +527,50 @@ int ledger_entry_build(const struct ledger *l, const struct proposal *p,
 	const char *names[NOTE_MAX_SIGS];
 	struct note_sig sorted[NOTE_MAX_SIGS];
 	struct ledger_verdict *v = NULL;
-	char t[TFMT_LEN + 1];
-	size_t n = 0, start = entry->len;
-	int ret = 0;
+	size_t n = 0;
+	int ret = sigs_canonical(sigs, nsigs, sorted, names, &n, e);
 
-	if (nsigs > NOTE_MAX_SIGS)
-		return cc_fail(e, CC_ETOOBIG, "too many signatures");
-	for (size_t i = 0; i < nsigs; i++)
-		if (!in_list(names, n, sigs[i].name))
-			sorted[n] = sigs[i], names[n] = sorted[n].name, n++;
+	if (ret < 0)
+		return ret;
 	v = malloc(sizeof(*v));
 	if (v == NULL)
 		return CC_ENOMEM;
 	ret = ledger_evaluate(l, p, names, n, NULL, 0, now, v, e);
 	if (ret == 0 && v->status != LEDGER_READY)
 		ret = cc_fail(e, CC_EINVAL, "proposal %.16s is not ready", p->id);
-	if (ret < 0)
-		goto out;
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(sorted[j - 1].name, sorted[j].name) > 0; j--) {
-			struct note_sig tmp = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = tmp;
-		}
-	tfmt_format(now, t);
-	ret = cbuf_printf(entry, "concord proposal %s\n", t);
 	if (ret == 0)
-		ret = note_format(p->body, p->body_len, sorted, n, entry);
-	if (ret == 0 && entry->len - start > TLOG_ENTRY_MAX)
-		ret = cc_fail(e, CC_ETOOBIG, "the entry would exceed %d bytes", TLOG_ENTRY_MAX);
-out:
+		ret = entry_write(p, sorted, n, now, entry, e);
 	free(v);
+	return ret;
+}
+
+int ledger_accept(struct ledger *l, const struct proposal *p, const struct note_sig *sigs,
+		  size_t nsigs, const char *const *objectors, size_t nobjectors, int64_t now,
+		  struct ledger_verdict *v, struct cbuf *entry, struct cc_err *e)
+{
+	const char *names[NOTE_MAX_SIGS];
+	struct note_sig sorted[NOTE_MAX_SIGS];
+	struct plan pl;
+	size_t n = 0;
+	int ret = sigs_canonical(sigs, nsigs, sorted, names, &n, e);
+
+	if (ret < 0)
+		return ret;
+	if (now < l->time)
+		now = l->time; /* entry times never go backwards */
+	ret = evaluate(l, p, names, n, objectors, nobjectors, now, v, &pl, e);
+	if (ret < 0)
+		return ret;
+	if (v->status == LEDGER_READY) {
+		ret = entry_write(p, sorted, n, now, entry, e);
+		if (ret == 0)
+			ret = plan_apply(l, &pl, l->size);
+		if (ret == 0) {
+			l->size++;
+			l->time = now;
+		}
+	}
+	plan_free(&pl);
 	return ret;
 }
 
@@ -511,7 +582,10 @@ static int parse_header(const unsigned char *entry, size_t len, char *kind, size
 	const unsigned char *nl = memchr(entry, '\n', len < 128 ? len : 128);
 	char line[128], *sp;
 
-	if (nl == NULL || (size_t)(nl - entry) >= sizeof(line))
+	/* A NUL would end the copied line early and let bytes after it ride along unread:
+	 * two different entries would then be the same decision. */
+	if (nl == NULL || (size_t)(nl - entry) >= sizeof(line) ||
+	    memchr(entry, '\0', (size_t)(nl - entry)) != NULL)
 		return CC_EINVAL;
 	memcpy(line, entry, (size_t)(nl - entry));
 	line[nl - entry] = '\0';
@@ -551,7 +625,7 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
 		size_t ln = (size_t)(nl - s);
-		char f[5][256];
+		char f[6][256];
 		int nf;
 
 		if (ln >= sizeof(line)) {
@@ -561,7 +635,14 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 		memcpy(line, s, ln);
 		line[ln] = '\0';
 		s = nl + 1;
-		nf = sscanf(line, "%255s %255s %255s %255s %255s", f[0], f[1], f[2], f[3], f[4]);
+		/* One spelling: fields apart by one space, and a sixth field read so that a
+		 * member line cannot carry anything unread after its box key. */
+		if (ln == 0 || line[0] == ' ' || line[ln - 1] == ' ' || strstr(line, "  ")) {
+			ret = cc_fail(e, CC_EINVAL, "genesis: unexpected line \"%.64s\"", line);
+			goto out;
+		}
+		nf = sscanf(line, "%255s %255s %255s %255s %255s %255s", f[0], f[1], f[2], f[3],
+			    f[4], f[5]);
 		if (step == 0 && strcmp(line, "concord genesis v1") == 0) {
 			step = 1;
 		} else if (step == 1 && nf == 2 && strcmp(f[0], "origin") == 0 &&
@@ -577,18 +658,18 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 
 			if (nm == LEDGER_MAX_MEMBERS || !member_id_valid(f[1]) ||
 			    (nm && strcmp(l->members[nm - 1].id, f[1]) >= 0)) {
-				ret = cc_fail(e, CC_EINVAL,
-					      "genesis: member \"%.32s\": bad id or not in ascending order",
-					      f[1]);
+				ret = cc_fail(
+				    e, CC_EINVAL,
+				    "genesis: member \"%.32s\": bad id or not in ascending order",
+				    f[1]);
 				goto out;
 			}
 			snprintf(m->id, sizeof(m->id), "%s", f[1]);
 			m->chamber = chamber_parse(f[2]);
 			if (m->chamber < 0 || note_vkey_parse(&m->key, f[3], strlen(f[3]), e) < 0 ||
-			    strcmp(m->key.name, m->id) != 0 ||
-			    member_box_parse(m->box, f[4]) < 0) {
-				ret = cc_fail(e, CC_EINVAL, "genesis: member %s: bad chamber or keys",
-					      m->id);
+			    strcmp(m->key.name, m->id) != 0 || member_box_parse(m->box, f[4]) < 0) {
+				ret = cc_fail(e, CC_EINVAL,
+					      "genesis: member %s: bad chamber or keys", m->id);
 				goto out;
 			}
 			m->version = 0;
@@ -611,8 +692,8 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 	l->nchunks = nc;
 	/* Every founding member signs, and nobody else. */
 	if (n.nsigs != nm) {
-		ret = cc_fail(e, CC_EPERM, "genesis: signed by %zu of %zu founding members", n.nsigs,
-			      nm);
+		ret = cc_fail(e, CC_EPERM, "genesis: signed by %zu of %zu founding members",
+			      n.nsigs, nm);
 		goto out;
 	}
 	for (size_t i = 0; i < n.nsigs; i++) {
@@ -624,7 +705,8 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 		}
 		m = members_find(l->members, nm, n.sigs[i].name);
 		if (m == NULL || m->key.id != n.sigs[i].id) {
-			ret = cc_fail(e, CC_EPERM, "genesis: signature by \"%s\", not a founding member's key",
+			ret = cc_fail(e, CC_EPERM,
+				      "genesis: signature by \"%s\", not a founding member's key",
 				      n.sigs[i].name);
 			goto out;
 		}
@@ -673,7 +755,8 @@ static int apply_chunk(struct ledger *l, const unsigned char *entry, size_t len,
 		hdr[nl - s] = '\0';
 		if (sscanf(hdr, "record %300s %u%c", path, &lines, &extra) != 2 || lines == 0 ||
 		    path_valid(path, e) < 0) {
-			ret = cc_fail(e, CC_EINVAL, "genesis chunk: bad record header \"%.64s\"", hdr);
+			ret = cc_fail(e, CC_EINVAL, "genesis chunk: bad record header \"%.64s\"",
+				      hdr);
 			goto out;
 		}
 		if (nops == cap) {
@@ -687,6 +770,13 @@ static int apply_chunk(struct ledger *l, const unsigned char *entry, size_t len,
 			}
 			ops = v;
 		}
+		/* Earlier chunks' records are caught by the record kinds; within a chunk, a
+		 * second record of a path would be planned as new next to the first. */
+		for (size_t i = 0; i < nops; i++)
+			if (strcmp(ops[i].path, path) == 0) {
+				ret = cc_fail(e, CC_EINVAL, "genesis chunk: %s given twice", path);
+				goto out;
+			}
 		memset(&ops[nops], 0, sizeof(ops[nops]));
 		ops[nops].kind = OP_PUT;
 		snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", path);
@@ -707,12 +797,28 @@ static int apply_chunk(struct ledger *l, const unsigned char *entry, size_t len,
 	ret = plan_build(l, ops, nops, 1, &pl, e);
 	if (ret < 0)
 		goto out;
-	ret = plan_apply(l, &pl, l->size);
-	plan_free(&pl);
-	if (ret == 0 && l->size == l->nchunks) {
-		ret = policies_cover(l->policies, l->npolicies, l->members, l->nmembers, e);
-		l->ready = ret == 0;
+	/* The last chunk must leave every kind governed; checked on the policies it would
+	 * leave, before applying, so that a refused chunk changes nothing. */
+	if (l->size == l->nchunks) {
+		struct policy_rec *set = calloc(l->npolicies + pl.npolicies + 1, sizeof(*set));
+
+		if (set == NULL) {
+			ret = CC_ENOMEM;
+		} else {
+			if (l->npolicies)
+				memcpy(set, l->policies, l->npolicies * sizeof(*set));
+			for (size_t i = 0; i < pl.npolicies; i++)
+				set[l->npolicies + i] = pl.policies[i].rec;
+			ret = policies_cover(set, l->npolicies + pl.npolicies, l->members,
+					     l->nmembers, e);
+			free(set);
+		}
 	}
+	if (ret == 0)
+		ret = plan_apply(l, &pl, l->size);
+	plan_free(&pl);
+	if (ret == 0 && l->size == l->nchunks)
+		l->ready = 1;
 out:
 	free(ops);
 	return ret;
@@ -749,11 +855,12 @@ static int apply_proposal(struct ledger *l, const char *payload, size_t len, int
 				goto out;
 			}
 		} else {
-			const struct ledger_member *m = members_find(l->members, l->nmembers,
-								     n.sigs[i].name);
+			const struct ledger_member *m =
+			    members_find(l->members, l->nmembers, n.sigs[i].name);
 
 			if (m == NULL || m->key.id != n.sigs[i].id) {
-				ret = cc_fail(e, CC_EPERM, "signature by a key that is not a member's");
+				ret = cc_fail(e, CC_EPERM,
+					      "signature by a key that is not a member's");
 				goto out;
 			}
 		}
@@ -805,7 +912,8 @@ int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len,
 
 		snprintf(want, sizeof(want), "%llu", (unsigned long long)l->size);
 		if (strcmp(kind, "chunk") != 0 || strcmp(arg, want) != 0)
-			return cc_fail(e, CC_EINVAL, "entry %s must be \"concord chunk %s\"", want, want);
+			return cc_fail(e, CC_EINVAL, "entry %s must be \"concord chunk %s\"", want,
+				       want);
 		ret = apply_chunk(l, entry, len, hlen, e);
 	} else {
 		if (strcmp(kind, "proposal") != 0 || tfmt_parse(arg, &t) < 0)

@@ -21,7 +21,7 @@
 #include "core/proposal.h"
 
 #define LEDGER_MAX_MEMBERS 512
-#define LEDGER_CLOCK_SKEW 300 /* seconds a proposal's creation may lie ahead of the entry time */
+#define LEDGER_CLOCK_SKEW  300 /* seconds a proposal's creation may lie ahead of the entry time */
 
 struct ledger;
 
@@ -35,29 +35,29 @@ struct ledger_member {
 
 /* Where a proposal stands against the current state. */
 enum ledger_status {
-	LEDGER_READY = 1,    /* every requirement met; may be appended now */
-	LEDGER_PENDING = 2,  /* requirements still missing, or the consultation period runs */
-	LEDGER_REJECTED = 3  /* objections leave some requirement impossible to meet */
+	LEDGER_READY = 1,   /* every requirement met; may be appended now */
+	LEDGER_PENDING = 2, /* requirements still missing, or the consultation period runs */
+	LEDGER_REJECTED = 3 /* objections leave some requirement impossible to meet */
 };
 
 #define LEDGER_MAX_NEEDS 64
 
-struct ledger_need {			 /* one requirement of one governing policy */
-	char policy[PATH_MAX_LEN + 1];	 /* e.g. "policy/tld" */
-	char path[PATH_MAX_LEN + 1];	 /* first record path it governs in this proposal */
-	char what[128];			 /* e.g. "2/3 of government", "state cn" */
-	unsigned have;			 /* counted signatures */
-	unsigned need;			 /* required signatures */
-	char candidates[512];		 /* space-separated ids who could still sign */
+struct ledger_need {		       /* one requirement of one governing policy */
+	char policy[PATH_MAX_LEN + 1]; /* e.g. "policy/tld" */
+	char path[PATH_MAX_LEN + 1];   /* first record path it governs in this proposal */
+	char what[128];		       /* e.g. "2/3 of government", "state cn" */
+	unsigned have;		       /* counted signatures */
+	unsigned need;		       /* required signatures */
+	char candidates[512];	       /* space-separated ids who could still sign */
 };
 
 struct ledger_verdict {
-	int status;			  /* enum ledger_status */
+	int status;				    /* enum ledger_status */
 	struct ledger_need needs[LEDGER_MAX_NEEDS]; /* every requirement, met or not */
-	unsigned nneeds;		  /* entries in needs */
-	int64_t not_before;		  /* earliest acceptance time (creation + longest delay) */
+	unsigned nneeds;			    /* entries in needs */
+	int64_t not_before; /* earliest acceptance time (creation + longest delay) */
 	char counted[LEDGER_MAX_MEMBERS][MEMBER_ID_MAX + 1]; /* signers who count, sorted */
-	unsigned ncounted;		  /* entries in counted */
+	unsigned ncounted;				     /* entries in counted */
 };
 
 struct ledger *ledger_new(void);
@@ -72,9 +72,8 @@ int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len,
 /* Checks one signature on a proposal body against the member registry: the key must be a
  * member's current key and the signature valid. Returns the member or NULL with e set
  * (CC_EPERM: not a member or not its current key; CC_ESIG: does not verify). */
-const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body,
-					     size_t len, const struct note_sig *sig,
-					     struct cc_err *e);
+const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body, size_t len,
+					     const struct note_sig *sig, struct cc_err *e);
 
 /* Evaluates a proposal at time now with the given verified signers (member ids) and
  * objectors: validates every operation against the state (CC_ESTALE for a version that is
@@ -92,11 +91,20 @@ int ledger_entry_build(const struct ledger *l, const struct proposal *p,
 		       const struct note_sig *sigs, size_t nsigs, int64_t now, struct cbuf *entry,
 		       struct cc_err *e);
 
+/* Evaluates a proposal with the given verified signatures and, when it is LEDGER_READY at
+ * now, appends it in one step: writes its log entry to entry (as ledger_entry_build would)
+ * and applies it (as ledger_apply_entry would, without checking signatures again). v says
+ * where the proposal stands either way; entry is untouched unless v->status is READY.
+ * This is the node's path: the proposal is planned once, not three times. */
+int ledger_accept(struct ledger *l, const struct proposal *p, const struct note_sig *sigs,
+		  size_t nsigs, const char *const *objectors, size_t nobjectors, int64_t now,
+		  struct ledger_verdict *v, struct cbuf *entry, struct cc_err *e);
+
 /* State queries. */
 const char *ledger_origin(const struct ledger *l);
-uint64_t ledger_size(const struct ledger *l);	/* entries applied */
-int64_t ledger_time(const struct ledger *l);	/* time of the last entry */
-int ledger_ready(const struct ledger *l);	/* genesis complete: proposals may follow */
+uint64_t ledger_size(const struct ledger *l); /* entries applied */
+int64_t ledger_time(const struct ledger *l);  /* time of the last entry */
+int ledger_ready(const struct ledger *l);     /* genesis complete: proposals may follow */
 size_t ledger_member_count(const struct ledger *l);
 const struct ledger_member *ledger_member_at(const struct ledger *l, size_t i); /* by id order */
 const struct ledger_member *ledger_member(const struct ledger *l, const char *id);

@@ -19,8 +19,7 @@ static size_t find(const struct map *m, const char *key, uint64_t h)
 {
 	size_t mask = m->cap - 1, i = (size_t)h & mask;
 
-	while (m->slot[i].key &&
-	       (m->slot[i].hash != h || strcmp(m->slot[i].key, key) != 0))
+	while (m->slot[i].key && (m->slot[i].hash != h || strcmp(m->slot[i].key, key) != 0))
 		i = (i + 1) & mask;
 	return i;
 }

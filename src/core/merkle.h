@@ -9,7 +9,7 @@
 
 #include "core/err.h"
 
-#define MERKLE_HASH 32
+#define MERKLE_HASH	 32
 #define MERKLE_MAX_PROOF 64 /* hashes in any proof for a tree of at most 2^63 leaves */
 
 void merkle_leaf_hash(const void *entry, size_t len, unsigned char out[MERKLE_HASH]);
@@ -34,18 +34,22 @@ int merkle_tree_get(const struct merkle_tree *t, unsigned level, uint64_t index,
 		    unsigned char out[MERKLE_HASH]);
 /* Root of the first size leaves (size <= t->size); the empty tree's root is SHA-256(""). */
 int merkle_tree_root(const struct merkle_tree *t, uint64_t size, unsigned char out[MERKLE_HASH]);
-/* Inclusion proof of leaf index in the tree of size leaves, RFC 9162 §2.1.3. */
+/* Inclusion proof of leaf index in the tree of size leaves, RFC 9162 §2.1.3. proof must hold
+ * MERKLE_MAX_PROOF hashes; *n is set to the number written. CC_ENOENT when size > t->size. */
 int merkle_tree_inclusion(const struct merkle_tree *t, uint64_t index, uint64_t size,
 			  unsigned char proof[][MERKLE_HASH], size_t *n);
 /* Consistency proof from old to size, RFC 9162 §2.1.4. */
 int merkle_tree_consistency(const struct merkle_tree *t, uint64_t old, uint64_t size,
 			    unsigned char proof[][MERKLE_HASH], size_t *n);
 
-/* Verifiers, usable without a tree: 0 when the proof holds, CC_ECONFLICT when not. */
+/* Verifiers, usable without a tree: 0 when the proof holds, CC_ECONFLICT when the hashes
+ * disagree, CC_EINVAL for a malformed proof (sizes out of range, wrong number of hashes) —
+ * which is not evidence that a log misbehaved. */
 int merkle_verify_inclusion(const unsigned char leaf[MERKLE_HASH], uint64_t index, uint64_t size,
 			    const unsigned char proof[][MERKLE_HASH], size_t n,
 			    const unsigned char root[MERKLE_HASH]);
-int merkle_verify_consistency(uint64_t old, uint64_t size, const unsigned char old_root[MERKLE_HASH],
+int merkle_verify_consistency(uint64_t old, uint64_t size,
+			      const unsigned char old_root[MERKLE_HASH],
 			      const unsigned char root[MERKLE_HASH],
 			      const unsigned char proof[][MERKLE_HASH], size_t n);
 

@@ -13,32 +13,33 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define NOTE_MAX_SIZE 65000 /* whole note; leaves room for the entry header in a 65,535-byte entry */
-#define NOTE_MAX_SIGS 64    /* more signature lines than this is refused */
-#define NOTE_NAME_MAX 63    /* key name bytes */
+#define NOTE_MAX_SIZE                                                                              \
+	65000		  /* whole note; leaves room for the entry header in a 65,535-byte entry */
+#define NOTE_MAX_SIGS 400 /* signature lines; 2/3 of LEDGER_MAX_MEMBERS must fit */
+#define NOTE_NAME_MAX 63  /* key name bytes */
 
-struct note_key {			 /* a verifier key */
+struct note_key {		      /* a verifier key */
 	char name[NOTE_NAME_MAX + 1]; /* key name, no spaces, no '+' */
-	uint32_t id;			 /* key id (see above) */
-	unsigned char pub[32];		 /* Ed25519 public key */
+	uint32_t id;		      /* key id (see above) */
+	unsigned char pub[32];	      /* Ed25519 public key */
 };
 
-struct note_signer {			 /* a signer key; keep it secret */
-	struct note_key key;		 /* its public half */
-	unsigned char sk[64];		 /* libsodium Ed25519 secret key (seed || public) */
+struct note_signer {	      /* a signer key; keep it secret */
+	struct note_key key;  /* its public half */
+	unsigned char sk[64]; /* libsodium Ed25519 secret key (seed || public) */
 };
 
-struct note_sig {			 /* one signature line */
+struct note_sig {		      /* one signature line */
 	char name[NOTE_NAME_MAX + 1]; /* key name as written on the line */
-	uint32_t id;			 /* key id from the first 4 bytes of the base64 blob */
-	unsigned char sig[64];		 /* Ed25519 signature */
+	uint32_t id;		      /* key id from the first 4 bytes of the base64 blob */
+	unsigned char sig[64];	      /* Ed25519 signature */
 };
 
-struct note {			/* a parsed note; owns its memory */
-	char *text;		/* note text including its final '\n', NUL-terminated */
-	size_t text_len;	/* bytes of text */
-	struct note_sig *sigs;	/* signatures in the order they appeared */
-	size_t nsigs;		/* number of signatures (at least 1 after note_parse) */
+struct note {		       /* a parsed note; owns its memory */
+	char *text;	       /* note text including its final '\n', NUL-terminated */
+	size_t text_len;       /* bytes of text */
+	struct note_sig *sigs; /* signatures in the order they appeared */
+	size_t nsigs;	       /* number of signatures (at least 1 after note_parse) */
 };
 
 /* True when name is a valid key name: 1..NOTE_NAME_MAX bytes, printable, no space or '+'. */
@@ -60,7 +61,8 @@ int note_vkey_format(const struct note_key *k, struct cbuf *out);
 int note_parse(struct note *n, const char *msg, size_t len, struct cc_err *e);
 void note_free(struct note *n);
 
-/* Parses signature lines alone ("— name base64\n" ...), as sent to add approvals. */
+/* Parses signature lines alone ("— name base64\n" ...), as sent to add approvals. *sigs is
+ * malloc'd (free() it); NULL and 0 on error. */
 int note_parse_sigs(struct note_sig **sigs, size_t *nsigs, const char *s, size_t len,
 		    struct cc_err *e);
 
@@ -72,7 +74,8 @@ int note_sign(const struct note_signer *s, const char *text, size_t len, struct 
 /* 0 when sig is k's valid signature of text; CC_ESIG otherwise (also on name/id mismatch). */
 int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig);
 
-/* Writes text, the blank line and the signature lines. */
+/* Appends text, the blank line and the signature lines; refuses (leaving out as it was)
+ * anything note_parse would refuse. Every writer here appends to its cbuf. */
 int note_format(const char *text, size_t len, const struct note_sig *sigs, size_t nsigs,
 		struct cbuf *out);
 int note_format_sig(const struct note_sig *sig, struct cbuf *out);

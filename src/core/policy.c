@@ -33,7 +33,8 @@ static int pattern_parse(struct policy *p, const char *pat, struct cc_err *e)
 	const char *slash = strchr(pat, '/');
 
 	if (slash == NULL || !kind_governable(pat, (size_t)(slash - pat)))
-		return cc_fail(e, CC_EINVAL, "policy: \"applies %.64s\": kind must be tld, member or policy",
+		return cc_fail(e, CC_EINVAL,
+			       "policy: \"applies %.64s\": kind must be tld, member or policy",
 			       pat);
 	if (strcmp(slash + 1, "*") == 0)
 		p->pattern_kind = PAT_ANY;
@@ -42,7 +43,8 @@ static int pattern_parse(struct policy *p, const char *pat, struct cc_err *e)
 	else if (path_valid(pat, e) == 0)
 		p->pattern_kind = PAT_EXACT;
 	else
-		return cc_fail(e, CC_EINVAL, "policy: \"applies %.64s\": not a pattern or path", pat);
+		return cc_fail(e, CC_EINVAL, "policy: \"applies %.64s\": not a pattern or path",
+			       pat);
 	snprintf(p->pattern, sizeof(p->pattern), "%s", pat);
 	return 0;
 }
@@ -52,8 +54,11 @@ static int fraction_parse(const char *s, unsigned *num, unsigned *den)
 	unsigned n, d;
 	int used = 0;
 
-	if (sscanf(s, "%3u/%3u%n", &n, &d, &used) != 2 || s[used] != '\0' || n == 0 || d == 0 ||
-	    n > d || d > 100 || s[0] == '0' || strchr(s, '/')[1] == '0')
+	/* sscanf's %u would also take a sign ("+2/3"): digits only, so each fraction has one
+	 * spelling. */
+	if (s[strspn(s, "0123456789/")] != '\0' || sscanf(s, "%3u/%3u%n", &n, &d, &used) != 2 ||
+	    s[used] != '\0' || n == 0 || d == 0 || n > d || d > 100 || s[0] == '0' ||
+	    strchr(s, '/')[1] == '0')
 		return CC_EINVAL;
 	*num = n;
 	*den = d;
@@ -73,7 +78,8 @@ static int require_parse(struct policy *p, char **f, int nf, unsigned lineno, st
 	} else if (nf == 3 && strcmp(f[1], "member") == 0 && member_id_valid(f[2])) {
 		r->kind = REQ_MEMBER;
 		snprintf(r->member, sizeof(r->member), "%s", f[2]);
-	} else if (nf == 3 && strcmp(f[1], "all") == 0 && fraction_parse(f[2], &r->num, &r->den) == 0) {
+	} else if (nf == 3 && strcmp(f[1], "all") == 0 &&
+		   fraction_parse(f[2], &r->num, &r->den) == 0) {
 		r->kind = REQ_ALL;
 	} else if (nf == 4 && strcmp(f[1], "chamber") == 0 &&
 		   fraction_parse(f[3], &r->num, &r->den) == 0) {
@@ -83,18 +89,21 @@ static int require_parse(struct policy *p, char **f, int nf, unsigned lineno, st
 			r->kind = REQ_CHAMBER;
 			r->chamber = chamber_parse(f[2]);
 			if (r->chamber < 0)
-				return cc_fail(e, CC_EINVAL, "policy: line %u: unknown chamber \"%.32s\"",
-					       lineno, f[2]);
+				return cc_fail(e, CC_EINVAL,
+					       "policy: line %u: unknown chamber \"%.32s\"", lineno,
+					       f[2]);
 		}
 	} else {
-		return cc_fail(e, CC_EINVAL,
-			       "policy: line %u: expected \"require state\", \"require member ID\", "
-			       "\"require all N/D\" or \"require chamber NAME|* N/D\"",
-			       lineno);
+		return cc_fail(
+		    e, CC_EINVAL,
+		    "policy: line %u: expected \"require state\", \"require member ID\", "
+		    "\"require all N/D\" or \"require chamber NAME|* N/D\"",
+		    lineno);
 	}
 	for (unsigned i = 0; i < p->nreq; i++)
 		if (memcmp(&p->req[i], r, sizeof(*r)) == 0)
-			return cc_fail(e, CC_EINVAL, "policy: line %u: requirement repeated", lineno);
+			return cc_fail(e, CC_EINVAL, "policy: line %u: requirement repeated",
+				       lineno);
 	p->nreq++;
 	return 0;
 }
@@ -107,6 +116,9 @@ int policy_parse(struct policy *p, const char *content, size_t len, struct cc_er
 	int nf, ret = 0, have_delay = 0;
 
 	memset(p, 0, sizeof(*p));
+	/* Lines are handled as C strings: a NUL would hide the rest of its line. */
+	if (memchr(content, '\0', len) != NULL)
+		return cc_fail(e, CC_EINVAL, "policy: NUL byte");
 	while (s < end) {
 		size_t n;
 
@@ -124,7 +136,8 @@ int policy_parse(struct policy *p, const char *content, size_t len, struct cc_er
 		save = NULL;
 		for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
 			if (nf == 5) {
-				ret = cc_fail(e, CC_EINVAL, "policy: line %u: too many fields", lineno);
+				ret = cc_fail(e, CC_EINVAL, "policy: line %u: too many fields",
+					      lineno);
 				goto out;
 			}
 			f[nf++] = t;
@@ -143,16 +156,21 @@ int policy_parse(struct policy *p, const char *content, size_t len, struct cc_er
 			char *ep = NULL;
 			long long d = strtoll(f[1], &ep, 10);
 
-			if (*ep || ep == f[1] || d < 0 || d > 366LL * 86400 || f[1][0] == '+' ||
+			/* Digits only: strtoll would also take a sign ("-0") or leading white
+			 * space. */
+			if (*ep || ep == f[1] || d < 0 || d > 366LL * 86400 ||
+			    f[1][strspn(f[1], "0123456789")] != '\0' ||
 			    (f[1][0] == '0' && f[1][1])) {
-				ret = cc_fail(e, CC_EINVAL, "policy: line %u: delay must be 0..31622400 seconds",
+				ret = cc_fail(e, CC_EINVAL,
+					      "policy: line %u: delay must be 0..31622400 seconds",
 					      lineno);
 				goto out;
 			}
 			p->delay = d;
 			have_delay = 1;
 		} else {
-			ret = cc_fail(e, CC_EINVAL, "policy: line %u: unknown or repeated directive \"%.32s\"",
+			ret = cc_fail(e, CC_EINVAL,
+				      "policy: line %u: unknown or repeated directive \"%.32s\"",
 				      lineno, f[0]);
 		}
 		if (ret < 0)
@@ -161,10 +179,12 @@ int policy_parse(struct policy *p, const char *content, size_t len, struct cc_er
 	if (p->pattern[0] == '\0')
 		ret = cc_fail(e, CC_EINVAL, "policy: missing \"applies PATTERN\"");
 	else if (p->nreq == 0)
-		ret = cc_fail(e, CC_EINVAL, "policy: no requirement: a change would need nobody's consent");
+		ret = cc_fail(e, CC_EINVAL,
+			      "policy: no requirement: a change would need nobody's consent");
 	for (unsigned i = 0; ret == 0 && i < p->nreq; i++)
 		if (p->req[i].kind == REQ_STATE && p->pattern_kind != PAT_TWO)
-			ret = cc_fail(e, CC_EINVAL, "policy: \"require state\" needs a \"<kind>/??\" pattern");
+			ret = cc_fail(e, CC_EINVAL,
+				      "policy: \"require state\" needs a \"<kind>/??\" pattern");
 out:
 	return ret;
 }
@@ -187,8 +207,8 @@ int policy_format(const struct policy *p, struct cbuf *out)
 			ret = cbuf_printf(out, "require all %u/%u\n", r->num, r->den);
 			break;
 		case REQ_CHAMBER:
-			ret = cbuf_printf(out, "require chamber %s %u/%u\n", chamber_name(r->chamber),
-					  r->num, r->den);
+			ret = cbuf_printf(out, "require chamber %s %u/%u\n",
+					  chamber_name(r->chamber), r->num, r->den);
 			break;
 		case REQ_OTHER_CHAMBERS:
 			ret = cbuf_printf(out, "require chamber * %u/%u\n", r->num, r->den);

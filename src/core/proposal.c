@@ -28,8 +28,8 @@ static int label_valid(const char *s, size_t n, int underscore)
 	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || (underscore && s[i] == '_')))
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      (underscore && s[i] == '_')))
 			return 0;
 	return 1;
 }
@@ -64,7 +64,8 @@ int path_valid(const char *path, struct cc_err *e)
 	} else if (strncmp(path, "host/", 5) == 0) {
 		if (!host_valid(rest))
 			return cc_fail(e, CC_EINVAL,
-				       "bad path %.80s: not an absolute lower-case host name", path);
+				       "bad path %.80s: not an absolute lower-case host name",
+				       path);
 	} else if (strncmp(path, "member/", 7) == 0) {
 		if (!member_id_valid(rest))
 			return cc_fail(e, CC_EINVAL, "bad path %.64s: not a member id", path);
@@ -133,7 +134,7 @@ static int parse_uint(const char *s, int64_t max, int64_t *out)
 static int parse_op(struct proposal *p, const char *line, size_t n, const char **cur,
 		    const char *end, unsigned lineno, struct cc_err *e)
 {
-	char buf[PATH_MAX_LEN + 64], *f[4], *save = NULL;
+	char buf[PATH_MAX_LEN + 64], *f[5], *save = NULL;
 	struct proposal_op *op = &p->ops[p->nops];
 	int nf = 0, ret = 0;
 	int64_t nlines = 0;
@@ -144,10 +145,11 @@ static int parse_op(struct proposal *p, const char *line, size_t n, const char *
 		return cc_fail(e, CC_EINVAL, "proposal: line %u: too long", lineno);
 	memcpy(buf, line, n);
 	buf[n] = '\0';
-	for (char *t = strtok_r(buf, " ", &save); t && nf < 4; t = strtok_r(NULL, " ", &save))
+	/* Up to one field more than any operation has, so that a fifth one is seen and
+	 * refused rather than left unread. */
+	for (char *t = strtok_r(buf, " ", &save); t && nf < 5; t = strtok_r(NULL, " ", &save))
 		f[nf++] = t;
-	if (strtok_r(NULL, " ", &save) != NULL || memmem(line, n, "  ", 2) || line[0] == ' ' ||
-	    line[n - 1] == ' ')
+	if (nf == 5 || memmem(line, n, "  ", 2) || line[0] == ' ' || (n > 0 && line[n - 1] == ' '))
 		return cc_fail(e, CC_EINVAL, "proposal: line %u: malformed operation", lineno);
 	memset(op, 0, sizeof(*op));
 	if (nf == 4 && strcmp(f[0], "put") == 0)
@@ -218,13 +220,14 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 	proposal_id(p->body, len, p->id);
 
 	lineno++;
-	if (!next_line(&cur, end, &line, &n) || n != 19 || memcmp(line, "concord proposal v1", 19)) {
+	if (!next_line(&cur, end, &line, &n) || n != 19 ||
+	    memcmp(line, "concord proposal v1", 19)) {
 		ret = cc_fail(e, CC_EINVAL, "proposal: first line must be \"concord proposal v1\"");
 		goto out;
 	}
 	lineno++;
-	if (!next_line(&cur, end, &line, &n) || !keyed(line, n, "origin", p->origin,
-						       sizeof(p->origin))) {
+	if (!next_line(&cur, end, &line, &n) ||
+	    !keyed(line, n, "origin", p->origin, sizeof(p->origin))) {
 		ret = cc_fail(e, CC_EINVAL, "proposal: line 2 must be \"origin ORIGIN\"");
 		goto out;
 	}
@@ -238,13 +241,15 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 	lineno++;
 	if (!next_line(&cur, end, &line, &n) || !keyed(line, n, "created", tbuf, sizeof(tbuf)) ||
 	    tfmt_parse(tbuf, &p->created) < 0) {
-		ret = cc_fail(e, CC_EINVAL, "proposal: line 4 must be \"created YYYY-MM-DDTHH:MM:SSZ\"");
+		ret = cc_fail(e, CC_EINVAL,
+			      "proposal: line 4 must be \"created YYYY-MM-DDTHH:MM:SSZ\"");
 		goto out;
 	}
 	lineno++;
 	if (!next_line(&cur, end, &line, &n) || !keyed(line, n, "expires", tbuf, sizeof(tbuf)) ||
 	    tfmt_parse(tbuf, &p->expires) < 0) {
-		ret = cc_fail(e, CC_EINVAL, "proposal: line 5 must be \"expires YYYY-MM-DDTHH:MM:SSZ\"");
+		ret = cc_fail(e, CC_EINVAL,
+			      "proposal: line 5 must be \"expires YYYY-MM-DDTHH:MM:SSZ\"");
 		goto out;
 	}
 	if (p->expires <= p->created) {
@@ -261,6 +266,9 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 		ret = parse_op(p, line, n, &cur, end, lineno, e);
 		if (ret < 0)
 			goto out;
+		/* Content lines are lines too: later messages must name the right one. */
+		for (size_t i = 0; i < p->ops[p->nops - 1].content_len; i++)
+			lineno += p->ops[p->nops - 1].content[i] == '\n';
 	}
 	if (p->nops == 0)
 		ret = cc_fail(e, CC_EINVAL, "proposal: no operation");
@@ -286,11 +294,13 @@ int proposal_format(struct cbuf *out, const char *origin, const char *proposer, 
 
 	tfmt_format(created, c);
 	tfmt_format(expires, x);
-	ret = cbuf_printf(out, "concord proposal v1\norigin %s\nproposer %s\ncreated %s\nexpires %s\n",
+	ret = cbuf_printf(out,
+			  "concord proposal v1\norigin %s\nproposer %s\ncreated %s\nexpires %s\n",
 			  origin, proposer, c, x);
 	for (size_t i = 0; ret == 0 && i < nops; i++) {
 		const struct proposal_op *op = &ops[i];
-		const char *s = op->content, *se = op->content + op->content_len;
+		/* Deletes may come with no content at all: no arithmetic on NULL. */
+		const char *s = op->content, *se = s ? s + op->content_len : s;
 		unsigned lines = 0;
 
 		if (op->kind == OP_DELETE) {
@@ -308,7 +318,8 @@ int proposal_format(struct cbuf *out, const char *origin, const char *proposer, 
 			if (t < le) {
 				size_t ln = (size_t)(le - s);
 
-				while (ln > 0 && (s[ln - 1] == '\r' || s[ln - 1] == ' ' || s[ln - 1] == '\t'))
+				while (ln > 0 &&
+				       (s[ln - 1] == '\r' || s[ln - 1] == ' ' || s[ln - 1] == '\t'))
 					ln--;
 				/* Notes allow no control characters: tabs, common in zone
 				 * files, become spaces. */

@@ -19,32 +19,32 @@
 
 #include "core/note.h"
 
-#define PROPOSAL_MAX_OPS 256
-#define PROPOSAL_ID_LEN 64
-#define PATH_MAX_LEN 300
-#define MEMBER_ID_MAX 32
+#define PROPOSAL_MAX_OPS     256
+#define PROPOSAL_ID_LEN	     64
+#define PATH_MAX_LEN	     300
+#define MEMBER_ID_MAX	     32
 #define PROPOSAL_VERSION_NEW (-1)
 
 enum proposal_op_kind { OP_PUT = 1, OP_DELETE = 2 };
 
 struct proposal_op {
-	int kind;		      /* OP_PUT or OP_DELETE */
-	char path[PATH_MAX_LEN + 1];  /* e.g. "tld/cn" */
-	int64_t version;	      /* expected current version, PROPOSAL_VERSION_NEW if absent */
-	const char *content;	      /* put: content lines, '\n'-terminated, inside body text */
-	size_t content_len;	      /* put: bytes of content */
+	int kind;		     /* OP_PUT or OP_DELETE */
+	char path[PATH_MAX_LEN + 1]; /* e.g. "tld/cn" */
+	int64_t version;	     /* expected current version, PROPOSAL_VERSION_NEW if absent */
+	const char *content;	     /* put: content lines, '\n'-terminated, inside body text */
+	size_t content_len;	     /* put: bytes of content */
 };
 
 struct proposal {
-	char id[PROPOSAL_ID_LEN + 1];	/* hex SHA-256 of the body */
-	char origin[256];		/* network the proposal is for */
+	char id[PROPOSAL_ID_LEN + 1];	  /* hex SHA-256 of the body */
+	char origin[256];		  /* network the proposal is for */
 	char proposer[MEMBER_ID_MAX + 1]; /* member who made it; must sign it */
-	int64_t created;		/* when it was made */
-	int64_t expires;		/* last second it may be accepted */
-	struct proposal_op *ops;	/* operations, in body order */
-	size_t nops;			/* number of operations */
-	char *body;			/* the note text, owned, NUL-terminated */
-	size_t body_len;		/* bytes of body */
+	int64_t created;		  /* when it was made */
+	int64_t expires;		  /* last second it may be accepted */
+	struct proposal_op *ops;	  /* operations, in body order */
+	size_t nops;			  /* number of operations */
+	char *body;			  /* the note text, owned, NUL-terminated */
+	size_t body_len;		  /* bytes of body */
 };
 
 /* Parses a proposal body (a note text, without signatures). Strict: exact header lines,

@@ -12,9 +12,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define RR_NAME_MAX 255	  /* presentation form of an absolute name, with the final dot */
-#define RR_RDATA_MAX 300  /* presentation form of the longest rdata we accept (DS SHA-384) */
-#define RR_TTL_OMITTED 0  /* ttl reported for a line with no TTL (or an explicit 0) */
+#define RR_NAME_MAX    255 /* presentation form of an absolute name, with the final dot */
+#define RR_RDATA_MAX   300 /* presentation form of the longest rdata we accept (DS SHA-384) */
+#define RR_TTL_OMITTED 0   /* ttl reported for a line with no TTL (or an explicit 0) */
 
 enum rr_type { RR_A = 1, RR_NS = 2, RR_DS = 43, RR_AAAA = 28 };
 
@@ -27,9 +27,9 @@ struct rr {
 };
 
 struct rr_set {
-	struct rr *v;	/* records */
-	size_t n;	/* used */
-	size_t cap;	/* allocated */
+	struct rr *v; /* records */
+	size_t n;     /* used */
+	size_t cap;   /* allocated */
 };
 
 typedef int (*rr_cb)(void *ctx, const struct rr *r);

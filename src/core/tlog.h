@@ -11,10 +11,10 @@
 #include "core/err.h"
 #include "core/merkle.h"
 
-#define TLOG_TILE_WIDTH 256
-#define TLOG_TILE_HEIGHT 8
-#define TLOG_ENTRY_MAX 65535
-#define TLOG_ORIGIN_MAX 255
+#define TLOG_TILE_WIDTH	   256
+#define TLOG_TILE_HEIGHT   8
+#define TLOG_ENTRY_MAX	   65535
+#define TLOG_ORIGIN_MAX	   255
 #define TLOG_LEVEL_ENTRIES (-1) /* "level" of entry bundles, for the path helpers */
 
 /* Writes "tile/<L>/<N>[.p/<W>]" or "tile/entries/<N>[.p/<W>]" (no leading slash), N in

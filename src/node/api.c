@@ -16,10 +16,10 @@
 #include "core/tlog.h"
 #include "node/conf.h"
 
-#define CT_JSON "application/json"
-#define CT_PROBLEM "application/problem+json"
-#define CT_TEXT "text/plain; charset=utf-8"
-#define CT_OCTETS "application/octet-stream"
+#define CT_JSON		"application/json"
+#define CT_PROBLEM	"application/problem+json"
+#define CT_TEXT		"text/plain; charset=utf-8"
+#define CT_OCTETS	"application/octet-stream"
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 
 struct api {
@@ -39,15 +39,15 @@ enum req_kind {
 	REQ_RECORD  /* GET /v1/records/{path}: ask again once woken */
 };
 
-struct api_req {		 /* one request */
-	struct node_waiter w;	 /* first member: the committer wakes us through it */
-	struct api *a;		 /* the server */
+struct api_req {		  /* one request */
+	struct node_waiter w;	  /* first member: the committer wakes us through it */
+	struct api *a;		  /* the server */
 	struct MHD_Connection *c; /* its connection */
-	struct cbuf body;	 /* the request body */
-	int too_big;		 /* the body went over API_BODY_MAX */
-	int phase;		 /* enum req_phase */
-	int kind;		 /* enum req_kind, once suspended */
-	struct node_reply reply; /* REQ_CHANGE: the answer */
+	struct cbuf body;	  /* the request body */
+	int too_big;		  /* the body went over API_BODY_MAX */
+	int phase;		  /* enum req_phase */
+	int kind;		  /* enum req_kind, once suspended */
+	struct node_reply reply;  /* REQ_CHANGE: the answer */
 };
 
 /* ---- responses ---- */
@@ -115,9 +115,8 @@ static void problem_kind(int code, unsigned *status, const char **type)
 }
 
 /* An RFC 9457 problem document; status and type given explicitly (405, 503) or from code. */
-static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned status,
-					const char *type, const char *title, const char *detail,
-					const char *allow)
+static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned status, const char *type,
+					const char *title, const char *detail, const char *allow)
 {
 	struct cbuf body = CBUF_INIT;
 	char urn[64];
@@ -158,8 +157,7 @@ static enum MHD_Result api_problem(struct api *a, struct MHD_Connection *c, int 
 	unsigned status;
 
 	if (code == CC_EIO && node_stopping(a->n))
-		return api_problem_full(c, 503, "unavailable", "service unavailable", detail,
-					NULL);
+		return api_problem_full(c, 503, "unavailable", "service unavailable", detail, NULL);
 	problem_kind(code, &status, &type);
 	return api_problem_full(c, status, type, cc_strerror(code), detail, NULL);
 }
@@ -178,8 +176,7 @@ static enum MHD_Result api_bad_method(struct MHD_Connection *c, const char *meth
 	char detail[128];
 
 	snprintf(detail, sizeof(detail), "%.16s is not allowed here; use %s", method, allow);
-	return api_problem_full(c, 405, "method-not-allowed", "method not allowed", detail,
-				allow);
+	return api_problem_full(c, 405, "method-not-allowed", "method not allowed", detail, allow);
 }
 
 static enum MHD_Result api_not_found(struct MHD_Connection *c, const char *url)
@@ -204,10 +201,9 @@ static void api_wake(struct node_waiter *w)
  * after the change is queued, and resuming a connection that is not suspended is undefined.
  * An answer available at once resumes it straight away. Either way the answer goes out
  * when MHD calls the handler again. */
-static enum MHD_Result api_change(struct api_req *q, int (*fn)(struct node *, const char *,
-							       const char *, size_t,
-							       struct node_waiter *,
-							       struct node_reply *),
+static enum MHD_Result api_change(struct api_req *q,
+				  int (*fn)(struct node *, const char *, const char *, size_t,
+					    struct node_waiter *, struct node_reply *),
 				  const char *id)
 {
 	int wait;
@@ -218,8 +214,8 @@ static enum MHD_Result api_change(struct api_req *q, int (*fn)(struct node *, co
 	if (fn)
 		wait = fn(q->a->n, id, q->body.p ? q->body.p : "", q->body.len, &q->w, &q->reply);
 	else
-		wait = node_submit(q->a->n, q->body.p ? q->body.p : "", q->body.len, &q->w,
-				   &q->reply);
+		wait =
+		    node_submit(q->a->n, q->body.p ? q->body.p : "", q->body.len, &q->w, &q->reply);
 	if (!wait) {
 		q->phase = REQ_READY;
 		MHD_resume_connection(q->c);
@@ -268,7 +264,8 @@ static enum MHD_Result api_record(struct api_req *q, const char *path)
 
 static int is_get(const char *method)
 {
-	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
 static int is_post(const char *method)
@@ -397,15 +394,15 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
-				   const char *method, const char *version,
-				   const char *upload_data, size_t *upload_size, void **con_cls)
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_size, void **con_cls)
 {
 	struct api *a = cls;
 	struct api_req *q = *con_cls;
 
 	if (q == NULL) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		q = calloc(1, sizeof(*q));
 		if (q == NULL)
@@ -504,8 +501,7 @@ int api_start(struct api **out, struct node *n, const char *addr, struct cc_err 
 	    flags, (uint16_t)p, NULL, NULL, api_handler, a, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)API_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED,
-	    api_completed, a, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, a, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (a->d == NULL) {
 		free(a);

@@ -7,10 +7,10 @@
 #include "core/err.h"
 #include "node/node.h"
 
-#define API_BODY_MAX 65536    /* bytes in a request body; more is 413 */
-#define API_THREADS 4	      /* MHD worker threads (signature checks run in them) */
-#define API_CONN_LIMIT 512    /* concurrent connections */
-#define API_CONN_TIMEOUT 30   /* seconds of inactivity before a connection is closed */
+#define API_BODY_MAX	 65536 /* bytes in a request body; more is 413 */
+#define API_THREADS	 4     /* MHD worker threads (signature checks run in them) */
+#define API_CONN_LIMIT	 512   /* concurrent connections */
+#define API_CONN_TIMEOUT 30    /* seconds of inactivity before a connection is closed */
 
 struct api;
 

@@ -93,8 +93,8 @@ int conf_parse(struct conf *c, const char *text, size_t len, struct cc_err *e)
 				return ret;
 			snprintf(c->http, sizeof(c->http), "%s", val);
 		} else {
-			return cc_fail(e, CC_EINVAL, "%s line %u: unknown key %s", CONF_FILE, lineno,
-				       key);
+			return cc_fail(e, CC_EINVAL, "%s line %u: unknown key %s", CONF_FILE,
+				       lineno, key);
 		}
 	}
 	if (c->member[0] == '\0')
@@ -143,8 +143,7 @@ out:
 	return ret;
 }
 
-int conf_write_file(const char *path, const void *data, size_t len, mode_t mode,
-		    struct cc_err *e)
+int conf_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cc_err *e)
 {
 	const char *p = data;
 	ssize_t n;

@@ -16,12 +16,12 @@
 #include "core/note.h"
 #include "core/proposal.h"
 
-#define CONF_FILE "node.conf"
-#define CONF_KEY_FILE "node.key"
-#define CONF_DB_FILE "concord.db"
+#define CONF_FILE	  "node.conf"
+#define CONF_KEY_FILE	  "node.key"
+#define CONF_DB_FILE	  "concord.db"
 #define CONF_HTTP_DEFAULT "127.0.0.1:8053"
-#define CONF_ADDR_MAX 128
-#define CONF_PATH_MAX 4096
+#define CONF_ADDR_MAX	  128
+#define CONF_PATH_MAX	  4096
 
 struct conf {
 	char member[MEMBER_ID_MAX + 1]; /* id of the member operating the node */
@@ -41,8 +41,7 @@ int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e);
 /* Reads a whole file of at most max bytes. */
 int conf_read_file(const char *path, size_t max, struct cbuf *out, struct cc_err *e);
 /* Creates path (which must not exist) with mode, writes data and fsyncs it. */
-int conf_write_file(const char *path, const void *data, size_t len, mode_t mode,
-		    struct cc_err *e);
+int conf_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cc_err *e);
 /* fsyncs a directory, so that the names created in it are durable. */
 int conf_sync_dir(const char *dir, struct cc_err *e);
 

@@ -44,7 +44,8 @@ static int init_dir_usable(const char *dir, int *exists, struct cc_err *e)
 			empty = 0;
 	closedir(d);
 	if (!empty)
-		cc_fail(e, CC_EEXIST, "%s exists and is not empty: refusing to overwrite a node", dir);
+		cc_fail(e, CC_EEXIST, "%s exists and is not empty: refusing to overwrite a node",
+			dir);
 	return empty;
 }
 
@@ -65,21 +66,23 @@ static int init_check_genesis(struct ledger *l, struct merkle_tree *t, const uns
 			return cc_fail(e, CC_ENOMEM, "out of memory");
 	}
 	if (ret < 0)
-		return cc_fail(e, CC_EINVAL, "the genesis file is not an entry bundle (truncated?)");
+		return cc_fail(e, CC_EINVAL,
+			       "the genesis file is not an entry bundle (truncated?)");
 	if (ledger_size(l) == 0)
 		return cc_fail(e, CC_EINVAL, "the genesis file is empty");
 	if (!ledger_ready(l))
-		return cc_fail(e, CC_EINVAL,
-			       "the genesis file is incomplete: %llu entries do not finish the genesis",
-			       (unsigned long long)ledger_size(l));
+		return cc_fail(
+		    e, CC_EINVAL,
+		    "the genesis file is incomplete: %llu entries do not finish the genesis",
+		    (unsigned long long)ledger_size(l));
 	return 0;
 }
 
-struct init_files {		    /* what node_init created, to undo on failure */
-	int made_dir;		    /* created dir itself */
-	char key[CONF_PATH_MAX];    /* node.key */
-	char conf[CONF_PATH_MAX];   /* node.conf */
-	char db[CONF_PATH_MAX];	    /* concord.db */
+struct init_files {			  /* what node_init created, to undo on failure */
+	int made_dir;			  /* created dir itself */
+	char key[CONF_PATH_MAX];	  /* node.key */
+	char conf[CONF_PATH_MAX];	  /* node.conf */
+	char db[CONF_PATH_MAX];		  /* concord.db */
 	int have_key, have_conf, have_db; /* which exist */
 };
 
@@ -166,11 +169,13 @@ int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 	origin = ledger_origin(l);
 	m = ledger_member(l, member->sign.key.name);
 	if (m == NULL) {
-		ret = cc_fail(e, CC_EPERM, "%s is not a member of %s", member->sign.key.name, origin);
+		ret =
+		    cc_fail(e, CC_EPERM, "%s is not a member of %s", member->sign.key.name, origin);
 		goto out;
 	}
 	if (memcmp(m->key.pub, member->sign.key.pub, 32) != 0) {
-		ret = cc_fail(e, CC_EPERM, "the key given is not member %s's registered key", m->id);
+		ret =
+		    cc_fail(e, CC_EPERM, "the key given is not member %s's registered key", m->id);
 		goto out;
 	}
 	if (!note_name_valid(origin)) {

@@ -9,8 +9,7 @@
 #include "core/key.h"
 
 /* Reads the genesis file and the member's private key file (ID.key), then node_init_bundle. */
-int node_init(const char *dir, const char *genesis_path, const char *key_path,
-	      struct cc_err *e);
+int node_init(const char *dir, const char *genesis_path, const char *key_path, struct cc_err *e);
 
 /* Checks the genesis (every entry applied with full verification) and that member is one of
  * its members with that very key, then creates DIR (which must be absent or empty) with

@@ -14,13 +14,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: concordd DIR [--http ADDR:PORT]\n"
-		   "\n"
-		   "Runs the Concord node whose directory DIR was made by `concord node init`.\n"
-		   "  --http ADDR:PORT   listen there instead of node.conf's address\n"
-		   "                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
-		   "Stops cleanly on SIGINT or SIGTERM.\n",
-		   CONF_HTTP_DEFAULT);
+	fprintf(f,
+		"usage: concordd DIR [--http ADDR:PORT]\n"
+		"\n"
+		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
+		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
+		"                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
+		"Stops cleanly on SIGINT or SIGTERM.\n",
+		CONF_HTTP_DEFAULT);
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,7 @@
 #include "node/node.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,26 +67,27 @@ struct node_batch {		     /* changes waiting for the committer */
 };
 
 struct node {
-	char dir[CONF_PATH_MAX];       /* node directory */
-	struct conf conf;	       /* node.conf */
-	struct note_signer key;	       /* log signing key (name = origin) */
+	char dir[CONF_PATH_MAX];	  /* node directory */
+	int dirfd;			  /* open on dir, holding its exclusive flock */
+	struct conf conf;		  /* node.conf */
+	struct note_signer key;		  /* log signing key (name = origin) */
 	char origin[TLOG_ORIGIN_MAX + 1]; /* network origin, fixed by the genesis */
-	char *log_vkey;		       /* verifier key of the log key, for /v1/network */
-	struct store *wr;	       /* the committer's connection */
-	struct store *rd;	       /* readers' connection, under rd_mu */
-	pthread_mutex_t rd_mu;	       /* serializes rd (taken after lock, never before) */
+	char *log_vkey;			  /* verifier key of the log key, for /v1/network */
+	struct store *wr;		  /* the committer's connection */
+	struct store *rd;		  /* readers' connection, under rd_mu */
+	pthread_mutex_t rd_mu;		  /* serializes rd (taken after lock, never before) */
 
 	/* Everything below is under lock: shared for reading, exclusive for changing. */
 	pthread_rwlock_t lock;
-	struct ledger *ledger;	   /* state, possibly ahead of the disk by one batch */
-	struct merkle_tree tree;   /* every entry's leaf, same size as the ledger */
-	struct map props;	   /* id -> node_prop: pending, and final ones not yet durable */
-	struct node_batch batch;   /* changes not yet taken by the committer */
-	uint64_t seq;		   /* batches taken by the committer so far */
-	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
-	char *checkpoint;	   /* latest durable signed checkpoint */
-	int stopping;		   /* node_stop has begun: no more changes */
-	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
+	struct ledger *ledger;	  /* state, possibly ahead of the disk by one batch */
+	struct merkle_tree tree;  /* every entry's leaf, same size as the ledger */
+	struct map props;	  /* id -> node_prop: pending, and final ones not yet durable */
+	struct node_batch batch;  /* changes not yet taken by the committer */
+	uint64_t seq;		  /* batches taken by the committer so far */
+	uint64_t pub_size;	  /* durable log size, that of the checkpoint below */
+	char *checkpoint;	  /* latest durable signed checkpoint */
+	int stopping;		  /* node_stop has begun: no more changes */
+	struct ledger_verdict *v; /* scratch verdict for the exclusive holder */
 
 	pthread_mutex_t q_mu;  /* wakes the committer; guards batch.head/tail */
 	pthread_cond_t q_cond; /* signalled on a new change or stop */
@@ -297,23 +301,6 @@ out:
 	return ret;
 }
 
-/* Same, for the exclusive holder: also remembers what the timer needs to know. */
-static int prop_eval(struct node *n, struct node_prop *np, int64_t now, struct ledger_verdict *v,
-		     struct cc_err *e)
-{
-	int ret = prop_evaluate(n, np, now, v, e);
-
-	if (ret < 0)
-		return ret;
-	np->eval_size = ledger_size(n->ledger);
-	np->not_before = v->not_before;
-	np->met = 1;
-	for (unsigned i = 0; i < v->nneeds; i++)
-		if (v->needs[i].have < v->needs[i].need)
-			np->met = 0;
-	return 0;
-}
-
 /* ---- JSON ---- */
 
 static json_t *json_time(int64_t t)
@@ -363,11 +350,12 @@ static json_t *prop_json(const struct node_prop *np, const struct ledger_verdict
 	for (size_t i = 0; i < np->p.nops; i++) {
 		const struct proposal_op *op = &np->p.ops[i];
 
-		json_array_append_new(
-		    ops, json_pack("{s:s, s:s, s:o}", "op", op->kind == OP_PUT ? "put" : "delete",
-				   "path", op->path, "version",
-				   op->version == PROPOSAL_VERSION_NEW ? json_null()
-								       : json_integer(op->version)));
+		json_array_append_new(ops, json_pack("{s:s, s:s, s:o}", "op",
+						     op->kind == OP_PUT ? "put" : "delete", "path",
+						     op->path, "version",
+						     op->version == PROPOSAL_VERSION_NEW
+							 ? json_null()
+							 : json_integer(op->version)));
 	}
 	sigs = calloc(np->nsigs + 1, sizeof(*sigs));
 	if (sigs == NULL)
@@ -391,12 +379,12 @@ static json_t *prop_json(const struct node_prop *np, const struct ledger_verdict
 				json_array_append_new(cand, json_strn(s, len));
 			s += len + (sp != NULL);
 		}
-		json_array_append_new(needs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o}",
-						       "policy", nd->policy, "path", nd->path,
-						       "what", nd->what, "have", (json_int_t)nd->have,
-						       "need", (json_int_t)nd->need, "met",
-						       nd->have >= nd->need, "candidates",
-						       cand ? cand : json_array()));
+		json_array_append_new(needs,
+				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "policy",
+						nd->policy, "path", nd->path, "what", nd->what,
+						"have", (json_int_t)nd->have, "need",
+						(json_int_t)nd->need, "met", nd->have >= nd->need,
+						"candidates", cand ? cand : json_array()));
 	}
 	if (note_format(np->p.body, np->p.body_len, sigs, np->nsigs, &note) < 0)
 		cbuf_reset(&note);
@@ -664,7 +652,7 @@ static void prop_finish(struct node *n, struct node_prop *np, int status, const 
 	np->reason = reason ? strdup(reason) : NULL;
 	np->final_seq = n->seq + 1;
 	batch_row(n, np);
-	if (status != PS_ACCEPTED) /* prop_settle says more */
+	if (status != PS_ACCEPTED) /* prop_decide says more */
 		node_log("%s %.16s: %s", prop_status_name[status], np->p.id, reason ? reason : "");
 }
 
@@ -736,54 +724,76 @@ static void prop_dead(struct node *n, struct node_prop *np, const struct cc_err 
 	}
 }
 
-/* Acts on np's verdict v at time now: appends it when ready, rejects it when objections
- * make it impossible, and queues its row. On error nothing has changed. */
-static int prop_settle(struct node *n, struct node_prop *np, const struct ledger_verdict *v,
-		       int64_t now, struct cc_err *e)
+/* Decides np at time now with one ledger_accept: appends it when ready, rejects it when
+ * objections make it impossible, else leaves it pending (queueing its row only when
+ * row_if_pending: the timer re-decides often and need not rewrite unchanged rows). n->v holds
+ * the verdict afterwards. On error the ledger is unchanged and np still pending. */
+static int prop_decide(struct node *n, struct node_prop *np, int64_t now, int row_if_pending,
+		       struct cc_err *e)
 {
 	struct cbuf entry = CBUF_INIT, why = CBUF_INIT;
 	struct note_sig *sigs = NULL;
+	const char **objs = NULL;
 	unsigned char leaf[MERKLE_HASH];
-	size_t ns = 0;
+	uint64_t size = ledger_size(n->ledger);
+	size_t ns = 0, no = 0;
 	int ret = 0;
 
-	if (v->status == LEDGER_REJECTED) {
-		reject_reason(v, &why);
-		prop_finish(n, np, PS_REJECTED, why.p);
-		goto out;
-	}
-	if (v->status != LEDGER_READY) {
-		batch_row(n, np);
-		goto out;
-	}
 	sigs = calloc(np->nsigs + 1, sizeof(*sigs));
-	if (sigs == NULL) {
+	objs = calloc(np->nobjs + 1, sizeof(*objs));
+	if (sigs == NULL || objs == NULL) {
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < np->nsigs; i++)
 		if (vsig_current(n->ledger, &np->sigs[i]))
 			sigs[ns++] = np->sigs[i].sig;
-	if ((ret = ledger_entry_build(n->ledger, &np->p, sigs, ns, now, &entry, e)) < 0)
-		goto out;
-	/* The entry was built from a verdict of this very state: failing to apply it is a bug,
-	 * refused rather than logged (the ledger is unchanged on failure). */
-	ret = ledger_apply_entry(n->ledger, (const unsigned char *)entry.p, entry.len, 0, e);
-	if (ret < 0) {
-		node_log("internal: built entry for %.16s does not apply: %s", np->p.id,
-			 e ? e->msg : "");
-		ret = cc_fail(e, CC_EIO, "internal error building the log entry");
+	for (size_t i = 0; i < np->nobjs; i++)
+		if (vsig_current(n->ledger, &np->objs[i]))
+			objs[no++] = np->objs[i].sig.name;
+	if (ns > NOTE_MAX_SIGS) {
+		ret = cc_fail(e, CC_ETOOBIG, "more than %d signatures", NOTE_MAX_SIGS);
 		goto out;
 	}
-	merkle_leaf_hash(entry.p, entry.len, leaf);
-	if (merkle_tree_append(&n->tree, leaf) < 0)
-		node_fatal("out of memory growing the Merkle tree");
-	np->idx = (int64_t)ledger_size(n->ledger) - 1;
-	batch_entry(n, &entry);
-	prop_finish(n, np, PS_ACCEPTED, NULL);
-	node_log("accepted %.16s at index %" PRId64 " (%zu signatures)", np->p.id, np->idx, ns);
+	ret = ledger_accept(n->ledger, &np->p, sigs, ns, objs, no, now, n->v, &entry, e);
+	if (ret < 0) {
+		/* Past a READY verdict only the entry's size can fail before the state changes;
+		 * anything later leaves memory in doubt. */
+		if (n->v->status == LEDGER_READY && ret != CC_ETOOBIG)
+			node_fatal("appending %.16s failed: %s", np->p.id, e ? e->msg : "");
+		goto out;
+	}
+	np->eval_size = size;
+	np->not_before = n->v->not_before;
+	np->met = 1;
+	for (unsigned i = 0; i < n->v->nneeds; i++)
+		if (n->v->needs[i].have < n->v->needs[i].need)
+			np->met = 0;
+	switch (n->v->status) {
+	case LEDGER_READY:
+		if (ledger_size(n->ledger) != size + 1)
+			node_fatal("ledger_accept of %.16s did not append", np->p.id);
+		merkle_leaf_hash(entry.p, entry.len, leaf);
+		if (merkle_tree_append(&n->tree, leaf) < 0)
+			node_fatal("out of memory growing the Merkle tree");
+		np->idx = (int64_t)size;
+		batch_entry(n, &entry);
+		prop_finish(n, np, PS_ACCEPTED, NULL);
+		node_log("accepted %.16s at index %" PRId64 " (%zu signatures)", np->p.id, np->idx,
+			 ns);
+		break;
+	case LEDGER_REJECTED:
+		reject_reason(n->v, &why);
+		prop_finish(n, np, PS_REJECTED, why.p);
+		break;
+	default:
+		if (row_if_pending)
+			batch_row(n, np);
+		break;
+	}
 out:
 	free(sigs);
+	free(objs);
 	cbuf_free(&entry);
 	cbuf_free(&why);
 	return ret;
@@ -809,7 +819,8 @@ static int final_error(struct node_reply *r, const char *id, int status, int64_t
 		return reply_fail(r, CC_EEXIST, "proposal %s was accepted at log index %" PRId64,
 				  id, idx);
 	case PS_EXPIRED:
-		return reply_fail(r, CC_EEXPIRED, "proposal %s %s", id, reason ? reason : "expired");
+		return reply_fail(r, CC_EEXPIRED, "proposal %s %s", id,
+				  reason ? reason : "expired");
 	default:
 		return reply_fail(r, CC_ECONFLICT, "proposal %s was rejected: %s", id,
 				  reason ? reason : "");
@@ -929,11 +940,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	old_sigs = np->sigs, old_nsigs = np->nsigs, old_objs = np->objs, old_nobjs = np->nobjs;
 	np->sigs = sigs, np->nsigs = nsigs, np->objs = objs, np->nobjs = nobjs;
 	now = node_now(n);
-	ret = prop_eval(n, np, now, n->v, &r->err);
-	if (ret == 0 && np->nsigs > NOTE_MAX_SIGS)
-		ret = cc_fail(&r->err, CC_ETOOBIG, "more than %d signatures", NOTE_MAX_SIGS);
-	if (ret == 0)
-		ret = prop_settle(n, np, n->v, now, &r->err);
+	ret = prop_decide(n, np, now, 1, &r->err);
 	if (ret < 0) {
 		/* Refused: put the proposal back as it was, then see whether it is itself dead
 		 * (stale, expired) or only this request was wrong. */
@@ -943,7 +950,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 		if (fresh == NULL) {
 			struct cc_err e2 = {0};
 
-			if (prop_eval(n, np, now, n->v, &e2) < 0)
+			if (prop_evaluate(n, np, now, n->v, &e2) < 0)
 				prop_dead(n, np, &e2);
 		}
 		free(old_sigs);
@@ -1047,8 +1054,8 @@ out:
 	return ret;
 }
 
-int node_sign(struct node *n, const char *id, const char *data, size_t len,
-	      struct node_waiter *w, struct node_reply *r)
+int node_sign(struct node *n, const char *id, const char *data, size_t len, struct node_waiter *w,
+	      struct node_reply *r)
 {
 	static const char dash[] = "\xe2\x80\x94 "; /* an em dash and a space start a sig line */
 	struct note_sig *sigs = NULL;
@@ -1106,8 +1113,8 @@ out:
 	return ret;
 }
 
-int node_object(struct node *n, const char *id, const char *text, size_t len,
-		struct node_waiter *w, struct node_reply *r)
+int node_object(struct node *n, const char *id, const char *text, size_t len, struct node_waiter *w,
+		struct node_reply *r)
 {
 	struct note note = {0};
 	struct cbuf want = CBUF_INIT;
@@ -1133,8 +1140,7 @@ int node_object(struct node *n, const char *id, const char *text, size_t len,
 		ret = reply_err(r, id);
 		goto out;
 	}
-	if (verify_sigs(n, note.text, note.text_len, note.sigs, note.nsigs, &c.objs, &r->err) <
-	    0) {
+	if (verify_sigs(n, note.text, note.text_len, note.sigs, note.nsigs, &c.objs, &r->err) < 0) {
 		ret = reply_err(r, id);
 		goto out;
 	}
@@ -1172,13 +1178,7 @@ static void node_sweep(struct node *n)
 		if (!pruned && np->eval_size == ledger_size(n->ledger) &&
 		    !(np->met && np->not_before <= now))
 			continue;
-		if (prop_eval(n, np, now, n->v, &e) < 0) {
-			prop_dead(n, np, &e);
-			continue;
-		}
-		if (n->v->status == LEDGER_PENDING && !pruned)
-			continue;
-		if (prop_settle(n, np, n->v, now, &e) < 0)
+		if (prop_decide(n, np, now, pruned > 0, &e) < 0)
 			prop_dead(n, np, &e);
 	}
 }
@@ -1352,9 +1352,9 @@ void node_stop(struct node *n)
 
 /* ---- open and close ---- */
 
-struct replay {		     /* state of the startup replay */
-	struct node *n;	     /* the node */
-	struct cc_err *e;    /* where to report */
+struct replay {		  /* state of the startup replay */
+	struct node *n;	  /* the node */
+	struct cc_err *e; /* where to report */
 };
 
 static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
@@ -1394,13 +1394,15 @@ static int node_check_checkpoint(struct node *n, const char *text, size_t len, s
 	if ((ret = tlog_checkpoint_parse(note.text, note.text_len, origin, &size, root, e)) < 0)
 		goto out;
 	if (strcmp(origin, n->origin) != 0) {
-		ret = cc_fail(e, CC_ECONFLICT, "%s: the checkpoint is for \"%s\", the log for \"%s\"",
-			      CONF_DB_FILE, origin, n->origin);
+		ret =
+		    cc_fail(e, CC_ECONFLICT, "%s: the checkpoint is for \"%s\", the log for \"%s\"",
+			    CONF_DB_FILE, origin, n->origin);
 		goto out;
 	}
 	if (size != have) {
 		ret = cc_fail(e, CC_ECONFLICT,
-			      "%s: the checkpoint covers %" PRIu64 " entries, the store holds %" PRIu64,
+			      "%s: the checkpoint covers %" PRIu64
+			      " entries, the store holds %" PRIu64,
 			      CONF_DB_FILE, size, have);
 		goto out;
 	}
@@ -1451,6 +1453,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	if (n == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
+	n->dirfd = -1;
 	pthread_mutex_init(&n->rd_mu, NULL);
 	pthread_rwlockattr_init(&ra);
 	/* Signature checks hold the shared lock; without writer preference a steady stream of
@@ -1469,6 +1472,18 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	n->v = malloc(sizeof(*n->v));
 	if (n->ledger == NULL || n->v == NULL) {
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* One process per directory: two would append different entries at the same index. */
+	n->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (n->dirfd < 0) {
+		ret = cc_fail(e, errno == ENOENT ? CC_ENOENT : CC_EIO, "%s", strerror(errno));
+		goto out;
+	}
+	if (flock(n->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		ret = cc_fail(e, CC_EEXIST,
+			      errno == EWOULDBLOCK ? "another concordd is running on this directory"
+						   : "cannot lock the directory");
 		goto out;
 	}
 	if ((ret = conf_read(&n->conf, dir, e)) < 0)
@@ -1541,6 +1556,8 @@ void node_close(struct node *n)
 	free(n->log_vkey);
 	free(n->v);
 	sodium_memzero(&n->key, sizeof(n->key));
+	if (n->dirfd >= 0)
+		close(n->dirfd); /* releases the lock, after the store is closed */
 	pthread_mutex_destroy(&n->rd_mu);
 	pthread_rwlock_destroy(&n->lock);
 	pthread_mutex_destroy(&n->q_mu);
@@ -1609,8 +1626,9 @@ int node_tile(struct node *n, int level, uint64_t index, unsigned w, struct cbuf
 	size = n->pub_size;
 	/* Hashes held at this level of the durable tree (level L holds tree level 8L). */
 	count = level <= 0 ? size : (8 * level >= 64 ? 0 : size >> (8 * level));
-	if (w == TLOG_TILE_WIDTH ? index >= count / TLOG_TILE_WIDTH
-				 : (index != count / TLOG_TILE_WIDTH || w != count % TLOG_TILE_WIDTH)) {
+	/* Any width whose hashes are all durable is served: a client that read an older
+	 * checkpoint can still fetch the partial tile it names while the log grows. */
+	if (index > count / TLOG_TILE_WIDTH || index * TLOG_TILE_WIDTH + w > count) {
 		unlock(n);
 		return cc_fail(e, CC_ENOENT, "no such tile in a tree of %" PRIu64 " entries", size);
 	}
@@ -1663,11 +1681,10 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 
 		cbuf_reset(&vk);
 		note_vkey_format(&m->key, &vk);
-		json_array_append_new(members,
-				      json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", m->id, "chamber",
-						chamber_name(m->chamber), "key", vk.p ? vk.p : "",
-						"box", b64_json(m->box, 32), "version",
-						(json_int_t)m->version));
+		json_array_append_new(
+		    members, json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", m->id, "chamber",
+				       chamber_name(m->chamber), "key", vk.p ? vk.p : "", "box",
+				       b64_json(m->box, 32), "version", (json_int_t)m->version));
 	}
 	ret = ledger_foreach(n->ledger, "policy/", policy_json, policies);
 	json_object_set_new(o, "origin", json_string(n->origin));
@@ -1741,9 +1758,9 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 	return 0;
 }
 
-struct listing {	  /* state of node_proposals */
-	struct node *n;	  /* the node */
-	json_t *list;	  /* proposals rendered so far */
+struct listing {	/* state of node_proposals */
+	struct node *n; /* the node */
+	json_t *list;	/* proposals rendered so far */
 };
 
 static int list_prop(void *ctx, const struct store_proposal *row)
@@ -1833,14 +1850,13 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	hashes = json_array();
 	for (size_t i = 0; hashes && i < np; i++)
 		json_array_append_new(hashes, b64_json(proof[i], MERKLE_HASH));
-	o = json_pack("{s:s, s:o, s:I, s:o, s:{s:I, s:I, s:o}, s:s}", "path", path, "content",
-		      json_strn(content.p ? content.p : "", content.len), "version",
-		      (json_int_t)version, "policy",
-		      ledger_policy_for(n->ledger, path, policy) == 0 ? json_string(policy)
-								      : json_null(),
-		      "proof", "leaf_index", (json_int_t)version, "tree_size",
-		      (json_int_t)n->pub_size, "hashes", hashes ? hashes : json_array(),
-		      "checkpoint", n->checkpoint);
+	o = json_pack(
+	    "{s:s, s:o, s:I, s:o, s:{s:I, s:I, s:o}, s:s}", "path", path, "content",
+	    json_strn(content.p ? content.p : "", content.len), "version", (json_int_t)version,
+	    "policy",
+	    ledger_policy_for(n->ledger, path, policy) == 0 ? json_string(policy) : json_null(),
+	    "proof", "leaf_index", (json_int_t)version, "tree_size", (json_int_t)n->pub_size,
+	    "hashes", hashes ? hashes : json_array(), "checkpoint", n->checkpoint);
 	hashes = NULL;
 	ret = json_out(o, json);
 	if (ret < 0)
@@ -1852,8 +1868,8 @@ out:
 	return ret;
 }
 
-struct rec_listing {	/* state of node_records */
-	json_t *list;	/* records so far */
+struct rec_listing {  /* state of node_records */
+	json_t *list; /* records so far */
 };
 
 static int list_record(void *ctx, const char *path, const char *content, size_t len,
@@ -1865,9 +1881,8 @@ static int list_record(void *ctx, const char *path, const char *content, size_t 
 
 	crypto_hash_sha256(h, (const unsigned char *)content, len);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	return json_array_append_new(rl->list, json_pack("{s:s, s:I, s:s}", "path", path,
-							 "version", (json_int_t)version,
-							 "sha256", hex)) < 0
+	return json_array_append_new(rl->list, json_pack("{s:s, s:I, s:s}", "path", path, "version",
+							 (json_int_t)version, "sha256", hex)) < 0
 		   ? CC_ENOMEM
 		   : 0;
 }

@@ -21,15 +21,15 @@ struct node;
 
 /* Outcomes of a change, beside the negative CC_E* codes. */
 enum node_outcome {
-	NODE_OK = 200,	     /* known proposal, updated or unchanged */
-	NODE_CREATED = 201,  /* appended to the log */
-	NODE_ACCEPTED = 202  /* new proposal kept as pending */
+	NODE_OK = 200,	    /* known proposal, updated or unchanged */
+	NODE_CREATED = 201, /* appended to the log */
+	NODE_ACCEPTED = 202 /* new proposal kept as pending */
 };
 
-struct node_reply {	  /* the result of a change */
-	int status;	  /* enum node_outcome, or a negative CC_E* code */
+struct node_reply {	   /* the result of a change */
+	int status;	   /* enum node_outcome, or a negative CC_E* code */
 	struct cc_err err; /* why, when status < 0 */
-	struct cbuf body; /* when status > 0: the proposal as JSON (docs/api.md) */
+	struct cbuf body;  /* when status > 0: the proposal as JSON (docs/api.md) */
 };
 
 struct node_waiter {			     /* a request waiting for a commit */
@@ -55,10 +55,10 @@ int node_stopping(struct node *n);	     /* 1 once node_stop has begun */
 int node_submit(struct node *n, const char *note, size_t len, struct node_waiter *w,
 		struct node_reply *r);
 /* data: signature lines over the proposal's body, or the whole signed note. */
-int node_sign(struct node *n, const char *id, const char *data, size_t len,
-	      struct node_waiter *w, struct node_reply *r);
-int node_object(struct node *n, const char *id, const char *note, size_t len,
-		struct node_waiter *w, struct node_reply *r);
+int node_sign(struct node *n, const char *id, const char *data, size_t len, struct node_waiter *w,
+	      struct node_reply *r);
+int node_object(struct node *n, const char *id, const char *note, size_t len, struct node_waiter *w,
+		struct node_reply *r);
 void node_reply_free(struct node_reply *r);
 
 /* Reads: 0 with out filled, or a CC_E* code with e set. */

@@ -58,9 +58,9 @@ static const char store_schema[] =
     "INSERT INTO meta(key, value) VALUES ('schema', '" STORE_SCHEMA "');";
 
 struct store {
-	sqlite3 *db;		    /* the connection */
-	sqlite3_stmt *q[Q_COUNT];   /* prepared statements, NULL until first used */
-	char path[4096];	    /* database file, for messages */
+	sqlite3 *db;		  /* the connection */
+	sqlite3_stmt *q[Q_COUNT]; /* prepared statements, NULL until first used */
+	char path[4096];	  /* database file, for messages */
 };
 
 static int store_fail(struct store *s, struct cc_err *e, const char *what)
@@ -160,7 +160,8 @@ int store_open(struct store **out, const char *path, int flags, struct cc_err *e
 	if (!(flags & STORE_READONLY)) {
 		if ((ret = store_pragma(s, "PRAGMA journal_mode = WAL", "wal", e)) < 0)
 			goto out;
-		/* FULL: the WAL is fsynced at every commit, so a commit that returned is on disk. */
+		/* FULL: the WAL is fsynced at every commit, so a commit that returned is on disk.
+		 */
 		if ((ret = store_pragma(s, "PRAGMA synchronous = FULL", NULL, e)) < 0)
 			goto out;
 	}
@@ -171,7 +172,8 @@ int store_open(struct store **out, const char *path, int flags, struct cc_err *e
 		}
 	}
 	/* A file without our meta table is someone else's database (or not one at all). */
-	if (store_pragma(s, "SELECT 'yes' FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+	if (store_pragma(s,
+			 "SELECT 'yes' FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
 			 "yes", NULL) < 0) {
 		ret = cc_fail(e, CC_EINVAL, "%s: not a Concord node database", path);
 		goto out;
@@ -230,8 +232,7 @@ void store_rollback(struct store *s)
 	store_exec(s, Q_ROLLBACK, "rollback", NULL);
 }
 
-int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len,
-		    struct cc_err *e)
+int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len, struct cc_err *e)
 {
 	sqlite3_stmt *st = store_stmt(s, Q_ENTRY_PUT, e);
 
@@ -255,7 +256,8 @@ int store_entry_get(struct store *s, uint64_t idx, struct cbuf *out, struct cc_e
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		ret = cc_fail(e, CC_ENOENT, "entry %llu: not in the store", (unsigned long long)idx);
+		ret =
+		    cc_fail(e, CC_ENOENT, "entry %llu: not in the store", (unsigned long long)idx);
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
@@ -330,8 +332,8 @@ int store_entries(struct store *s, uint64_t from, uint64_t count, store_entry_fn
 		goto out;
 	}
 	if (want != from + count)
-		ret = cc_fail(e, CC_ENOENT, "entry %llu: not in the store",
-			      (unsigned long long)want);
+		ret =
+		    cc_fail(e, CC_ENOENT, "entry %llu: not in the store", (unsigned long long)want);
 out:
 	sqlite3_reset(st);
 	return ret;
@@ -438,8 +440,7 @@ static int store_proposal_row(sqlite3_stmt *st, struct store_proposal *p, struct
 	return 0;
 }
 
-int store_proposal_get(struct store *s, const char *id, struct store_proposal *p,
-		       struct cc_err *e)
+int store_proposal_get(struct store *s, const char *id, struct store_proposal *p, struct cc_err *e)
 {
 	sqlite3_stmt *st = store_stmt(s, Q_PROP_GET, e);
 	int rc, ret;

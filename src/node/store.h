@@ -18,7 +18,7 @@
 #include "core/err.h"
 #include "core/proposal.h"
 
-#define STORE_CREATE 1	 /* create the file and the schema; refuse an existing file */
+#define STORE_CREATE   1 /* create the file and the schema; refuse an existing file */
 #define STORE_READONLY 2 /* a reader connection */
 
 #define STORE_SCHEMA "1" /* meta "schema" value this code reads and writes */
@@ -45,8 +45,7 @@ int store_begin(struct store *s, struct cc_err *e);
 int store_commit(struct store *s, struct cc_err *e);
 void store_rollback(struct store *s);
 
-int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len,
-		    struct cc_err *e);
+int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len, struct cc_err *e);
 int store_entry_get(struct store *s, uint64_t idx, struct cbuf *out, struct cc_err *e);
 /* Number of entries; CC_ECONFLICT when their indexes are not exactly 0..n-1. */
 int store_entry_count(struct store *s, uint64_t *n, struct cc_err *e);
@@ -63,8 +62,7 @@ int store_meta_get(struct store *s, const char *key, struct cbuf *out, struct cc
 /* Inserts or replaces the row with p->id (the rowid, hence the arrival order, is kept). */
 int store_proposal_put(struct store *s, const struct store_proposal *p, struct cc_err *e);
 /* Fills p (free it with store_proposal_free); CC_ENOENT when unknown. */
-int store_proposal_get(struct store *s, const char *id, struct store_proposal *p,
-		       struct cc_err *e);
+int store_proposal_get(struct store *s, const char *id, struct store_proposal *p, struct cc_err *e);
 /* Calls fn for up to limit rows, newest first, of one status (NULL: any). fn takes
  * ownership of nothing: the row is freed after it returns. */
 typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);

@@ -43,7 +43,8 @@ static int apply_all(struct ledger *l, const struct cbuf *bundle, struct cc_err 
 	size_t elen, off = 0;
 	int r;
 
-	while ((r = tlog_bundle_next((unsigned char *)bundle->p, bundle->len, &off, &entry, &elen)) == 1) {
+	while ((r = tlog_bundle_next((unsigned char *)bundle->p, bundle->len, &off, &entry,
+				     &elen)) == 1) {
 		r = ledger_apply_entry(l, entry, elen, 1, e);
 		if (r < 0)
 			return r;
@@ -144,8 +145,8 @@ static void test_wrong_key_cannot_sign(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_root),
-		cmocka_unit_test(test_wrong_key_cannot_sign),
+	    cmocka_unit_test(test_real_root),
+	    cmocka_unit_test(test_wrong_key_cannot_sign),
 	};
 
 	if (sodium_init() < 0)

@@ -25,20 +25,20 @@ static const int chambers[] = {CHAMBER_GOVERNMENT, CHAMBER_GOVERNMENT, CHAMBER_G
 #define NM 5
 
 static const char *zone =
-	"cn. 172800 IN NS a.dns.cn.\n"
-	"cn. 172800 IN NS ns.shared.net.\n"
-	"a.dns.cn. 172800 IN A 192.0.2.1\n"
-	"ns.shared.net. 172800 IN A 192.0.2.53\n"
-	"ns.shared.net. 172800 IN AAAA 2001:db8::53\n"
-	"com. 172800 IN NS a.gtld-servers.net.\n"
-	"com. 172800 IN NS ns.shared.net.\n"
-	"com. 86400 IN DS 30909 8 2 E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CF C41A5766\n"
-	"a.gtld-servers.net. 172800 IN A 192.5.6.30\n"
-	"net. 172800 IN NS a.gtld-servers.net.\n"
-	"fr. 172800 IN NS d.nic.fr.\n"
-	"d.nic.fr. 172800 IN A 192.93.0.4\n"
-	"de. 172800 IN NS a.nic.de.\n"
-	"a.nic.de. 172800 IN A 194.0.0.53\n";
+    "cn. 172800 IN NS a.dns.cn.\n"
+    "cn. 172800 IN NS ns.shared.net.\n"
+    "a.dns.cn. 172800 IN A 192.0.2.1\n"
+    "ns.shared.net. 172800 IN A 192.0.2.53\n"
+    "ns.shared.net. 172800 IN AAAA 2001:db8::53\n"
+    "com. 172800 IN NS a.gtld-servers.net.\n"
+    "com. 172800 IN NS ns.shared.net.\n"
+    "com. 86400 IN DS 30909 8 2 E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CF C41A5766\n"
+    "a.gtld-servers.net. 172800 IN A 192.5.6.30\n"
+    "net. 172800 IN NS a.gtld-servers.net.\n"
+    "fr. 172800 IN NS d.nic.fr.\n"
+    "d.nic.fr. 172800 IN A 192.93.0.4\n"
+    "de. 172800 IN NS a.nic.de.\n"
+    "a.nic.de. 172800 IN A 194.0.0.53\n";
 
 struct world {
 	struct key_pair keys[NM];
@@ -129,8 +129,8 @@ static void body_of(struct world *w, struct cbuf *out, const char *proposer, con
 	op.version = version_of(w, path);
 	op.content = content;
 	op.content_len = content ? strlen(content) : 0;
-	assert_int_equal(proposal_format(out, ledger_origin(w->l), proposer, now, now + ttl, &op, 1),
-			 0);
+	assert_int_equal(
+	    proposal_format(out, ledger_origin(w->l), proposer, now, now + ttl, &op, 1), 0);
 }
 
 /* Evaluates body signed by the given members; returns the result code and verdict. */
@@ -160,8 +160,8 @@ static int accept(struct world *w, const char *body, const char *const *signers,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(note_sign(&key_of(w, signers[i])->sign, body, strlen(body), &sigs[i]),
-				 0);
+		assert_int_equal(
+		    note_sign(&key_of(w, signers[i])->sign, body, strlen(body), &sigs[i]), 0);
 	r = ledger_entry_build(w->l, &p, sigs, n, now, &entry, e);
 	if (r == 0)
 		r = ledger_apply_entry(w->l, (unsigned char *)entry.p, entry.len, 1, e);
@@ -205,9 +205,10 @@ static void test_cctld_alone(void **state)
 	int64_t now = T0 + 100;
 	uint64_t ver;
 
-	body_of(w, &b, "cn", "tld/cn",
-		"cn. NS a.dns.cn.\ncn. NS ns.shared.net.\ncn. NS b.dns.cn.\nb.dns.cn. A 192.0.2.2\n",
-		now, 3600);
+	body_of(
+	    w, &b, "cn", "tld/cn",
+	    "cn. NS a.dns.cn.\ncn. NS ns.shared.net.\ncn. NS b.dns.cn.\nb.dns.cn. A 192.0.2.2\n",
+	    now, 3600);
 	assert_int_equal(eval(w, b.p, cn, 1, NULL, 0, now, &v, &e), 0);
 	assert_int_equal(v.status, LEDGER_READY);
 	/* Another state cannot sign for cn's ccTLD, even next to cn. */
@@ -235,8 +236,9 @@ static void test_gtld_quorum(void **state)
 	const char *s1[] = {"cn"}, *s3[] = {"cn", "br", "za"}, *s4[] = {"cn", "br", "za", "isoc"};
 	int64_t now = T0 + 200;
 
-	body_of(w, &b, "cn", "tld/net", "net. NS a.gtld-servers.net.\nnet. NS b.gtld-servers.net.\n"
-				      "b.gtld-servers.net. A 192.33.14.30\n",
+	body_of(w, &b, "cn", "tld/net",
+		"net. NS a.gtld-servers.net.\nnet. NS b.gtld-servers.net.\n"
+		"b.gtld-servers.net. A 192.33.14.30\n",
 		now, 3600);
 	assert_int_equal(eval(w, b.p, s1, 1, NULL, 0, now, &v, &e), 0);
 	assert_int_equal(v.status, LEDGER_PENDING);
@@ -292,8 +294,8 @@ static void test_refusals(void **state)
 	int64_t now = T0 + 400;
 	unsigned char seed[32];
 
-	body_of(w, &b, "de", "tld/de", "de. NS a.nic.de.\nde. NS b.nic.de.\nb.nic.de. A 194.0.1.53\n",
-		now, 60);
+	body_of(w, &b, "de", "tld/de",
+		"de. NS a.nic.de.\nde. NS b.nic.de.\nb.nic.de. A 194.0.1.53\n", now, 60);
 	/* expired */
 	assert_int_equal(eval(w, b.p, de, 1, NULL, 0, now + 61, &v, &e), CC_EEXPIRED);
 	/* created in the future */
@@ -387,9 +389,10 @@ static void test_members_and_policies(void **state)
 	assert_int_equal(eval(w, b.p, four, 4, NULL, 0, now, &v, &e), CC_EINVAL);
 	cbuf_reset(&b);
 	/* A consultation period: 2/3 of all members agree; 3 of 5 is not enough. */
-	body_of(w, &b, "br", "policy/tld",
-		"applies tld/*\nrequire chamber government 2/3\nrequire chamber * 1/2\ndelay 86400\n",
-		now, 3600);
+	body_of(
+	    w, &b, "br", "policy/tld",
+	    "applies tld/*\nrequire chamber government 2/3\nrequire chamber * 1/2\ndelay 86400\n",
+	    now, 3600);
 	assert_int_equal(eval(w, b.p, three, 3, NULL, 0, now, &v, &e), 0);
 	assert_int_equal(v.status, LEDGER_PENDING);
 	assert_int_equal(accept(w, b.p, four, 4, now, &e), 0);
@@ -424,8 +427,8 @@ static void test_tampered_entry_refused(void **state)
 	int64_t now = ledger_time(w->l) + 5;
 	char *at;
 
-	body_of(w, &b, "de", "tld/de", "de. NS a.nic.de.\nde. NS c.nic.de.\nc.nic.de. A 194.0.2.53\n",
-		now, 60);
+	body_of(w, &b, "de", "tld/de",
+		"de. NS a.nic.de.\nde. NS c.nic.de.\nc.nic.de. A 194.0.2.53\n", now, 60);
 	assert_int_equal(note_sign(&key_of(w, "de")->sign, b.p, b.len, &sig), 0);
 	assert_int_equal(proposal_parse(&p, b.p, b.len, &e), 0);
 	assert_int_equal(ledger_entry_build(w->l, &p, &sig, 1, now, &entry, &e), 0);
@@ -442,13 +445,63 @@ static void test_tampered_entry_refused(void **state)
 	cbuf_free(&entry);
 }
 
+static void test_accept_in_one_step(void **state)
+{
+	struct world *w = *state;
+	struct cbuf b = CBUF_INIT, built = CBUF_INIT, entry = CBUF_INIT;
+	struct ledger_verdict *v = malloc(sizeof(*v));
+	struct note_sig sigs[2];
+	struct proposal p;
+	struct cc_err e = {0};
+	int64_t now = ledger_time(w->l) + 1;
+	uint64_t size = ledger_size(w->l);
+
+	/* policy/tld now asks for a day of consultation (see test_members_and_policies). */
+	body_of(w, &b, "za", "tld/net", "net. NS a.gtld-servers.net.\n", now, 2 * 86400);
+	assert_int_equal(proposal_parse(&p, b.p, b.len, &e), 0);
+	assert_int_equal(note_sign(&key_of(w, "za")->sign, b.p, b.len, &sigs[0]), 0);
+	assert_int_equal(ledger_accept(w->l, &p, sigs, 1, NULL, 0, now, v, &entry, &e), 0);
+	assert_int_equal(v->status, LEDGER_PENDING);
+	assert_int_equal(entry.len, 0);
+	assert_int_equal(ledger_size(w->l), size);
+	/* Signatures given in any order, one repeated: the entry is canonical. */
+	{
+		const char *signers[] = {"br", "cn", "isoc"};
+		struct note_sig all[5];
+
+		all[0] = sigs[0];
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(
+			    note_sign(&key_of(w, signers[i])->sign, b.p, b.len, &all[i + 1]), 0);
+		all[4] = all[2];
+		assert_int_equal(ledger_accept(w->l, &p, all, 5, NULL, 0, now, v, &entry, &e), 0);
+		assert_int_equal(v->status, LEDGER_PENDING); /* quorum met, consultation runs */
+		now += 86400;
+		if (ledger_entry_build(w->l, &p, all, 5, now, &built, &e) != 0)
+			fail_msg("%s", e.msg);
+		assert_int_equal(ledger_accept(w->l, &p, all, 5, NULL, 0, now, v, &entry, &e), 0);
+	}
+	assert_int_equal(v->status, LEDGER_READY);
+	assert_int_equal(ledger_size(w->l), size + 1);
+	assert_int_equal(entry.len, built.len);
+	assert_memory_equal(entry.p, built.p, built.len);
+	assert_int_equal(version_of(w, "tld/net"), (int64_t)size);
+	proposal_free(&p);
+	free(v);
+	cbuf_free(&b);
+	cbuf_free(&built);
+	cbuf_free(&entry);
+}
+
 static void test_export_root(void **state)
 {
 	struct world *w = *state;
 	struct cbuf c = CBUF_INIT;
 
 	assert_int_equal(ledger_export_root(w->l, &c), 0);
-	assert_non_null(strstr(c.p, "com. 86400 IN DS 30909 8 2 E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766\n"));
+	assert_non_null(
+	    strstr(c.p, "com. 86400 IN DS 30909 8 2 "
+			"E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766\n"));
 	/* a shared host appears once */
 	{
 		const char *needle = "a.gtld-servers.net. 172800 IN A 192.5.6.30\n", *p = c.p;
@@ -467,16 +520,17 @@ int main(void)
 {
 	/* One world, in order: each test builds on the state the previous ones left. */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_genesis_state),
-		cmocka_unit_test(test_cctld_alone),
-		cmocka_unit_test(test_gtld_quorum),
-		cmocka_unit_test(test_shared_host_needs_every_user),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_stale_version),
-		cmocka_unit_test(test_objection_rejects),
-		cmocka_unit_test(test_members_and_policies),
-		cmocka_unit_test(test_tampered_entry_refused),
-		cmocka_unit_test(test_export_root),
+	    cmocka_unit_test(test_genesis_state),
+	    cmocka_unit_test(test_cctld_alone),
+	    cmocka_unit_test(test_gtld_quorum),
+	    cmocka_unit_test(test_shared_host_needs_every_user),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_stale_version),
+	    cmocka_unit_test(test_objection_rejects),
+	    cmocka_unit_test(test_members_and_policies),
+	    cmocka_unit_test(test_tampered_entry_refused),
+	    cmocka_unit_test(test_accept_in_one_step),
+	    cmocka_unit_test(test_export_root),
 	};
 
 	if (sodium_init() < 0)

@@ -28,11 +28,11 @@
 #define ORIGIN "test.concord.example/root"
 
 struct fixture {
-	char base[64];		/* temporary directory */
-	char dir[96];		/* base/node, the node directory (absent at first) */
-	struct key_pair k[3];	/* br, cn (founders), xx (outsider) */
-	struct cbuf signed_;	/* genesis signed by every founder */
-	struct cbuf partial;	/* genesis signed by cn only */
+	char base[64];	      /* temporary directory */
+	char dir[96];	      /* base/node, the node directory (absent at first) */
+	struct key_pair k[3]; /* br, cn (founders), xx (outsider) */
+	struct cbuf signed_;  /* genesis signed by every founder */
+	struct cbuf partial;  /* genesis signed by cn only */
 };
 
 static void make_key(struct key_pair *k, const char *id, int seedbyte)
@@ -89,8 +89,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int init(struct fixture *f, const struct cbuf *g, const struct key_pair *k,
-		struct cc_err *e)
+static int init(struct fixture *f, const struct cbuf *g, const struct key_pair *k, struct cc_err *e)
 {
 	return node_init_bundle(f->dir, (const unsigned char *)g->p, g->len, k, e);
 }
@@ -134,7 +133,7 @@ static void test_init_refusals(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
-struct waiter {		  /* a node_waiter that flags its call */
+struct waiter {		      /* a node_waiter that flags its call */
 	struct node_waiter w; /* first: the node calls w.done */
 	atomic_int done;      /* set by done */
 };
@@ -156,7 +155,8 @@ static void waiter_wait(struct waiter *w)
 /* A proposal by cn putting tld/cn, which cn alone may do. */
 static void make_proposal(const struct key_pair *k, struct cbuf *note)
 {
-	static const char content[] = "cn. 172800 IN NS a.dns.cn.\na.dns.cn. 172800 IN A 192.0.2.1\n";
+	static const char content[] =
+	    "cn. 172800 IN NS a.dns.cn.\na.dns.cn. 172800 IN A 192.0.2.1\n";
 	struct proposal_op op;
 	struct cbuf body = CBUF_INIT;
 	struct note_sig sig;

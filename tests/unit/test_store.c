@@ -210,8 +210,7 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
-static void prop_set(struct store_proposal *p, const char *id, const char *status,
-		     int64_t received)
+static void prop_set(struct store_proposal *p, const char *id, const char *status, int64_t received)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->id, sizeof(p->id), "%s", id);
@@ -223,7 +222,7 @@ static void prop_set(struct store_proposal *p, const char *id, const char *statu
 	p->idx = -1;
 }
 
-struct ids {	     /* ids seen by a listing */
+struct ids {	       /* ids seen by a listing */
 	char all[256]; /* first 4 characters of each, space-separated */
 };
 

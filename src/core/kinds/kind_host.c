@@ -33,8 +33,8 @@ int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct
 	if (ph) {
 		if (!rr_set_equal(&ph->addrs, addrs))
 			return cc_fail(e, CC_EINVAL,
-				       "%s and %s give different addresses for name server %s", ph->from,
-				       from, name);
+				       "%s and %s give different addresses for name server %s",
+				       ph->from, from, name);
 		rr_set_free(addrs);
 		return 0;
 	}
@@ -111,6 +111,11 @@ int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op 
 	ret = host_addrs_check(&s, op->path, e);
 	if (ret == 0)
 		ret = host_stage(l, pl, name, &s, op->path, e);
+	/* A put writes the host even when the addresses stay the same: it then needs every
+	 * TLD using the host like any other change, and spends its version so it cannot be
+	 * replayed. Left "unchanged", it would need nobody's consent. */
+	if (ret == 0)
+		plan_host_find(pl, name)->changed = 1;
 out:
 	rr_set_free(&s);
 	return ret;

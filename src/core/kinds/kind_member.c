@@ -111,8 +111,9 @@ int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_o
 	memset(pm, 0, sizeof(*pm));
 	pm->op = op;
 	pm->exists = cur != NULL;
-	if (op->version == PROPOSAL_VERSION_NEW ? cur != NULL
-						: cur == NULL || cur->version != (uint64_t)op->version)
+	if (op->version == PROPOSAL_VERSION_NEW
+		? cur != NULL
+		: cur == NULL || cur->version != (uint64_t)op->version)
 		return cc_fail(e, CC_ESTALE, "%s: %s", op->path,
 			       cur ? "the member exists with another version" : "no such member");
 	if (op->kind == OP_PUT) {
@@ -134,7 +135,7 @@ int member_apply(struct ledger *l, struct plan *pl, uint64_t index)
 	for (size_t i = 0; i < pl->nmembers; i++) {
 		struct plan_member *pm = &pl->members[i];
 		struct ledger_member *cur =
-			(struct ledger_member *)members_find(l->members, l->nmembers, pm->op->path + 7);
+		    (struct ledger_member *)members_find(l->members, l->nmembers, pm->op->path + 7);
 
 		if (pm->op->kind == OP_DELETE) {
 			if (cur) {

@@ -50,9 +50,9 @@ int policyrec_plan(const struct ledger *l, struct plan *pl, const struct proposa
 	memset(pp, 0, sizeof(*pp));
 	pp->op = op;
 	pp->exists = cur != NULL;
-	if (!pl->genesis &&
-	    (op->version == PROPOSAL_VERSION_NEW ? cur != NULL
-						 : cur == NULL || cur->version != (uint64_t)op->version))
+	if (!pl->genesis && (op->version == PROPOSAL_VERSION_NEW
+				 ? cur != NULL
+				 : cur == NULL || cur->version != (uint64_t)op->version))
 		return cc_fail(e, CC_ESTALE, "%s: %s", op->path,
 			       cur ? "the policy exists with another version" : "no such policy");
 	if (pl->genesis && cur)

@@ -26,8 +26,8 @@ static int is_ns_target(const struct rr_set *recs, const char *name)
 	return 0;
 }
 
-static int version_check(const struct plan *pl, const struct proposal_op *op,
-			 const struct tld *cur, struct cc_err *e)
+static int version_check(const struct plan *pl, const struct proposal_op *op, const struct tld *cur,
+			 struct cc_err *e)
 {
 	if (pl->genesis)
 		return cur ? cc_fail(e, CC_EINVAL, "genesis: %s given twice", op->path) : 0;
@@ -57,8 +57,9 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 		struct rr *r = &all->v[i];
 
 		if (!ttl_ok(r)) {
-			ret = cc_fail(e, CC_EINVAL, "%s: line %u: TTL %u; NS and glue use %d, DS %d",
-				      pt->op->path, r->line, r->ttl, TTL_DELEGATION, TTL_DS);
+			ret =
+			    cc_fail(e, CC_EINVAL, "%s: line %u: TTL %u; NS and glue use %d, DS %d",
+				    pt->op->path, r->line, r->ttl, TTL_DELEGATION, TTL_DS);
 			goto out;
 		}
 	}
@@ -71,8 +72,8 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 			continue;
 		if (strcmp(r->owner, owner) != 0) {
 			ret = cc_fail(e, CC_EINVAL, "%s: line %u: %s record of %s, not of %s",
-				      pt->op->path, r->line, r->type == RR_NS ? "NS" : "DS", r->owner,
-				      owner);
+				      pt->op->path, r->line, r->type == RR_NS ? "NS" : "DS",
+				      r->owner, owner);
 			goto out;
 		}
 		nns += r->type == RR_NS;

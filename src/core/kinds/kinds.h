@@ -12,13 +12,13 @@
 #include "core/rr.h"
 
 #define TTL_DELEGATION 172800 /* NS and glue, as the real root */
-#define TTL_DS 86400
+#define TTL_DS	       86400
 
 struct tld {
-	char label[64];		/* TLD label, no dot: the map key */
-	char owner[66];		/* label + "." */
-	struct rr_set recs;	/* NS and DS records, canonical order */
-	uint64_t version;	/* log index of the last write */
+	char label[64];	    /* TLD label, no dot: the map key */
+	char owner[66];	    /* label + "." */
+	struct rr_set recs; /* NS and DS records, canonical order */
+	uint64_t version;   /* log index of the last write */
 };
 
 struct host {
@@ -37,18 +37,18 @@ struct policy_rec {
 };
 
 struct ledger {
-	char origin[256];		 /* network origin, from the genesis */
-	uint64_t size;			 /* entries applied */
-	int64_t time;			 /* time of the last timed entry */
-	int ready;			 /* genesis complete */
-	unsigned char (*chunks)[32];	 /* genesis chunk entry hashes */
-	size_t nchunks;			 /* chunks announced */
-	struct ledger_member *members;	 /* sorted by id */
-	size_t nmembers;		 /* used */
-	struct policy_rec *policies;	 /* sorted by path */
-	size_t npolicies;		 /* used */
-	struct map tlds;		 /* label -> struct tld */
-	struct map hosts;		 /* name -> struct host */
+	char origin[256];	       /* network origin, from the genesis */
+	uint64_t size;		       /* entries applied */
+	int64_t time;		       /* time of the last timed entry */
+	int ready;		       /* genesis complete */
+	unsigned char (*chunks)[32];   /* genesis chunk entry hashes */
+	size_t nchunks;		       /* chunks announced */
+	struct ledger_member *members; /* sorted by id */
+	size_t nmembers;	       /* used */
+	struct policy_rec *policies;   /* sorted by path */
+	size_t npolicies;	       /* used */
+	struct map tlds;	       /* label -> struct tld */
+	struct map hosts;	       /* name -> struct host */
 };
 
 /* A staged change. Pointers into the ledger stay valid because planning never mutates. */
@@ -90,7 +90,7 @@ struct plan {
 	size_t npolicies;
 	char (*governed)[PATH_MAX_LEN + 1]; /* paths whose policy must be met */
 	size_t ngoverned, capgoverned;
-	int genesis;			    /* genesis records: no policy, no versions */
+	int genesis; /* genesis records: no policy, no versions */
 };
 
 void plan_free(struct plan *pl);
