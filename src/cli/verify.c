@@ -6,12 +6,13 @@
  * tiles; the rebuilt state must give the records and the root zone the node serves.
  *
  * Signature checks are most of the cost, and the ledger is a sequential state machine, so a
- * second thread fetches the bundles ahead (its own kept-alive connection), hashes the leaves
- * and checks each proposal's signatures against the member keys it has seen. The ledger then
- * takes an entry without checking signatures again only when every signature was found valid
- * under exactly the key the ledger holds for that member at that point of the replay; any
- * other entry goes through ledger_apply_entry with verify = 1. The verdict is the same as a
- * one-thread replay (--serial), on two cores. */
+ * fetching thread gets the bundles ahead (its own kept-alive connection) and checking threads,
+ * one per CPU, share each bundle's entries: they hash the leaves and check each proposal's
+ * signatures against the member keys they have seen. The ledger then takes an entry without
+ * checking signatures again only when every signature was found valid under exactly the key
+ * the ledger holds for that member at that point of the replay; any other entry goes through
+ * ledger_apply_entry with verify = 1. The verdict is the same as a one-thread replay
+ * (--serial), on every core. */
 #include "cli/cli.h"
 
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -31,47 +33,65 @@
 #define VF_SLOTS      8	 /* bundles fetched ahead of the ledger */
 #define VF_ROUNDS     10 /* checkpoints the audit follows while the log grows */
 #define VF_MAX_REPORT 20 /* differences listed before "..." */
+#define VF_MAX_CHECK  8	 /* checking threads at most */
+#define VF_INLINE     3	 /* keys kept in the entry itself; more are allocated */
 
-struct vf_pre {				 /* what the worker learnt of one entry */
+struct vf_pre {				 /* what the checkers learnt of one entry */
 	unsigned char leaf[MERKLE_HASH]; /* its leaf hash */
 	const unsigned char *entry;	 /* the entry, inside the slot's data */
 	size_t len;			 /* its length */
 	int checked;			 /* every signature valid under the keys in refs */
-	size_t ref, nref;		 /* its signatures' keys: refs[ref .. ref + nref) */
+	size_t nref;			 /* its signatures' keys, in order: */
+	struct note_key inl[VF_INLINE];	 /* here when nref <= VF_INLINE, */
+	struct note_key *refs;		 /* else here (capref allocated, kept for reuse) */
+	size_t capref;
 };
 
 struct vf_slot {			    /* one fetched bundle */
 	uint64_t tile;			    /* its tile index */
-	int state;			    /* 0 free, 1 filled */
+	int state;			    /* 0 free, 1 fetched (being checked), 2 ready */
 	int ret;			    /* fetch result */
 	struct cc_err err;		    /* why the fetch or the bundle failed */
 	struct cbuf data;		    /* the bundle */
 	struct vf_pre pre[TLOG_TILE_WIDTH]; /* its entries, from the tile's first on */
 	size_t npre;			    /* entries found */
-	struct note_key *refs;		    /* keys that verified the signatures, in order */
-	size_t nrefs, caprefs;		    /* used, allocated */
+	int done;			    /* checkers through with it */
 };
 
-struct vf_keys {	    /* every member key the worker has seen */
+struct vf_keys {	    /* member keys */
 	struct note_key *v; /* keys */
 	size_t n, cap;	    /* used, allocated */
 };
 
-struct vf_fetch {		       /* the fetching and checking thread */
-	pthread_t th;		       /* the thread */
+struct vf_fetch;
+
+struct vf_checker {	     /* one checking thread */
+	pthread_t th;	     /* the thread */
+	struct vf_fetch *f;  /* the replay */
+	int id;		     /* it checks entries id, id + ncheck, ... of each bundle */
+	struct vf_keys keys; /* keys it verifies with (its own) */
+	uint64_t pubgen;     /* consumer publication merged last */
+	uint64_t gengen;     /* genesis publication merged last */
+};
+
+struct vf_fetch {		       /* the fetching thread and the checkers */
+	pthread_t th;		       /* the fetching thread */
 	pthread_mutex_t mu;	       /* guards the fields below up to slot */
 	pthread_cond_t cv;	       /* signalled on every slot change */
 	uint64_t consumed;	       /* tiles the consumer has released */
 	int stop;		       /* consumer gave up */
 	struct vf_keys pub;	       /* member keys published by the consumer */
 	uint64_t pubgen;	       /* bumped on every publication */
+	struct vf_keys gen;	       /* founding members' keys, read by the fetcher */
+	uint64_t gengen;	       /* bumped when gen is filled */
 	struct vf_slot slot[VF_SLOTS]; /* ring, tile t in slot t % VF_SLOTS */
-	struct http *h;		       /* the thread's own connection */
+	struct http *h;		       /* the fetching thread's own connection */
 	uint64_t first, last;	       /* tiles to fetch, inclusive */
 	uint64_t from, size;	       /* entries wanted: [from, size) */
 	int serial;		       /* leave every signature to the ledger */
-	struct vf_keys keys;	       /* worker-only: keys it verifies with */
-	uint64_t keysgen;	       /* worker-only: publication merged last */
+	int ncheck;		       /* checking threads */
+	int nstarted;		       /* of which started */
+	struct vf_checker check[VF_MAX_CHECK];
 };
 
 struct vf_rec {		  /* one record, from either side */
@@ -164,7 +184,7 @@ static int vf_keys_add(struct vf_keys *ks, const struct note_key *k)
 }
 
 /* The founding members' keys, read from the genesis entry ("member <id> <chamber> <vkey>
- * <box>" lines), so that the worker can check proposals before the ledger has applied it.
+ * <box>" lines), so that the checkers can check proposals before the ledger has applied it.
  * Anything it cannot read is simply not learnt: the ledger checks those entries itself. */
 static void vf_learn_genesis(struct vf_keys *ks, const unsigned char *entry, size_t len)
 {
@@ -190,17 +210,22 @@ static void vf_learn_genesis(struct vf_keys *ks, const unsigned char *entry, siz
 	}
 }
 
+static const struct note_key *vf_pre_refs(const struct vf_pre *p)
+{
+	return p->nref <= VF_INLINE ? p->inl : p->refs;
+}
+
 /* Checks the signatures of one proposal entry; leaves p->checked 0 when any of them is not
  * known valid (unknown key, bad signature, unparsable note): the ledger will say why. */
-static void vf_precheck(struct vf_fetch *f, struct vf_slot *s, struct vf_pre *p)
+static void vf_precheck(const struct vf_keys *keys, struct vf_pre *p)
 {
 	static const char hdr[] = "concord proposal ";
 	const unsigned char *nl;
+	struct note_key *refs;
 	struct note n = {0};
 	size_t i, h;
 
 	p->checked = 0;
-	p->ref = s->nrefs;
 	p->nref = 0;
 	if (p->len < sizeof(hdr) || memcmp(p->entry, hdr, sizeof(hdr) - 1) != 0)
 		return;
@@ -210,31 +235,35 @@ static void vf_precheck(struct vf_fetch *f, struct vf_slot *s, struct vf_pre *p)
 	h = (size_t)(nl - p->entry) + 1;
 	if (note_parse(&n, (const char *)p->entry + h, p->len - h, NULL) != 0)
 		return;
-	if (s->nrefs + n.nsigs > s->caprefs) {
-		size_t cap = (s->nrefs + n.nsigs) * 2;
-		struct note_key *v = realloc(s->refs, cap * sizeof(*v));
+	if (n.nsigs <= VF_INLINE) {
+		refs = p->inl;
+	} else {
+		if (n.nsigs > p->capref) {
+			struct note_key *v = realloc(p->refs, n.nsigs * sizeof(*v));
 
-		if (v == NULL)
-			goto out;
-		s->refs = v;
-		s->caprefs = cap;
+			if (v == NULL)
+				goto out;
+			p->refs = v;
+			p->capref = n.nsigs;
+		}
+		refs = p->refs;
 	}
 	for (i = 0; i < n.nsigs; i++) {
-		const struct note_key *k = vf_keys_find(&f->keys, n.sigs[i].name, n.sigs[i].id);
+		const struct note_key *k = vf_keys_find(keys, n.sigs[i].name, n.sigs[i].id);
 
 		if (k == NULL || note_verify(k, n.text, n.text_len, &n.sigs[i]) != 0)
 			goto out;
-		s->refs[s->nrefs + i] = *k;
+		refs[i] = *k;
 	}
-	s->nrefs += n.nsigs;
 	p->nref = n.nsigs;
 	p->checked = 1;
 out:
 	note_free(&n);
 }
 
-/* Splits a fetched bundle into its entries [from, size) of the tile, hashing each leaf and
- * checking signatures. A short or truncated bundle is a finding for the consumer. */
+/* Splits a fetched bundle into its entries [from, size) of the tile. A short or truncated
+ * bundle is a finding for the consumer. The founding members' keys are learnt here, before
+ * any checker sees the bundle. */
 static int vf_prepare(struct vf_fetch *f, struct vf_slot *s, uint64_t tile)
 {
 	uint64_t idx = tile * TLOG_TILE_WIDTH;
@@ -244,7 +273,6 @@ static int vf_prepare(struct vf_fetch *f, struct vf_slot *s, uint64_t tile)
 	int ret;
 
 	s->npre = 0;
-	s->nrefs = 0;
 	for (; idx < end; idx++) {
 		struct vf_pre *p = &s->pre[s->npre];
 
@@ -258,31 +286,42 @@ static int vf_prepare(struct vf_fetch *f, struct vf_slot *s, uint64_t tile)
 			    "entry bundle %llu ends at entry %llu, the checkpoint needs %llu",
 			    (unsigned long long)tile, (unsigned long long)idx,
 			    (unsigned long long)end);
-		memset(p, 0, sizeof(*p));
 		p->entry = entry;
 		p->len = elen;
+		p->checked = 0;
+		p->nref = 0;
 		s->npre++;
-		if (idx < f->from)
-			continue;
-		merkle_leaf_hash(entry, elen, p->leaf);
-		if (idx == 0)
-			vf_learn_genesis(&f->keys, entry, elen);
-		else if (!f->serial)
-			vf_precheck(f, s, p);
+		if (idx == 0 && f->from == 0) {
+			struct vf_keys g = {0};
+
+			vf_learn_genesis(&g, entry, elen);
+			pthread_mutex_lock(&f->mu);
+			free(f->gen.v);
+			f->gen = g;
+			f->gengen++;
+			pthread_mutex_unlock(&f->mu);
+		}
 	}
 	return 0;
 }
 
-/* Merges the keys the consumer published since the last bundle. */
-static int vf_merge_keys(struct vf_fetch *f)
+/* Merges the keys published since the checker last looked: the founding members' and the
+ * ledger's. */
+static int vf_merge_keys(struct vf_checker *c)
 {
+	struct vf_fetch *f = c->f;
 	int ret = 0;
 
 	pthread_mutex_lock(&f->mu);
-	if (f->keysgen != f->pubgen) {
+	if (c->gengen != f->gengen) {
+		for (size_t i = 0; ret == 0 && i < f->gen.n; i++)
+			ret = vf_keys_add(&c->keys, &f->gen.v[i]);
+		c->gengen = f->gengen;
+	}
+	if (c->pubgen != f->pubgen) {
 		for (size_t i = 0; ret == 0 && i < f->pub.n; i++)
-			ret = vf_keys_add(&f->keys, &f->pub.v[i]);
-		f->keysgen = f->pubgen;
+			ret = vf_keys_add(&c->keys, &f->pub.v[i]);
+		c->pubgen = f->pubgen;
 	}
 	pthread_mutex_unlock(&f->mu);
 	return ret;
@@ -308,22 +347,22 @@ static void *vf_fetch_main(void *arg)
 		}
 		pthread_mutex_unlock(&f->mu);
 
-		/* the slot is free: the consumer touches it again only once state is 1 */
+		/* the slot is free: nobody touches it again until its state changes */
 		memset(&err, 0, sizeof(err));
 		ret = vf_get_bundle(f->h, t, f->size, &data, &err);
 		cbuf_free(&s->data);
 		s->data = data;
 		data = (struct cbuf)CBUF_INIT;
 		s->err = err;
-		if (ret == 0 && vf_merge_keys(f) != 0)
-			ret = cc_fail(&s->err, CC_ENOMEM, "out of memory");
 		if (ret == 0)
 			ret = vf_prepare(f, s, t);
 
 		pthread_mutex_lock(&f->mu);
 		s->tile = t;
 		s->ret = ret;
-		s->state = 1;
+		s->done = 0;
+		/* a failed bundle goes straight to the consumer, which stops the replay */
+		s->state = ret < 0 ? 2 : 1;
 		pthread_cond_broadcast(&f->cv);
 		pthread_mutex_unlock(&f->mu);
 		if (ret < 0)
@@ -333,13 +372,54 @@ static void *vf_fetch_main(void *arg)
 	return NULL;
 }
 
+/* A checking thread: its share of every bundle, in tile order: leaf hashes, and the
+ * signatures of proposals. */
+static void *vf_check_main(void *arg)
+{
+	struct vf_checker *c = arg;
+	struct vf_fetch *f = c->f;
+
+	for (uint64_t t = f->first; t <= f->last; t++) {
+		struct vf_slot *s = &f->slot[t % VF_SLOTS];
+		uint64_t base = t * TLOG_TILE_WIDTH;
+		int merged;
+
+		pthread_mutex_lock(&f->mu);
+		while (!f->stop && !(s->tile == t && s->state != 0))
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->stop || s->ret < 0 || s->state != 1) {
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+		pthread_mutex_unlock(&f->mu);
+		/* Without the keys, entries are left to the ledger, which is always right. */
+		merged = vf_merge_keys(c) == 0;
+		for (size_t i = (size_t)c->id; i < s->npre; i += (size_t)f->ncheck) {
+			struct vf_pre *p = &s->pre[i];
+
+			if (base + i < f->from)
+				continue;
+			merkle_leaf_hash(p->entry, p->len, p->leaf);
+			if (base + i != 0 && !f->serial && merged)
+				vf_precheck(&c->keys, p);
+		}
+		pthread_mutex_lock(&f->mu);
+		if (++s->done == f->ncheck) {
+			s->state = 2;
+			pthread_cond_broadcast(&f->cv);
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	return NULL;
+}
+
 /* Waits for tile t; the slot stays the consumer's until vf_release. */
 static struct vf_slot *vf_wait(struct vf_fetch *f, uint64_t t)
 {
 	struct vf_slot *s = &f->slot[t % VF_SLOTS];
 
 	pthread_mutex_lock(&f->mu);
-	while (!(s->state == 1 && s->tile == t))
+	while (!(s->state == 2 && s->tile == t))
 		pthread_cond_wait(&f->cv, &f->mu);
 	pthread_mutex_unlock(&f->mu);
 	return s;
@@ -354,7 +434,7 @@ static void vf_release(struct vf_fetch *f, struct vf_slot *s)
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* Publishes the ledger's member keys to the worker when they changed (a member joined,
+/* Publishes the ledger's member keys to the checkers when they changed (a member joined,
  * left or rotated its key). */
 static int vf_publish(struct vf_fetch *f, const struct ledger *l)
 {
@@ -388,20 +468,29 @@ static int vf_publish(struct vf_fetch *f, const struct ledger *l)
 	return ret;
 }
 
-/* Whether the worker's checks cover every signature of the entry under the keys the ledger
+/* Whether the checkers' work covers every signature of the entry under the keys the ledger
  * holds now: then the ledger need not verify them again. */
-static int vf_covered(const struct ledger *l, const struct vf_slot *s, const struct vf_pre *p)
+static int vf_covered(const struct ledger *l, const struct vf_pre *p)
 {
+	const struct note_key *refs = vf_pre_refs(p);
+
 	if (!p->checked)
 		return 0;
 	for (size_t i = 0; i < p->nref; i++) {
-		const struct note_key *k = &s->refs[p->ref + i];
+		const struct note_key *k = &refs[i];
 		const struct ledger_member *m = ledger_member(l, k->name);
 
 		if (m == NULL || m->key.id != k->id || memcmp(m->key.pub, k->pub, 32) != 0)
 			return 0;
 	}
 	return 1;
+}
+
+static int vf_ncheck(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > VF_MAX_CHECK ? VF_MAX_CHECK : (int)n;
 }
 
 /* Replays entries [from, to) into the ledger and the tree. A failing entry is a finding,
@@ -415,7 +504,7 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 
 	if (from >= to)
 		return 0;
-	/* about 1 MB: the slots' entry tables */
+	/* a few MB: the slots' entry tables */
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
@@ -427,13 +516,22 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 	f->size = to;
 	f->serial = serial;
 	f->consumed = f->first;
+	f->ncheck = vf_ncheck();
 	ret = vf_publish(f, l);
 	if (ret == 0)
 		ret = http_new(&f->h, base, e);
 	if (ret < 0)
 		goto out;
-	if (pthread_create(&f->th, NULL, vf_fetch_main, f) != 0) {
-		ret = cc_fail(e, CC_ENOMEM, "cannot start the fetching thread");
+	for (int i = 0; i < f->ncheck; i++) {
+		f->check[i].f = f;
+		f->check[i].id = i;
+		if (pthread_create(&f->check[i].th, NULL, vf_check_main, &f->check[i]) != 0)
+			break;
+		f->nstarted++;
+	}
+	/* Every share of a bundle has its checker, or nothing is checked at all. */
+	if (f->nstarted < f->ncheck || pthread_create(&f->th, NULL, vf_fetch_main, f) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "cannot start the fetching and checking threads");
 		goto out;
 	}
 	started = 1;
@@ -458,7 +556,7 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 				cc_fail(e, ret, "out of memory");
 				goto out;
 			}
-			covered = !serial && vf_covered(l, s, p);
+			covered = !serial && vf_covered(l, p);
 			*rechecked += !covered;
 			ret = ledger_apply_entry(l, p->entry, p->len, !covered, &le);
 			if (ret < 0) {
@@ -479,18 +577,22 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 	}
 	ret = 0;
 out:
-	if (started) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
+	pthread_mutex_lock(&f->mu);
+	f->stop = 1;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	if (started)
 		pthread_join(f->th, NULL);
-	}
+	for (int i = 0; i < f->nstarted; i++)
+		pthread_join(f->check[i].th, NULL);
 	for (int i = 0; i < VF_SLOTS; i++) {
 		cbuf_free(&f->slot[i].data);
-		free(f->slot[i].refs);
+		for (size_t j = 0; j < TLOG_TILE_WIDTH; j++)
+			free(f->slot[i].pre[j].refs);
 	}
-	free(f->keys.v);
+	for (int i = 0; i < f->nstarted; i++)
+		free(f->check[i].keys.v);
+	free(f->gen.v);
 	free(f->pub.v);
 	http_free(f->h);
 	pthread_cond_destroy(&f->cv);

@@ -424,10 +424,12 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 		met &= have >= nd->need;
 		impossible |= have + open < nd->need;
 	}
+	/* Without a consultation period there is nothing to wait for: a proposal dated a few
+	 * seconds ahead by its maker's clock (within the allowed skew) is not held back. */
 	v->not_before = p->created + delay;
 	if (impossible)
 		v->status = LEDGER_REJECTED;
-	else if (met && now >= v->not_before)
+	else if (met && (delay == 0 || now >= v->not_before))
 		v->status = LEDGER_READY;
 	else
 		v->status = LEDGER_PENDING;

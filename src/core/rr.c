@@ -3,12 +3,95 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <libzscanner/scanner.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #define RR_TEXT_MAX 60000 /* bytes of master-file text rr_parse accepts at once */
 #define RR_CLASS_IN 1
+
+/* One scanner per thread for rr_parse. zs_init clears the whole scanner (about 200 KB, three
+ * 64 KB buffers) and parses "$ORIGIN ."; rr_parse runs for every TLD a proposal puts, so each
+ * thread initialises one scanner once and keeps a copy of what zs_init left in it, except
+ * those three buffers: the scanner writes each of them before reading it in every record
+ * (buffer_length, r_data_tail and the include name are part of the restored state), the way
+ * zs_init's own memset of them is never read either. Restoring that copy puts the scanner
+ * back exactly where zs_init left it, pointers into itself included (same object). */
+struct rr_scanner {
+	zs_scanner_t s; /* the thread's scanner, initialised once */
+	unsigned char head[offsetof(zs_scanner_t, buffer)];
+	/* s from path to r_data, as zs_init left it */
+	unsigned char mid[offsetof(zs_scanner_t, r_data) - offsetof(zs_scanner_t, path)];
+};
+
+_Static_assert(offsetof(zs_scanner_t, buffer) < offsetof(zs_scanner_t, include_filename) &&
+		   offsetof(zs_scanner_t, include_filename) < offsetof(zs_scanner_t, path) &&
+		   offsetof(zs_scanner_t, path) < offsetof(zs_scanner_t, r_data) &&
+		   offsetof(zs_scanner_t, r_data) + ZS_MAX_RDATA_LENGTH <= sizeof(zs_scanner_t),
+	       "zs_scanner_t layout: buffer, include_filename, ..., r_data last");
+
+static _Thread_local struct rr_scanner *rr_tls; /* this thread's scanner, or NULL */
+static tss_t rr_key;				/* frees it when the thread ends */
+static once_flag rr_once = ONCE_FLAG_INIT;
+static int rr_key_ok; /* rr_key exists */
+
+static void rr_scanner_free(void *p)
+{
+	struct rr_scanner *sc = p;
+
+	if (sc != NULL) {
+		zs_deinit(&sc->s);
+		free(sc);
+	}
+}
+
+static void rr_key_init(void)
+{
+	rr_key_ok = tss_create(&rr_key, rr_scanner_free) == thrd_success;
+}
+
+/* This thread's scanner, as zs_init leaves it. */
+static zs_scanner_t *rr_scanner(struct cc_err *e)
+{
+	struct rr_scanner *sc = rr_tls;
+
+	if (sc != NULL) {
+		memcpy(&sc->s, sc->head, sizeof(sc->head));
+		memcpy((unsigned char *)&sc->s + offsetof(zs_scanner_t, path), sc->mid,
+		       sizeof(sc->mid));
+		return &sc->s;
+	}
+	call_once(&rr_once, rr_key_init);
+	sc = malloc(sizeof(*sc));
+	if (sc == NULL) {
+		cc_fail(e, CC_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (zs_init(&sc->s, ".", RR_CLASS_IN, RR_TTL_OMITTED) != 0) {
+		cc_fail(e, CC_ENOMEM, "zscanner: %s", zs_strerror(sc->s.error.code));
+		zs_deinit(&sc->s);
+		free(sc);
+		return NULL;
+	}
+	memcpy(sc->head, &sc->s, sizeof(sc->head));
+	memcpy(sc->mid, (unsigned char *)&sc->s + offsetof(zs_scanner_t, path), sizeof(sc->mid));
+	rr_tls = sc;
+	if (rr_key_ok)
+		tss_set(rr_key, sc);
+	return &sc->s;
+}
+
+void rr_thread_cleanup(void)
+{
+	struct rr_scanner *sc = rr_tls;
+
+	rr_tls = NULL;
+	if (sc != NULL && rr_key_ok)
+		tss_set(rr_key, NULL);
+	rr_scanner_free(sc);
+}
 
 /* A name in wire order with its label starts, so names compare label by label from the right. */
 struct rr_dname {
@@ -141,6 +224,82 @@ static size_t rr_ds_digest_len(uint8_t digest_type)
 	return 0;
 }
 
+/* inet_ntop(AF_INET, ...) without printf: a dotted quad. out holds at least 16 bytes. */
+static char *rr_ntop4(const uint8_t a[4], char *out)
+{
+	char *o = out;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (i)
+			*o++ = '.';
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+	}
+	*o = '\0';
+	return o;
+}
+
+/* inet_ntop(AF_INET6, ...) as glibc writes it (RFC 5952: lower-case hex, no leading zeros,
+ * the first longest run of two or more zero groups as "::", and the last 32 bits as a dotted
+ * quad for ::a.b.c.d and ::ffff:a.b.c.d), without printf. out holds at least 46 bytes. */
+static void rr_ntop6(const uint8_t a[16], char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int best = -1, bestlen = 0, cur = -1, curlen = 0, i;
+	char *o = out;
+
+	for (i = 0; i < 8; i++)
+		w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+	for (i = 0; i < 8; i++) {
+		if (w[i] == 0) {
+			if (cur == -1)
+				cur = i, curlen = 1;
+			else
+				curlen++;
+		} else if (cur != -1) {
+			if (best == -1 || curlen > bestlen)
+				best = cur, bestlen = curlen;
+			cur = -1;
+		}
+	}
+	if (cur != -1 && (best == -1 || curlen > bestlen))
+		best = cur, bestlen = curlen;
+	if (best != -1 && bestlen < 2)
+		best = -1;
+	for (i = 0; i < 8; i++) {
+		int started = 0;
+
+		if (best != -1 && i >= best && i < best + bestlen) {
+			if (i == best)
+				*o++ = ':';
+			continue;
+		}
+		if (i != 0)
+			*o++ = ':';
+		if (i == 6 && best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff))) {
+			o = rr_ntop4(a + 12, o);
+			break;
+		}
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned nib = (w[i] >> sh) & 15;
+
+			if (nib || started || sh == 0) {
+				*o++ = hex[nib];
+				started = 1;
+			}
+		}
+	}
+	if (best != -1 && best + bestlen == 8)
+		*o++ = ':';
+	*o = '\0';
+}
+
 /* Fills r from the scanner's current record. strict is rr_parse's rule that owners and NS
  * targets are hostnames. where prefixes messages ("line 3" or "root.zone: line 3"). */
 static int rr_from_scanner(const zs_scanner_t *s, struct rr *r, int strict, const char *where,
@@ -208,12 +367,14 @@ static int rr_from_scanner(const zs_scanner_t *s, struct rr *r, int strict, cons
 		break;
 	case RR_A:
 	case RR_AAAA:
-		if (dlen != (s->r_type == RR_A ? 4u : 16u) ||
-		    inet_ntop(s->r_type == RR_A ? AF_INET : AF_INET6, d, r->rdata,
-			      sizeof(r->rdata)) == NULL) {
+		if (dlen != (s->r_type == RR_A ? 4u : 16u)) {
 			ret = cc_fail(e, CC_EINVAL, "%s: bad address", where);
 			goto out;
 		}
+		if (s->r_type == RR_A)
+			rr_ntop4(d, r->rdata);
+		else
+			rr_ntop6(d, r->rdata);
 		break;
 	default:
 		ret =
@@ -317,12 +478,33 @@ static int rr_check_directives(const char *text, size_t len, struct cc_err *e)
 	return 0;
 }
 
+/* "line N", as snprintf would write it: once per record, so without printf. */
+static void rr_where(char *out, size_t cap, uint64_t line)
+{
+	char digits[24];
+	size_t n = 0, o = 0;
+
+	do {
+		digits[n++] = (char)('0' + line % 10);
+		line /= 10;
+	} while (line > 0);
+	if (cap < sizeof("line ") + n) {
+		snprintf(out, cap, "line %s", "?");
+		return;
+	}
+	memcpy(out, "line ", 5);
+	o = 5;
+	while (n > 0)
+		out[o++] = digits[--n];
+	out[o] = '\0';
+}
+
 int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e)
 {
 	zs_scanner_t *s = NULL;
 	struct rr_lines lc = {text, len, 0, 1};
 	size_t n0 = out->n, skip;
-	int inited = 0, ret;
+	int ret;
 	char where[32], tname[16];
 	uint64_t start;
 	struct rr r;
@@ -353,17 +535,12 @@ int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e)
 	lc.len = len - skip;
 	lc.pos -= skip;
 
-	/* The scanner is about 200 KB: too big for the stack, and one allocation per call. */
-	s = malloc(sizeof(*s));
+	/* The scanner is about 200 KB: the thread's own, reset (see rr_scanner). */
+	s = rr_scanner(e);
 	if (s == NULL) {
-		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		ret = e ? e->code : CC_ENOMEM;
 		goto out;
 	}
-	if (zs_init(s, ".", RR_CLASS_IN, RR_TTL_OMITTED) != 0) {
-		ret = cc_fail(e, CC_ENOMEM, "zscanner: %s", zs_strerror(s->error.code));
-		goto out;
-	}
-	inited = 1;
 	if (zs_set_input_string(s, lc.base, lc.len) != 0) {
 		ret = cc_fail(e, CC_EINVAL, "zscanner: %s", zs_strerror(s->error.code));
 		goto out;
@@ -387,7 +564,7 @@ int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e)
 			break;
 		if (start > s->line_counter)
 			start = s->line_counter;
-		snprintf(where, sizeof(where), "line %" PRIu64, start);
+		rr_where(where, sizeof(where), start);
 		if (s->r_class != RR_CLASS_IN) {
 			ret = cc_fail(e, CC_EINVAL, "%s: class %u not allowed (IN only)", where,
 				      (unsigned)s->r_class);
@@ -413,9 +590,6 @@ int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e)
 	}
 	ret = 0;
 out:
-	if (inited)
-		zs_deinit(s);
-	free(s);
 	/* All or nothing: a caller never sees half of a refused text. */
 	if (ret < 0)
 		out->n = n0;
@@ -573,7 +747,13 @@ static int rr_sign(int v)
 int rr_name_cmp(const char *a, const char *b)
 {
 	struct rr_dname da, db;
-	int ba = rr_dname_parse(a, &da) < 0, bb = rr_dname_parse(b, &db) < 0;
+	int ba, bb;
+
+	/* The same text is the same name (or the same non-name): no need to parse it. */
+	if (strcmp(a, b) == 0)
+		return 0;
+	ba = rr_dname_parse(a, &da) < 0;
+	bb = rr_dname_parse(b, &db) < 0;
 
 	/* Strings that are not names sort after all names, among themselves by bytes, which keeps
 	 * the order total for qsort whatever a caller hands in. */
@@ -631,7 +811,12 @@ static int rr_ds_cmp(const char *a, const char *b)
 {
 	unsigned long va[3], vb[3];
 	const char *ha, *hb;
-	int i, bada = rr_ds_split(a, va, &ha) < 0, badb = rr_ds_split(b, vb, &hb) < 0;
+	int i, bada, badb;
+
+	if (strcmp(a, b) == 0)
+		return 0;
+	bada = rr_ds_split(a, va, &ha) < 0;
+	badb = rr_ds_split(b, vb, &hb) < 0;
 
 	if (bada || badb)
 		return bada != badb ? bada - badb : rr_sign(strcmp(a, b));
@@ -651,7 +836,12 @@ static int rr_ds_cmp(const char *a, const char *b)
 static int rr_addr_cmp(int af, const char *a, const char *b)
 {
 	unsigned char xa[16], xb[16];
-	int bada = inet_pton(af, a, xa) != 1, badb = inet_pton(af, b, xb) != 1;
+	int bada, badb;
+
+	if (strcmp(a, b) == 0)
+		return 0;
+	bada = inet_pton(af, a, xa) != 1;
+	badb = inet_pton(af, b, xb) != 1;
 
 	if (bada || badb)
 		return bada != badb ? bada - badb : rr_sign(strcmp(a, b));

@@ -38,6 +38,9 @@ typedef int (*rr_cb)(void *ctx, const struct rr *r);
  * refused with CC_EINVAL and the line number, as are directives ($INCLUDE, $ORIGIN, $TTL),
  * and anything zscanner rejects. Blank lines and comments are allowed. */
 int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e);
+/* rr_parse keeps one scanner per thread, freed when the thread ends; this frees the calling
+ * thread's now (the main thread's is otherwise left to the process exit). */
+void rr_thread_cleanup(void);
 
 /* Reads a whole zone file (a real root zone: directives allowed, every type allowed) and
  * calls cb for each NS, DS, A and AAAA record whose owner is not the apex. Other types

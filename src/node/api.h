@@ -8,7 +8,8 @@
 #include "node/node.h"
 
 #define API_BODY_MAX	 65536 /* bytes in a request body; more is 413 */
-#define API_THREADS	 4     /* MHD worker threads (signature checks run in them) */
+#define API_THREADS_MIN	 2     /* MHD worker threads (signature checks run in them): one */
+#define API_THREADS_MAX	 16    /* per CPU, within these bounds */
 #define API_CONN_LIMIT	 512   /* concurrent connections */
 #define API_CONN_TIMEOUT 30    /* seconds of inactivity before a connection is closed */
 

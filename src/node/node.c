@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,16 @@
 #include "node/conf.h"
 #include "node/store.h"
 
-#define NODE_LIST_MAX 1000 /* proposals in one listing */
-#define NODE_TICK_SEC 1	   /* timer period: expiries and consultation periods */
+#define NODE_LIST_MAX	 1000  /* proposals in one listing */
+#define NODE_TICK_SEC	 1     /* timer period: expiries and consultation periods */
+#define NODE_CKPT_FRAMES 16384 /* WAL frames (pages) that start a background checkpoint */
+/* Group commit under load: once a batch held NODE_LINGER_MIN changes, the next one is taken
+ * NODE_LINGER_US after its first change, or as soon as NODE_BATCH_FULL requests wait on it:
+ * larger batches spread each commit's fixed cost (the WAL's last pages written again, the
+ * checkpoint signature, the fsync) over more entries. A lone change is committed at once. */
+#define NODE_LINGER_MIN 4
+#define NODE_LINGER_US	1500
+#define NODE_BATCH_FULL 64
 
 enum prop_status { PS_PENDING, PS_ACCEPTED, PS_REJECTED, PS_EXPIRED, PS_COUNT };
 
@@ -52,18 +61,44 @@ struct node_prop {		/* a proposal the node holds in memory */
 	int met;		/* last evaluation: every requirement met, only time is missing */
 	uint64_t final_seq;	/* batch carrying the final status; the prop leaves memory once
 				 * that batch is durable */
+	atomic_int refs;	/* the map's reference, plus one per batch row or request still
+				 * reading it; a final prop never changes, so it is read unlocked */
 };
 
-struct node_batch {		     /* changes waiting for the committer */
-	struct cbuf *entries;	     /* new log entries, in index order */
-	size_t nentries;	     /* used */
-	size_t capentries;	     /* allocated */
-	uint64_t first;		     /* index of entries[0] */
-	struct store_proposal *rows; /* proposal rows to upsert, in order */
-	size_t nrows;		     /* used */
-	size_t caprows;		     /* allocated */
-	struct node_waiter *head;    /* requests to wake after the commit (under q_mu) */
-	struct node_waiter **tail;   /* where the next waiter goes */
+struct node_row {		   /* a proposal row queued for the committer */
+	struct store_proposal row; /* a snapshot (pending proposals change), when np is NULL */
+	struct node_prop *np;	   /* a final proposal (it no longer changes), referenced: the
+				    * committer builds its row, off the lock */
+};
+
+/* The ids of proposals whose final status is durable, so that a new proposal is told apart
+ * from a decided one without a store lookup. Open addressing on the binary id (a SHA-256,
+ * so its first bytes are a fine hash). */
+#define FINAL_FREE	0  /* empty slot */
+#define FINAL_REJECTED	-1 /* rejected or expired: the reason is in the store */
+#define FINAL_ACCEPTED0 1  /* accepted at log index v - FINAL_ACCEPTED0 */
+
+struct node_final {	      /* one decided proposal */
+	unsigned char id[32]; /* binary id */
+	int64_t v;	      /* FINAL_* */
+};
+
+struct node_finals {
+	struct node_final *v; /* cap slots */
+	size_t cap;	      /* power of two, or 0 */
+	size_t n;	      /* used */
+};
+
+struct node_batch {		   /* changes waiting for the committer */
+	struct cbuf *entries;	   /* new log entries, in index order */
+	size_t nentries;	   /* used */
+	size_t capentries;	   /* allocated */
+	uint64_t first;		   /* index of entries[0] */
+	struct node_row *rows;	   /* proposal rows to upsert, in order */
+	size_t nrows;		   /* used */
+	size_t caprows;		   /* allocated */
+	struct node_waiter *head;  /* requests to wake after the commit (under q_mu) */
+	struct node_waiter **tail; /* where the next waiter goes */
 };
 
 struct node {
@@ -79,22 +114,50 @@ struct node {
 
 	/* Everything below is under lock: shared for reading, exclusive for changing. */
 	pthread_rwlock_t lock;
-	struct ledger *ledger;	  /* state, possibly ahead of the disk by one batch */
-	struct merkle_tree tree;  /* every entry's leaf, same size as the ledger */
-	struct map props;	  /* id -> node_prop: pending, and final ones not yet durable */
-	struct node_batch batch;  /* changes not yet taken by the committer */
-	uint64_t seq;		  /* batches taken by the committer so far */
-	uint64_t pub_size;	  /* durable log size, that of the checkpoint below */
-	char *checkpoint;	  /* latest durable signed checkpoint */
-	int stopping;		  /* node_stop has begun: no more changes */
-	struct ledger_verdict *v; /* scratch verdict for the exclusive holder */
+	struct ledger *ledger;	   /* state, possibly ahead of the disk by one batch */
+	struct merkle_tree tree;   /* every entry's leaf, same size as the ledger */
+	struct map props;	   /* id -> node_prop: pending, and final ones not yet durable */
+	struct node_finals finals; /* decided proposals no longer in props */
+	struct node_batch batch;   /* changes not yet taken by the committer */
+	uint64_t seq;		   /* batches taken by the committer so far */
+	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
+	char *checkpoint;	   /* latest durable signed checkpoint */
+	int stopping;		   /* node_stop has begun: no more changes */
+	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
+
+	/* A copy of the member keys, changed with the registry under the exclusive lock, read
+	 * by signature checks without the node lock (a waiting writer would hold them up). */
+	pthread_mutex_t keys_mu; /* guards keys and nkeys */
+	struct note_key *keys;	 /* every member's key, in member id order */
+	size_t nkeys;		 /* entries in keys */
 
 	pthread_mutex_t q_mu;  /* wakes the committer; guards batch.head/tail */
 	pthread_cond_t q_cond; /* signalled on a new change or stop */
 	int q_kick;	       /* a change is queued */
+	unsigned q_nwait;      /* requests waiting on the batch being filled */
+	int q_linger;	       /* the last batch was large: let the next one fill */
 	int q_stop;	       /* the committer must finish */
+	int q_done;	       /* the committer is gone: a late waiter is woken at once */
 	pthread_t committer;   /* the committer thread */
 	int started;	       /* committer running */
+	struct cbuf logq;      /* log lines written after the next commit (under q_mu) */
+
+	/* The WAL is copied into the database by a thread of its own, off the commit path;
+	 * the committer only tops a finished pass off, so that the WAL can start over. */
+	struct store *ck;	/* the checkpointer's connection */
+	pthread_t ckpt;		/* the checkpointer thread */
+	pthread_mutex_t ck_mu;	/* guards the ck_* flags */
+	pthread_cond_t ck_cond; /* signalled when a pass is asked for, or on stop */
+	int ck_run;		/* a pass is asked for or running */
+	int ck_done;		/* a pass finished since the committer last looked */
+	int ck_stop;		/* the checkpointer must finish */
+	int ck_started;		/* checkpointer running */
+
+	/* Readers that show the state of the in-memory ledger wait until it is durable, so
+	 * that nothing served is ahead of the checkpoint. */
+	pthread_mutex_t dur_mu;	 /* guards durable */
+	pthread_cond_t dur_cond; /* broadcast when durable grows or the node stops */
+	uint64_t durable;	 /* copy of pub_size readable without the node lock */
 };
 
 /* ---- small helpers ---- */
@@ -126,6 +189,26 @@ static void node_log(const char *fmt, ...)
 	va_end(ap);
 	/* One write per line so lines from several threads do not interleave. */
 	fprintf(stderr, "concordd: %s\n", line);
+}
+
+/* Writes the queued log lines in one go (committer thread, or node_stop). */
+static void log_flush(struct node *n)
+{
+	struct cbuf q;
+	size_t off = 0;
+
+	pthread_mutex_lock(&n->q_mu);
+	q = n->logq;
+	memset(&n->logq, 0, sizeof(n->logq));
+	pthread_mutex_unlock(&n->q_mu);
+	while (off < q.len) {
+		ssize_t k = write(STDERR_FILENO, q.p + off, q.len - off);
+
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	cbuf_free(&q);
 }
 
 static void rdlock(struct node *n)
@@ -209,6 +292,163 @@ static void prop_free(struct node_prop *np)
 	free(np->objs);
 	free(np->reason);
 	free(np);
+}
+
+static struct node_prop *prop_ref(struct node_prop *np)
+{
+	atomic_fetch_add_explicit(&np->refs, 1, memory_order_relaxed);
+	return np;
+}
+
+/* Drops one reference; the last one frees. */
+static void prop_unref(struct node_prop *np)
+{
+	if (np && atomic_fetch_sub_explicit(&np->refs, 1, memory_order_acq_rel) == 1)
+		prop_free(np);
+}
+
+/* ---- the member keys, for signature checks ---- */
+
+/* Copies the member keys after the registry changed (or at startup). Under the exclusive
+ * lock, or before the node is shared. */
+static void keys_refresh(struct node *n)
+{
+	size_t count = ledger_member_count(n->ledger);
+	struct note_key *v = malloc((count + 1) * sizeof(*v));
+
+	if (v == NULL)
+		node_fatal("out of memory copying the member keys");
+	for (size_t i = 0; i < count; i++)
+		v[i] = ledger_member_at(n->ledger, i)->key;
+	pthread_mutex_lock(&n->keys_mu);
+	free(n->keys);
+	n->keys = v;
+	n->nkeys = count;
+	pthread_mutex_unlock(&n->keys_mu);
+}
+
+/* After np was accepted: the copy follows the registry when np wrote to it. */
+static void keys_follow(struct node *n, const struct node_prop *np)
+{
+	for (size_t i = 0; i < np->p.nops; i++)
+		if (strncmp(np->p.ops[i].path, "member/", 7) == 0) {
+			keys_refresh(n);
+			return;
+		}
+}
+
+/* The current key of member id, copied into k: 0, or -1 when id is not a member. */
+static int keys_get(struct node *n, const char *id, struct note_key *k)
+{
+	size_t lo = 0, hi;
+	int ret = -1;
+
+	pthread_mutex_lock(&n->keys_mu);
+	hi = n->nkeys;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(n->keys[mid].name, id);
+
+		if (c == 0) {
+			*k = n->keys[mid];
+			ret = 0;
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	pthread_mutex_unlock(&n->keys_mu);
+	return ret;
+}
+
+/* ---- decided proposals ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* A lower-case hex id to binary; -1 when it is not one. */
+static int id_bin(const char *hex, unsigned char out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+
+		if (lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[64] == '\0' ? 0 : -1;
+}
+
+static size_t finals_slot(const struct node_finals *f, const unsigned char id[32])
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof(h));
+	return (size_t)h & (f->cap - 1);
+}
+
+/* The FINAL_* value of id, FINAL_FREE when it is not a decided proposal. */
+static int64_t finals_get(const struct node_finals *f, const char *hex)
+{
+	unsigned char id[32];
+
+	if (f->cap == 0 || id_bin(hex, id) < 0)
+		return FINAL_FREE;
+	for (size_t i = finals_slot(f, id);; i = (i + 1) & (f->cap - 1)) {
+		if (f->v[i].v == FINAL_FREE)
+			return FINAL_FREE;
+		if (memcmp(f->v[i].id, id, 32) == 0)
+			return f->v[i].v;
+	}
+}
+
+static int finals_put(struct node_finals *f, const char *hex, int64_t v)
+{
+	unsigned char id[32];
+	size_t i;
+
+	if (id_bin(hex, id) < 0)
+		return CC_EINVAL;
+	if (4 * (f->n + 1) > 3 * f->cap) {
+		struct node_finals g = {NULL, f->cap ? 2 * f->cap : 1024, 0};
+
+		g.v = calloc(g.cap, sizeof(*g.v));
+		if (g.v == NULL)
+			return CC_ENOMEM;
+		for (size_t k = 0; k < f->cap; k++) {
+			if (f->v[k].v == FINAL_FREE)
+				continue;
+			for (i = finals_slot(&g, f->v[k].id); g.v[i].v != FINAL_FREE;
+			     i = (i + 1) & (g.cap - 1))
+				;
+			g.v[i] = f->v[k];
+			g.n++;
+		}
+		free(f->v);
+		*f = g;
+	}
+	for (i = finals_slot(f, id); f->v[i].v != FINAL_FREE; i = (i + 1) & (f->cap - 1))
+		if (memcmp(f->v[i].id, id, 32) == 0) {
+			f->v[i].v = v;
+			return 0;
+		}
+	memcpy(f->v[i].id, id, 32);
+	f->v[i].v = v;
+	f->n++;
+	return 0;
+}
+
+static int64_t final_value(int status, int64_t idx)
+{
+	return status == PS_ACCEPTED && idx >= 0 ? idx + FINAL_ACCEPTED0 : FINAL_REJECTED;
 }
 
 static int vsig_current(const struct ledger *l, const struct node_vsig *s)
@@ -303,14 +543,6 @@ out:
 
 /* ---- JSON ---- */
 
-static json_t *json_time(int64_t t)
-{
-	char s[TFMT_LEN + 1];
-
-	tfmt_format(t, s);
-	return json_string(s);
-}
-
 static json_t *json_strn(const char *s, size_t n)
 {
 	json_t *j = json_stringn(s, n);
@@ -336,89 +568,277 @@ static int json_out(json_t *j, struct cbuf *out)
 	return ret;
 }
 
-/* Renders np as docs/api.md's proposal object; v is its current verdict when pending (or
- * NULL: needs are then empty). */
-static json_t *prop_json(const struct node_prop *np, const struct ledger_verdict *v)
-{
-	json_t *o = json_object(), *ops = json_array(), *signers = json_array(),
-	       *objectors = json_array(), *needs = json_array();
-	struct note_sig *sigs = NULL;
-	struct cbuf note = CBUF_INIT;
+/* ---- proposal JSON, written directly: the hot answer of every change ---- */
 
-	if (!o || !ops || !signers || !objectors || !needs)
-		goto fail;
+struct jw {		/* a JSON writer into a cbuf */
+	struct cbuf *b; /* output */
+	int err;	/* first error (sticky) */
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (w->err == 0)
+		w->err = cbuf_put(w->b, s, n);
+}
+
+static void jw_raw(struct jw *w, const char *s)
+{
+	jw_put(w, s, strlen(s));
+}
+
+/* Whether s is UTF-8 as JSON (and jansson) require: no overlong forms, no surrogates, nothing
+ * above U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+
+		if (c < 0x80) {
+			i++;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			if (i + 1 >= n || (s[i + 1] & 0xc0) != 0x80)
+				return 0;
+			i += 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			unsigned c1 = i + 1 < n ? s[i + 1] : 0;
+
+			if (i + 2 >= n || (c1 & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0))
+				return 0;
+			i += 3;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			unsigned c1 = i + 1 < n ? s[i + 1] : 0;
+
+			if (i + 3 >= n || (c1 & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80 ||
+			    (s[i + 3] & 0xc0) != 0x80 || (c == 0xf0 && c1 < 0x90) ||
+			    (c == 0xf4 && c1 >= 0x90))
+				return 0;
+			i += 4;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Appends s escaped as the inside of a JSON string. */
+static void jw_esc(struct jw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[7];
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jw_put(w, s + run, i - run);
+		run = i + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			elen = 6;
+			break;
+		}
+		jw_put(w, esc, elen);
+	}
+	jw_put(w, s + run, n - run);
+}
+
+/* A JSON string; text that is not UTF-8 becomes "" (everything rendered was validated on the
+ * way in: never emit a broken document). Returns whether the text was written. */
+static int jw_strn(struct jw *w, const char *s, size_t n)
+{
+	int ok = utf8_valid((const unsigned char *)s, n);
+
+	jw_put(w, "\"", 1);
+	if (ok)
+		jw_esc(w, s, n);
+	jw_put(w, "\"", 1);
+	return ok;
+}
+
+static void jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, s, strlen(s));
+}
+
+static void jw_int(struct jw *w, int64_t v)
+{
+	char s[24];
+
+	jw_put(w, s, (size_t)snprintf(s, sizeof(s), "%" PRId64, v));
+}
+
+static void jw_time(struct jw *w, int64_t t)
+{
+	char s[TFMT_LEN + 1];
+
+	tfmt_format(t, s);
+	jw_str(w, s);
+}
+
+/* The "note" member: the body with every verified signature, as note_format writes it (""
+ * where note_format would refuse it). The body is the JSON string just written at body_at
+ * .. body_end (body_ok: it was, not "" for want of UTF-8): its escaped text is copied rather than
+ * escaped again; a proposal body is a note text checked on the way in. */
+static void prop_json_note(struct jw *w, const struct node_prop *np, size_t body_at,
+			   size_t body_end, int body_ok)
+{
+	struct cbuf sigs = CBUF_INIT;
+	size_t blen;
+	int ok = body_ok && np->nsigs > 0 && np->nsigs <= NOTE_MAX_SIGS;
+
+	for (size_t i = 0; ok && i < np->nsigs; i++)
+		ok = note_format_sig(&np->sigs[i].sig, &sigs) == 0;
+	if (!ok || w->err != 0 || np->p.body_len + 1 + sigs.len > NOTE_MAX_SIZE) {
+		cbuf_free(&sigs);
+		jw_raw(w, "\"\"");
+		return;
+	}
+	/* The escaped body less its closing quote, the blank line, then the signatures. */
+	blen = body_end - body_at - 1;
+	if (w->err == 0 && (w->err = cbuf_reserve(w->b, blen)) == 0)
+		jw_put(w, w->b->p + body_at, blen);
+	jw_raw(w, "\\n");
+	jw_esc(w, sigs.p, sigs.len);
+	jw_raw(w, "\"");
+	cbuf_free(&sigs);
+}
+
+/* Appends np as docs/api.md's proposal object; v is its current verdict when pending (or
+ * NULL: needs are then empty). */
+static int prop_json(const struct node_prop *np, const struct ledger_verdict *v, struct cbuf *out)
+{
+	struct jw w = {out, 0};
+	size_t body_at, body_end;
+	int body_ok;
+
+	jw_raw(&w, "{\"id\":");
+	jw_str(&w, np->p.id);
+	jw_raw(&w, ",\"status\":");
+	jw_str(&w, prop_status_name[np->status]);
+	jw_raw(&w, ",\"proposer\":");
+	jw_str(&w, np->p.proposer);
+	jw_raw(&w, ",\"created\":");
+	jw_time(&w, np->p.created);
+	jw_raw(&w, ",\"expires\":");
+	jw_time(&w, np->p.expires);
+	jw_raw(&w, ",\"ops\":[");
 	for (size_t i = 0; i < np->p.nops; i++) {
 		const struct proposal_op *op = &np->p.ops[i];
 
-		json_array_append_new(ops, json_pack("{s:s, s:s, s:o}", "op",
-						     op->kind == OP_PUT ? "put" : "delete", "path",
-						     op->path, "version",
-						     op->version == PROPOSAL_VERSION_NEW
-							 ? json_null()
-							 : json_integer(op->version)));
+		jw_raw(&w, i ? ",{\"op\":" : "{\"op\":");
+		jw_str(&w, op->kind == OP_PUT ? "put" : "delete");
+		jw_raw(&w, ",\"path\":");
+		jw_str(&w, op->path);
+		jw_raw(&w, ",\"version\":");
+		if (op->version == PROPOSAL_VERSION_NEW)
+			jw_raw(&w, "null");
+		else
+			jw_int(&w, op->version);
+		jw_raw(&w, "}");
 	}
-	sigs = calloc(np->nsigs + 1, sizeof(*sigs));
-	if (sigs == NULL)
-		goto fail;
+	jw_raw(&w, "],\"signers\":[");
 	for (size_t i = 0; i < np->nsigs; i++) {
-		json_array_append_new(signers, json_string(np->sigs[i].sig.name));
-		sigs[i] = np->sigs[i].sig;
+		if (i)
+			jw_raw(&w, ",");
+		jw_str(&w, np->sigs[i].sig.name);
 	}
-	for (size_t i = 0; i < np->nobjs; i++)
-		json_array_append_new(objectors, json_string(np->objs[i].sig.name));
+	jw_raw(&w, "],\"objectors\":[");
+	for (size_t i = 0; i < np->nobjs; i++) {
+		if (i)
+			jw_raw(&w, ",");
+		jw_str(&w, np->objs[i].sig.name);
+	}
+	jw_raw(&w, "],\"needs\":[");
 	for (unsigned i = 0; v && i < v->nneeds; i++) {
 		const struct ledger_need *nd = &v->needs[i];
-		json_t *cand = json_array();
 		const char *s = nd->candidates;
+		int first = 1;
 
-		while (cand && *s) {
+		jw_raw(&w, i ? ",{\"policy\":" : "{\"policy\":");
+		jw_str(&w, nd->policy);
+		jw_raw(&w, ",\"path\":");
+		jw_str(&w, nd->path);
+		jw_raw(&w, ",\"what\":");
+		jw_str(&w, nd->what);
+		jw_raw(&w, ",\"have\":");
+		jw_int(&w, nd->have);
+		jw_raw(&w, ",\"need\":");
+		jw_int(&w, nd->need);
+		jw_raw(&w, nd->have >= nd->need ? ",\"met\":true" : ",\"met\":false");
+		jw_raw(&w, ",\"candidates\":[");
+		while (*s) {
 			const char *sp = strchr(s, ' ');
 			size_t len = sp ? (size_t)(sp - s) : strlen(s);
 
-			if (len)
-				json_array_append_new(cand, json_strn(s, len));
+			if (len) {
+				if (!first)
+					jw_raw(&w, ",");
+				jw_strn(&w, s, len);
+				first = 0;
+			}
 			s += len + (sp != NULL);
 		}
-		json_array_append_new(needs,
-				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "policy",
-						nd->policy, "path", nd->path, "what", nd->what,
-						"have", (json_int_t)nd->have, "need",
-						(json_int_t)nd->need, "met", nd->have >= nd->need,
-						"candidates", cand ? cand : json_array()));
+		jw_raw(&w, "]}");
 	}
-	if (note_format(np->p.body, np->p.body_len, sigs, np->nsigs, &note) < 0)
-		cbuf_reset(&note);
-	json_object_set_new(o, "id", json_string(np->p.id));
-	json_object_set_new(o, "status", json_string(prop_status_name[np->status]));
-	json_object_set_new(o, "proposer", json_string(np->p.proposer));
-	json_object_set_new(o, "created", json_time(np->p.created));
-	json_object_set_new(o, "expires", json_time(np->p.expires));
-	json_object_set_new(o, "ops", ops);
-	json_object_set_new(o, "signers", signers);
-	json_object_set_new(o, "objectors", objectors);
-	json_object_set_new(o, "needs", needs);
-	json_object_set_new(o, "not_before", v ? json_time(v->not_before) : json_null());
-	json_object_set_new(o, "index", np->idx >= 0 ? json_integer(np->idx) : json_null());
-	json_object_set_new(o, "reason", np->reason ? json_string(np->reason) : json_null());
-	json_object_set_new(o, "body", json_strn(np->p.body, np->p.body_len));
-	json_object_set_new(o, "note", json_strn(note.p ? note.p : "", note.len));
-	free(sigs);
-	cbuf_free(&note);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(ops);
-	json_decref(signers);
-	json_decref(objectors);
-	json_decref(needs);
-	return NULL;
+	jw_raw(&w, "],\"not_before\":");
+	if (v)
+		jw_time(&w, v->not_before);
+	else
+		jw_raw(&w, "null");
+	jw_raw(&w, ",\"index\":");
+	if (np->idx >= 0)
+		jw_int(&w, np->idx);
+	else
+		jw_raw(&w, "null");
+	jw_raw(&w, ",\"reason\":");
+	if (np->reason)
+		jw_str(&w, np->reason);
+	else
+		jw_raw(&w, "null");
+	jw_raw(&w, ",\"body\":");
+	body_at = out->len;
+	body_ok = jw_strn(&w, np->p.body, np->p.body_len);
+	body_end = out->len;
+	jw_raw(&w, ",\"note\":");
+	prop_json_note(&w, np, body_at, body_end, body_ok);
+	jw_raw(&w, "}");
+	return w.err;
 }
 
-/* Renders np for a reader: pending ones are evaluated against the current state. */
-static json_t *prop_json_now(const struct node *n, const struct node_prop *np)
+/* Appends np for a reader: pending ones are evaluated against the current state. */
+static int prop_json_now(const struct node *n, const struct node_prop *np, struct cbuf *out)
 {
 	struct ledger_verdict *v = NULL;
-	json_t *j;
+	int ret;
 
 	if (np->status == PS_PENDING) {
 		v = malloc(sizeof(*v));
@@ -427,9 +847,9 @@ static json_t *prop_json_now(const struct node *n, const struct node_prop *np)
 			v = NULL;
 		}
 	}
-	j = prop_json(np, v);
+	ret = prop_json(np, v, out);
 	free(v);
-	return j;
+	return ret;
 }
 
 /* ---- rows ---- */
@@ -518,6 +938,7 @@ static int prop_from_row(const struct node *n, const struct store_proposal *row,
 	*out = NULL;
 	if (np == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
+	atomic_init(&np->refs, 1);
 	np->idx = -1;
 	if ((ret = proposal_parse(&np->p, row->body, strlen(row->body), e)) < 0)
 		goto out;
@@ -584,8 +1005,10 @@ static void batch_free(struct node_batch *b)
 	for (size_t i = 0; i < b->nentries; i++)
 		cbuf_free(&b->entries[i]);
 	free(b->entries);
-	for (size_t i = 0; i < b->nrows; i++)
-		store_proposal_free(&b->rows[i]);
+	for (size_t i = 0; i < b->nrows; i++) {
+		store_proposal_free(&b->rows[i].row);
+		prop_unref(b->rows[i].np);
+	}
 	free(b->rows);
 	batch_init(b, 0);
 }
@@ -608,21 +1031,27 @@ static void batch_entry(struct node *n, struct cbuf *entry)
 	memset(entry, 0, sizeof(*entry));
 }
 
-/* Queues np's row. Under the exclusive lock. */
-static void batch_row(struct node *n, const struct node_prop *np)
+/* Queues np's row: a snapshot of a pending proposal, a reference to a final one (whose row
+ * the committer builds off the lock). Under the exclusive lock. */
+static void batch_row(struct node *n, struct node_prop *np)
 {
 	struct node_batch *b = &n->batch;
+	struct node_row *r;
 
 	if (b->nrows == b->caprows) {
 		size_t cap = b->caprows ? 2 * b->caprows : 16;
-		struct store_proposal *v = realloc(b->rows, cap * sizeof(*v));
+		struct node_row *v = realloc(b->rows, cap * sizeof(*v));
 
 		if (v == NULL)
 			node_fatal("out of memory queueing a proposal");
 		b->rows = v;
 		b->caprows = cap;
 	}
-	if (prop_row(n, np, &b->rows[b->nrows]) < 0)
+	r = &b->rows[b->nrows];
+	memset(r, 0, sizeof(*r));
+	if (np->status != PS_PENDING)
+		r->np = prop_ref(np);
+	else if (prop_row(n, np, &r->row) < 0)
 		node_fatal("out of memory queueing a proposal");
 	b->nrows++;
 }
@@ -727,7 +1156,8 @@ static void prop_dead(struct node *n, struct node_prop *np, const struct cc_err 
 /* Decides np at time now with one ledger_accept: appends it when ready, rejects it when
  * objections make it impossible, else leaves it pending (queueing its row only when
  * row_if_pending: the timer re-decides often and need not rewrite unchanged rows). n->v holds
- * the verdict afterwards. On error the ledger is unchanged and np still pending. */
+ * the verdict afterwards. On error the ledger is unchanged and np still pending. An
+ * acceptance is not logged here: the caller does, preferably off the lock. */
 static int prop_decide(struct node *n, struct node_prop *np, int64_t now, int row_if_pending,
 		       struct cc_err *e)
 {
@@ -779,8 +1209,7 @@ static int prop_decide(struct node *n, struct node_prop *np, int64_t now, int ro
 		np->idx = (int64_t)size;
 		batch_entry(n, &entry);
 		prop_finish(n, np, PS_ACCEPTED, NULL);
-		node_log("accepted %.16s at index %" PRId64 " (%zu signatures)", np->p.id, np->idx,
-			 ns);
+		/* The caller logs it, after the lock. */
 		break;
 	case LEDGER_REJECTED:
 		reject_reason(n->v, &why);
@@ -827,18 +1256,29 @@ static int final_error(struct node_reply *r, const char *id, int status, int64_t
 	}
 }
 
-/* Looks a proposal up in the store; 0 and r untouched when unknown there too. */
+/* Answers a request about a decided proposal no longer in memory; 0 and r untouched when id
+ * is not one. Accepted ones are answered from the in-memory index; rejected and expired
+ * ones (rare) from the store, which holds their reason. */
 static int stored_final(struct node *n, const char *id, struct node_reply *r)
 {
 	struct store_proposal row;
 	struct cc_err e = {0};
+	int64_t v = finals_get(&n->finals, id);
 	int ret, st;
 
+	if (v == FINAL_FREE)
+		return 0;
+	if (v >= FINAL_ACCEPTED0) {
+		final_error(r, id, PS_ACCEPTED, v - FINAL_ACCEPTED0, NULL);
+		return 1;
+	}
 	pthread_mutex_lock(&n->rd_mu);
 	ret = store_proposal_get(n->rd, id, &row, &e);
 	pthread_mutex_unlock(&n->rd_mu);
-	if (ret == CC_ENOENT)
-		return 0;
+	if (ret == CC_ENOENT) {
+		reply_fail(r, CC_EIO, "proposal %s: inconsistent state", id);
+		return 1;
+	}
 	if (ret < 0) {
 		reply_fail(r, ret, "%s", e.msg);
 		return 1;
@@ -855,16 +1295,49 @@ static int stored_final(struct node *n, const char *id, struct node_reply *r)
 	return 1;
 }
 
-/* Applies c to proposal id: merges, evaluates, acts. */
+/* Registers w for the next commit without the node lock, once its change is made: the
+ * batch holding the change is then being filled, being committed or committed, and the
+ * commit that wakes w comes after it in every case (batches commit in order). When the
+ * committer is gone (node_stop), every queued change is durable: w is woken at once. */
+static void batch_wait_after(struct node *n, struct node_waiter *w, const char *line)
+{
+	int now;
+
+	pthread_mutex_lock(&n->q_mu);
+	now = n->q_done;
+	/* Logged with the next commit: one write for a whole batch of lines. */
+	if (line && !now && cbuf_printf(&n->logq, "concordd: %s\n", line) < 0)
+		cbuf_reset(&n->logq);
+	if (!now) {
+		w->next = NULL;
+		*n->batch.tail = w;
+		n->batch.tail = &w->next;
+		/* Wake the committer for the first change, and when a lingering batch is full. */
+		if (!n->q_kick || ++n->q_nwait == NODE_BATCH_FULL)
+			pthread_cond_signal(&n->q_cond);
+		n->q_kick = 1;
+	}
+	pthread_mutex_unlock(&n->q_mu);
+	if (now) {
+		if (line)
+			node_log("%s", line);
+		w->done(w);
+	}
+}
+
+/* Applies c to proposal id: merges, evaluates, acts. Only the decision runs under the
+ * exclusive lock; the answer is written after it, from the proposal itself when it is final
+ * (it no longer changes; a reference keeps it alive), and the request then waits for the
+ * commit that makes it durable. */
 static int node_change(struct node *n, const char *id, struct change *c, struct node_waiter *w,
 		       struct node_reply *r)
 {
-	struct node_prop *np, *fresh = NULL;
+	struct node_prop *np, *fresh = NULL, *done = NULL;
 	struct node_vsig *sigs = NULL, *objs = NULL, *old_sigs, *old_objs;
 	size_t nsigs = 0, nobjs = 0, old_nsigs, old_nobjs, added = 0;
-	char what[32];
+	char what[32], line[128];
 	int64_t now;
-	int ret, status;
+	int ret, status, logged = 0;
 
 	snprintf(what, sizeof(what), "%.16s", id);
 	wrlock(n);
@@ -897,6 +1370,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 		fresh->status = PS_PENDING;
 		fresh->received = (int64_t)time(NULL);
 		fresh->idx = -1;
+		atomic_init(&fresh->refs, 1);
 		np = fresh;
 	}
 	prop_prune(n->ledger, np);
@@ -960,27 +1434,45 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	}
 	free(old_sigs);
 	free(old_objs);
+	if (np->status == PS_ACCEPTED)
+		keys_follow(n, np);
 	if (fresh) {
 		if (map_put(&n->props, np->p.id, np) < 0)
 			node_fatal("out of memory");
 		fresh = NULL;
-		if (np->status == PS_PENDING)
-			node_log("pending %.16s (%zu signatures)", np->p.id, np->nsigs);
+		logged = np->status == PS_PENDING;
 		status = np->status == PS_ACCEPTED ? NODE_CREATED : NODE_ACCEPTED;
 	} else {
 		status = np->status == PS_ACCEPTED ? NODE_CREATED : NODE_OK;
-		if (added && np->status == PS_PENDING)
-			node_log("pending %.16s (%zu signatures, %zu objections)", np->p.id,
-				 np->nsigs, np->nobjs);
+		logged = added && np->status == PS_PENDING;
 	}
-	if (json_out(prop_json(np, np->status == PS_PENDING ? n->v : NULL), &r->body) < 0)
-		node_fatal("out of memory");
 	r->status = status;
+	if (np->status == PS_PENDING) {
+		/* Still changing: the answer is written now, with the verdict just taken. */
+		if (prop_json(np, n->v, &r->body) < 0)
+			node_fatal("out of memory");
+		nsigs = np->nsigs;
+		nobjs = np->nobjs;
+	} else {
+		done = prop_ref(np);
+	}
+	unlock(n);
+	line[0] = '\0';
+	if (done) {
+		if (prop_json(done, NULL, &r->body) < 0)
+			node_fatal("out of memory");
+		if (done->status == PS_ACCEPTED)
+			snprintf(line, sizeof(line),
+				 "accepted %.16s at index %" PRId64 " (%zu signatures)", done->p.id,
+				 done->idx, done->nsigs);
+		prop_unref(done);
+	} else if (logged) {
+		snprintf(line, sizeof(line), "pending %.16s (%zu signatures, %zu objections)", what,
+			 nsigs, nobjs);
+	}
 	/* Acknowledged once durable, even when nothing changed: the state the reply shows
 	 * may itself still be in the batch. */
-	batch_wait(n, w);
-	unlock(n);
-	prop_free(fresh);
+	batch_wait_after(n, w, line[0] ? line : NULL);
 	return 1;
 nomem:
 	free(sigs);
@@ -992,8 +1484,12 @@ done:
 	return 0;
 }
 
-/* Checks each signature against the member registry, under the shared lock so that
- * verifications run in parallel with each other but never with a change to the registry. */
+/* Checks each signature against the member registry: the member's current key is copied
+ * from the node's copy of the keys (never waiting for the node lock), and the Ed25519 check
+ * runs outside any lock, so verifications run in parallel with each other and with appends.
+ * A key that changes meanwhile is caught under the exclusive lock: vsig_current compares the
+ * key each signature verified against with the member's key at that point, and a signature
+ * under a replaced key never counts. */
 static int verify_sigs(struct node *n, const char *body, size_t len, const struct note_sig *sigs,
 		       size_t nsigs, struct node_vsig **out, struct cc_err *e)
 {
@@ -1003,16 +1499,21 @@ static int verify_sigs(struct node *n, const char *body, size_t len, const struc
 	if (v == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	for (size_t i = 0; i < nsigs; i++) {
-		const struct ledger_member *m;
+		int ret = 0;
 
-		rdlock(n);
-		m = ledger_check_sig(n->ledger, body, len, &sigs[i], e);
-		if (m)
-			v[i].key = m->key;
-		unlock(n);
-		if (m == NULL) {
+		if (keys_get(n, sigs[i].name, &v[i].key) < 0)
+			ret = cc_fail(e, CC_EPERM, "key \"%s\" is not a member's", sigs[i].name);
+		else if (v[i].key.id != sigs[i].id)
+			ret = cc_fail(e, CC_EPERM,
+				      "%s signed with key %08" PRIx32
+				      ", not its registered key %08" PRIx32,
+				      sigs[i].name, sigs[i].id, v[i].key.id);
+		else if (note_verify(&v[i].key, body, len, &sigs[i]) < 0)
+			ret = cc_fail(e, CC_ESIG, "the signature of %s does not verify",
+				      sigs[i].name);
+		if (ret < 0) {
 			free(v);
-			return e->code ? e->code : CC_ESIG;
+			return ret;
 		}
 		v[i].sig = sigs[i];
 	}
@@ -1180,6 +1681,11 @@ static void node_sweep(struct node *n)
 			continue;
 		if (prop_decide(n, np, now, pruned > 0, &e) < 0)
 			prop_dead(n, np, &e);
+		else if (np->status == PS_ACCEPTED) {
+			keys_follow(n, np);
+			node_log("accepted %.16s at index %" PRId64 " (%zu signatures)", np->p.id,
+				 np->idx, np->nsigs);
+		}
 	}
 }
 
@@ -1218,8 +1724,19 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		for (size_t i = 0; ret == 0 && i < b->nentries; i++)
 			ret = store_entry_put(n->wr, b->first + i, b->entries[i].p,
 					      b->entries[i].len, &e);
-		for (size_t i = 0; ret == 0 && i < b->nrows; i++)
-			ret = store_proposal_put(n->wr, &b->rows[i], &e);
+		for (size_t i = 0; ret == 0 && i < b->nrows; i++) {
+			struct store_proposal row;
+
+			if (b->rows[i].np == NULL) {
+				ret = store_proposal_put(n->wr, &b->rows[i].row, &e);
+				continue;
+			}
+			/* A final proposal: its row is built here, off the lock. */
+			if (prop_row(n, b->rows[i].np, &row) < 0)
+				node_fatal("out of memory writing a proposal");
+			ret = store_proposal_put(n->wr, &row, &e);
+			store_proposal_free(&row);
+		}
 		if (ret == 0 && b->nentries)
 			ret = store_meta_put(n->wr, "checkpoint", ck.p, &e);
 		if (ret == 0)
@@ -1233,6 +1750,10 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		free(n->checkpoint);
 		n->checkpoint = cbuf_take(&ck);
 		n->pub_size = size;
+		pthread_mutex_lock(&n->dur_mu);
+		n->durable = size;
+		pthread_cond_broadcast(&n->dur_cond);
+		pthread_mutex_unlock(&n->dur_mu);
 	}
 	/* Final statuses are durable now: those proposals are served from the store. Collect
 	 * first: deleting from the map moves its slots. */
@@ -1245,8 +1766,11 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 			gone[ngone++] = np;
 	}
 	for (size_t i = 0; i < ngone; i++) {
+		if (finals_put(&n->finals, gone[i]->p.id,
+			       final_value(gone[i]->status, gone[i]->idx)) < 0)
+			node_fatal("out of memory");
 		map_del(&n->props, gone[i]->p.id);
-		prop_free(gone[i]);
+		prop_unref(gone[i]);
 	}
 	free(gone);
 	unlock(n);
@@ -1258,8 +1782,61 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		next = w->next;
 		w->done(w);
 	}
+	log_flush(n);
 	cbuf_free(&text);
 	cbuf_free(&ck);
+}
+
+/* The checkpointer: copies the WAL into the database when the committer asks, off the commit
+ * path (a PASSIVE checkpoint runs alongside the commits). */
+static void *node_checkpointer(void *arg)
+{
+	struct node *n = arg;
+
+	pthread_mutex_lock(&n->ck_mu);
+	for (;;) {
+		struct cc_err e = {0};
+		int ret;
+
+		while (!n->ck_run && !n->ck_stop)
+			pthread_cond_wait(&n->ck_cond, &n->ck_mu);
+		if (n->ck_stop)
+			break;
+		pthread_mutex_unlock(&n->ck_mu);
+		ret = store_checkpoint(n->ck, NULL, NULL, &e);
+		if (ret < 0 && ret != CC_EEXIST)
+			node_log("warning: %s", e.msg);
+		pthread_mutex_lock(&n->ck_mu);
+		n->ck_run = 0;
+		n->ck_done = 1;
+	}
+	pthread_mutex_unlock(&n->ck_mu);
+	return NULL;
+}
+
+/* After a commit: asks for a background checkpoint once the WAL is long; once one has run,
+ * copies the few frames committed since (the WAL then starts over at the next commit,
+ * instead of growing while commits keep coming). */
+static void node_after_commit(struct node *n)
+{
+	struct cc_err e = {0};
+	int frames = store_wal_frames(n->wr), here = 0, ret;
+
+	if (!n->ck_started) {
+		here = frames >= NODE_CKPT_FRAMES;
+	} else {
+		pthread_mutex_lock(&n->ck_mu);
+		if (n->ck_done) {
+			n->ck_done = 0;
+			here = 1;
+		} else if (!n->ck_run && frames >= NODE_CKPT_FRAMES) {
+			n->ck_run = 1;
+			pthread_cond_signal(&n->ck_cond);
+		}
+		pthread_mutex_unlock(&n->ck_mu);
+	}
+	if (here && (ret = store_checkpoint(n->wr, NULL, NULL, &e)) < 0 && ret != CC_EEXIST)
+		node_log("warning: %s", e.msg);
 }
 
 static void *node_committer(void *arg)
@@ -1282,7 +1859,20 @@ static void *node_committer(void *arg)
 				break;
 			pthread_cond_timedwait(&n->q_cond, &n->q_mu, &tick);
 		}
+		if (n->q_kick && n->q_linger) {
+			struct timespec until = now;
+
+			until.tv_nsec += NODE_LINGER_US * 1000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!n->q_stop && n->q_nwait < NODE_BATCH_FULL &&
+			       pthread_cond_timedwait(&n->q_cond, &n->q_mu, &until) == 0)
+				;
+		}
 		n->q_kick = 0;
+		n->q_nwait = 0;
 		stop = n->q_stop;
 		pthread_mutex_unlock(&n->q_mu);
 
@@ -1310,6 +1900,11 @@ static void *node_committer(void *arg)
 				   b.first, b.nentries, size);
 		if (b.nentries || b.nrows || b.head)
 			node_commit(n, &b, seq, size, root);
+		if (b.nentries || b.nrows)
+			node_after_commit(n);
+		pthread_mutex_lock(&n->q_mu);
+		n->q_linger = b.nentries + b.nrows >= NODE_LINGER_MIN;
+		pthread_mutex_unlock(&n->q_mu);
 		batch_free(&b);
 	}
 	return NULL;
@@ -1317,6 +1912,9 @@ static void *node_committer(void *arg)
 
 int node_start(struct node *n, struct cc_err *e)
 {
+	/* Without a checkpointer the committer checkpoints itself (node_after_commit). */
+	if (n->ck && pthread_create(&n->ckpt, NULL, node_checkpointer, n) == 0)
+		n->ck_started = 1;
 	if (pthread_create(&n->committer, NULL, node_committer, n) != 0)
 		return cc_fail(e, CC_EIO, "cannot start the committer thread");
 	n->started = 1;
@@ -1338,8 +1936,18 @@ void node_stop(struct node *n)
 		pthread_join(n->committer, NULL);
 		n->started = 0;
 	}
-	/* Nothing can be queued any more; wake anyone left (only without a committer). */
+	if (n->ck_started) {
+		pthread_mutex_lock(&n->ck_mu);
+		n->ck_stop = 1;
+		pthread_cond_signal(&n->ck_cond);
+		pthread_mutex_unlock(&n->ck_mu);
+		pthread_join(n->ckpt, NULL);
+		n->ck_started = 0;
+	}
+	/* Nothing can be queued any more; wake anyone left (only without a committer), and
+	 * anyone who registers later at once (batch_wait_after). */
 	pthread_mutex_lock(&n->q_mu);
+	n->q_done = 1;
 	w = n->batch.head;
 	n->batch.head = NULL;
 	n->batch.tail = &n->batch.head;
@@ -1348,6 +1956,7 @@ void node_stop(struct node *n)
 		next = w->next;
 		w->done(w);
 	}
+	log_flush(n);
 }
 
 /* ---- open and close ---- */
@@ -1437,6 +2046,25 @@ static int reload_prop(void *ctx, const struct store_proposal *row)
 	return 0;
 }
 
+static int reload_final(void *ctx, const char *id, const char *status, int64_t idx)
+{
+	struct replay *rp = ctx;
+	unsigned char bin[32];
+	int st;
+
+	/* An id that is not one can never be asked for. */
+	if (strlen(id) != PROPOSAL_ID_LEN || id_bin(id, bin) < 0)
+		return 0;
+	for (st = 0; st < PS_COUNT; st++)
+		if (strcmp(status, prop_status_name[st]) == 0)
+			break;
+	/* An unknown status is looked up in the store when asked for, and reported there. */
+	if (finals_put(&rp->n->finals, id,
+		       st == PS_ACCEPTED ? final_value(st, idx) : FINAL_REJECTED) < 0)
+		return cc_fail(rp->e, CC_ENOMEM, "out of memory");
+	return 0;
+}
+
 int node_open(struct node **out, const char *dir, struct cc_err *e)
 {
 	char path[CONF_PATH_MAX];
@@ -1456,12 +2084,17 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	n->dirfd = -1;
 	pthread_mutex_init(&n->rd_mu, NULL);
 	pthread_rwlockattr_init(&ra);
-	/* Signature checks hold the shared lock; without writer preference a steady stream of
-	 * them could starve the appends. */
+	/* Readers hold the shared lock briefly; writer preference keeps a steady stream of them
+	 * from starving the appends. */
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&n->lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&n->q_mu, NULL);
+	pthread_mutex_init(&n->ck_mu, NULL);
+	pthread_mutex_init(&n->keys_mu, NULL);
+	pthread_mutex_init(&n->dur_mu, NULL);
+	pthread_cond_init(&n->dur_cond, NULL);
+	pthread_cond_init(&n->ck_cond, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&n->q_cond, &ca);
@@ -1496,6 +2129,10 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		goto out;
 	if ((ret = store_open(&n->rd, path, STORE_READONLY, e)) < 0)
 		goto out;
+	/* The checkpointer's connection; without one the committer checkpoints itself. */
+	if (store_open(&n->ck, path, 0, NULL) < 0)
+		n->ck = NULL;
+	store_wal_manual(n->wr);
 	if ((ret = store_entry_count(n->wr, &count, e)) < 0)
 		goto out;
 	rp.n = n;
@@ -1519,6 +2156,8 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		goto out;
 	n->checkpoint = cbuf_take(&ck);
 	n->pub_size = count;
+	n->durable = count;
+	keys_refresh(n);
 	if ((ret = note_vkey_format(&n->key.key, &vk)) < 0)
 		goto out;
 	n->log_vkey = cbuf_take(&vk);
@@ -1527,6 +2166,8 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		node_log("warning: %s names member %s, who is not a member of %s", CONF_FILE,
 			 n->conf.member, n->origin);
 	if ((ret = store_proposals(n->wr, "pending", (size_t)INT64_MAX, reload_prop, &rp, e)) < 0)
+		goto out;
+	if ((ret = store_proposal_finals(n->wr, reload_final, &rp, e)) < 0)
 		goto out;
 	*out = n;
 	n = NULL;
@@ -1545,13 +2186,20 @@ void node_close(struct node *n)
 		node_stop(n);
 	for (size_t i = 0; i < n->props.cap; i++)
 		if (n->props.slot[i].key)
-			prop_free(n->props.slot[i].val);
+			prop_unref(n->props.slot[i].val);
 	map_free(&n->props);
+	free(n->finals.v);
 	batch_free(&n->batch);
 	merkle_tree_free(&n->tree);
 	ledger_free(n->ledger);
 	store_close(n->wr);
 	store_close(n->rd);
+	store_close(n->ck);
+	cbuf_free(&n->logq);
+	pthread_mutex_destroy(&n->ck_mu);
+	pthread_mutex_destroy(&n->keys_mu);
+	free(n->keys);
+	pthread_cond_destroy(&n->ck_cond);
 	free(n->checkpoint);
 	free(n->log_vkey);
 	free(n->v);
@@ -1561,6 +2209,8 @@ void node_close(struct node *n)
 	pthread_mutex_destroy(&n->rd_mu);
 	pthread_rwlock_destroy(&n->lock);
 	pthread_mutex_destroy(&n->q_mu);
+	pthread_mutex_destroy(&n->dur_mu);
+	pthread_cond_destroy(&n->dur_cond);
 	pthread_cond_destroy(&n->q_cond);
 	free(n);
 }
@@ -1711,38 +2361,38 @@ out:
 	return ret;
 }
 
-/* Renders a stored row (a proposal no longer in memory). */
-static json_t *row_json(const struct node *n, const struct store_proposal *row)
+/* Appends a stored row (a proposal no longer in memory). */
+static int row_json(const struct node *n, const struct store_proposal *row, struct cbuf *out)
 {
 	struct node_prop *np;
-	json_t *j;
+	int ret;
 
 	if (prop_from_row(n, row, 0, &np, NULL) < 0)
-		return NULL;
-	j = prop_json(np, NULL);
+		return CC_EIO;
+	ret = prop_json(np, NULL, out);
 	prop_free(np);
-	return j;
+	return ret;
 }
 
 int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_err *e)
 {
 	struct store_proposal row;
 	struct node_prop *np;
-	json_t *j = NULL;
-	int ret = 0;
+	int ret = 0, jr = 0;
 
+	cbuf_reset(json);
 	if (!id_valid(id))
 		return cc_fail(e, CC_ENOENT, "no proposal %.80s", id);
 	rdlock(n);
 	np = map_get(&n->props, id);
 	if (np) {
-		j = prop_json_now(n, np);
+		jr = prop_json_now(n, np, json);
 	} else {
 		pthread_mutex_lock(&n->rd_mu);
 		ret = store_proposal_get(n->rd, id, &row, e);
 		pthread_mutex_unlock(&n->rd_mu);
 		if (ret == 0) {
-			j = row_json(n, &row);
+			jr = row_json(n, &row, json);
 			store_proposal_free(&row);
 		}
 	}
@@ -1751,45 +2401,44 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 		return cc_fail(e, ret, "no proposal %s", id);
 	if (ret < 0)
 		return ret;
-	if (j == NULL)
+	if (jr == CC_ENOMEM)
+		return cc_fail(e, jr, "out of memory");
+	if (jr < 0)
 		return cc_fail(e, CC_EIO, "proposal %s: cannot render it", id);
-	if ((ret = json_out(j, json)) < 0)
-		return cc_fail(e, ret, "out of memory");
 	return 0;
 }
 
-struct listing {	/* state of node_proposals */
-	struct node *n; /* the node */
-	json_t *list;	/* proposals rendered so far */
+struct listing {	  /* state of node_proposals */
+	struct node *n;	  /* the node */
+	struct cbuf *out; /* the document so far */
+	size_t count;	  /* proposals written */
 };
 
 static int list_prop(void *ctx, const struct store_proposal *row)
 {
 	struct listing *ls = ctx;
 	struct node_prop *np = map_get(&ls->n->props, row->id);
-	json_t *j = np ? prop_json_now(ls->n, np) : row_json(ls->n, row);
+	int ret = ls->count++ ? cbuf_putc(ls->out, ',') : 0;
 
-	if (j == NULL)
-		return CC_ENOMEM;
-	return json_array_append_new(ls->list, j) < 0 ? CC_ENOMEM : 0;
+	if (ret == 0)
+		ret = np ? prop_json_now(ls->n, np, ls->out) : row_json(ls->n, row, ls->out);
+	return ret < 0 ? CC_ENOMEM : 0;
 }
 
 int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e)
 {
-	struct listing ls = {n, json_array()};
-	json_t *o;
+	struct listing ls = {n, json, 0};
 	int ret, st;
 
 	for (st = 0; status && st < PS_COUNT; st++)
 		if (strcmp(status, prop_status_name[st]) == 0)
 			break;
-	if (st == PS_COUNT) {
-		json_decref(ls.list);
+	if (st == PS_COUNT)
 		return cc_fail(e, CC_EINVAL,
 			       "status must be pending, accepted, rejected or expired, not %.32s",
 			       status);
-	}
-	if (ls.list == NULL)
+	cbuf_reset(json);
+	if (cbuf_puts(json, "{\"proposals\":[") < 0)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	rdlock(n);
 	pthread_mutex_lock(&n->rd_mu);
@@ -1797,12 +2446,11 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 	pthread_mutex_unlock(&n->rd_mu);
 	unlock(n);
 	if (ret < 0) {
-		json_decref(ls.list);
+		cbuf_reset(json);
 		return e && e->code ? ret : cc_fail(e, ret, "cannot list proposals");
 	}
-	o = json_pack("{s:o}", "proposals", ls.list);
-	if ((ret = json_out(o, json)) < 0)
-		return cc_fail(e, ret, "out of memory");
+	if (cbuf_puts(json, "]}") < 0)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -1887,6 +2535,28 @@ static int list_record(void *ctx, const char *path, const char *content, size_t 
 		   : 0;
 }
 
+/* Waits until the first size entries are durable; CC_EIO if the node stops first (what is
+ * queued is committed on stop, so that only happens after a failed commit). */
+static int wait_durable(struct node *n, uint64_t size)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&n->dur_mu);
+	while (n->durable < size) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_cond_timedwait(&n->dur_cond, &n->dur_mu, &until) != 0 &&
+		    node_stopping(n) && n->durable < size) {
+			ret = CC_EIO;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&n->dur_mu);
+	return ret;
+}
+
 int node_records(struct node *n, const char *prefix, struct cbuf *json, struct cc_err *e)
 {
 	struct rec_listing rl = {json_array()};
@@ -1897,8 +2567,12 @@ int node_records(struct node *n, const char *prefix, struct cbuf *json, struct c
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	rdlock(n);
 	ret = ledger_foreach(n->ledger, prefix ? prefix : "", list_record, &rl);
-	size = n->pub_size;
+	/* The listing is the state after every entry applied so far; answer once those are
+	 * durable, with that tree size, so it can be checked against a checkpoint. */
+	size = ledger_size(n->ledger);
 	unlock(n);
+	if (ret == 0 && wait_durable(n, size) < 0)
+		ret = CC_EIO;
 	if (ret < 0) {
 		json_decref(rl.list);
 		return cc_fail(e, ret, "cannot list records");
@@ -1910,12 +2584,16 @@ int node_records(struct node *n, const char *prefix, struct cbuf *json, struct c
 
 int node_root(struct node *n, struct cbuf *text, struct cc_err *e)
 {
+	uint64_t size;
 	int ret;
 
 	cbuf_reset(text);
 	rdlock(n);
 	ret = ledger_export_root(n->ledger, text);
+	size = ledger_size(n->ledger);
 	unlock(n);
+	if (ret == 0 && wait_durable(n, size) < 0)
+		ret = CC_EIO;
 	if (ret < 0)
 		return cc_fail(e, ret, "cannot export the root");
 	if (text->p == NULL && cbuf_reserve(text, 0) < 0)

@@ -6,8 +6,10 @@
  * (node_start) writes batches and runs the ~1 s timer. A change (a new entry, a proposal's
  * new status) is applied to memory under the node's write lock, queued, and acknowledged only
  * once the committer has committed the batch holding it: the caller passes a node_waiter
- * whose done() the committer calls after the commit. Signature checks run under the shared
- * (read) lock, in parallel with each other. */
+ * whose done() the committer calls after the commit. Signature checks run outside the lock,
+ * against member keys copied under the shared (read) lock, in parallel with each other and
+ * with appends; the exclusive holder counts a signature only while the key it verified
+ * against is still the member's. */
 #ifndef CONCORD_NODE_NODE_H
 #define CONCORD_NODE_NODE_H
 

@@ -21,6 +21,7 @@ enum {
 	Q_PROP_GET,
 	Q_PROP_ALL,
 	Q_PROP_STATUS,
+	Q_PROP_FINALS,
 	Q_COUNT
 };
 
@@ -47,6 +48,7 @@ static const char *const store_sql[Q_COUNT] = {
 		   "proposals ORDER BY received DESC, rowid DESC LIMIT ?",
     [Q_PROP_STATUS] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
 		      "proposals WHERE status = ? ORDER BY received DESC, rowid DESC LIMIT ?",
+    [Q_PROP_FINALS] = "SELECT id, status, idx FROM proposals WHERE status <> 'pending'",
 };
 
 static const char store_schema[] =
@@ -60,6 +62,7 @@ static const char store_schema[] =
 struct store {
 	sqlite3 *db;		  /* the connection */
 	sqlite3_stmt *q[Q_COUNT]; /* prepared statements, NULL until first used */
+	int wal_frames;		  /* frames in the WAL after the last commit (store_wal_manual) */
 	char path[4096];	  /* database file, for messages */
 };
 
@@ -497,4 +500,63 @@ void store_proposal_free(struct store_proposal *p)
 	free(p->objections);
 	free(p->reason);
 	p->body = p->sigs = p->objections = p->reason = NULL;
+}
+
+int store_proposal_finals(struct store *s, store_final_fn fn, void *ctx, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_PROP_FINALS, e);
+	int rc, ret = 0;
+
+	if (st == NULL)
+		return CC_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(st, 0);
+		const unsigned char *status = sqlite3_column_text(st, 1);
+		int64_t idx =
+		    sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+
+		ret = fn(ctx, id ? (const char *)id : "", status ? (const char *)status : "", idx);
+		if (ret != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = store_fail(s, e, "list decided proposals");
+out:
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int store_wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = ctx;
+
+	s->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void store_wal_manual(struct store *s)
+{
+	/* Replaces SQLite's own hook, which is what checkpoints automatically. */
+	sqlite3_wal_hook(s->db, store_wal_hook, s);
+}
+
+int store_wal_frames(const struct store *s)
+{
+	return s->wal_frames;
+}
+
+int store_checkpoint(struct store *s, int *frames, int *backfilled, struct cc_err *e)
+{
+	int log = 0, done = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (frames)
+		*frames = log;
+	if (backfilled)
+		*backfilled = done;
+	if (rc == SQLITE_BUSY)
+		return CC_EEXIST; /* another checkpoint is running */
+	if (rc != SQLITE_OK)
+		return store_fail(s, e, "checkpoint");
+	return 0;
 }

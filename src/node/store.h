@@ -69,5 +69,17 @@ typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);
 int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
 		    void *ctx, struct cc_err *e);
 void store_proposal_free(struct store_proposal *p);
+/* Calls fn with the id, status and log index (-1: none) of every proposal that is not
+ * pending, in no particular order (stops at a non-zero result, returned). */
+typedef int (*store_final_fn)(void *ctx, const char *id, const char *status, int64_t idx);
+int store_proposal_finals(struct store *s, store_final_fn fn, void *ctx, struct cc_err *e);
+
+/* Checkpoints are the caller's: SQLite no longer copies the WAL into the database at the end
+ * of a commit that made it long (which delays that commit); store_wal_frames says how long
+ * it is after the last commit, store_checkpoint copies what it can without waiting for
+ * anyone (CC_EEXIST when another connection is checkpointing). */
+void store_wal_manual(struct store *s);
+int store_wal_frames(const struct store *s);
+int store_checkpoint(struct store *s, int *frames, int *backfilled, struct cc_err *e);
 
 #endif

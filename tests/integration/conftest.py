@@ -1,20 +1,25 @@
 import os
-import shutil
+import threading
+import time
 
 import pytest
 
-from concord import CONCORD, DATA, Key, Node, cli
+from concord import DATA, Key, Node, cli, note, proposal_body
 
 MEMBERS = [("cn", "government"), ("br", "government"), ("za", "government"),
            ("de", "government"), ("isoc", "technical")]
+STATES = ["cn", "br", "za", "de"]
 ORIGIN = "test.concord.example/root"
+ROOT_ZONE = os.path.join(DATA, "root-2025082000.zone")
+ROOT_CHANGES = os.path.join(DATA, "root-changes-2025082000-2026072100.txt")
 
 
 class Network:
-    """Keys of the five founding members, a signed genesis, a node directory."""
+    """Keys of the five founding members, a signed genesis, node directories."""
 
     def __init__(self, base, root_zone=True, consultation="0"):
         self.base = base
+        self.origin = ORIGIN
         self.keys_dir = os.path.join(base, "keys")
         os.makedirs(self.keys_dir)
         args = ["genesis", "new", "--origin", ORIGIN, "--consultation", consultation]
@@ -22,7 +27,7 @@ class Network:
             cli("keygen", m, "--dir", self.keys_dir)
             args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
         if root_zone:
-            args += ["--root-zone", os.path.join(DATA, "root-2025082000.zone")]
+            args += ["--root-zone", ROOT_ZONE]
         self.genesis = os.path.join(base, "genesis")
         cli(*args, "-o", self.genesis)
         for m, _ in MEMBERS:
@@ -32,11 +37,29 @@ class Network:
     def key_file(self, m):
         return os.path.join(self.keys_dir, f"{m}.key")
 
-    def node(self, name="node"):
-        d = os.path.join(self.base, name)
-        if not os.path.exists(d):
-            cli("node", "init", d, "--genesis", self.genesis, "--key", self.key_file("cn"))
+    def node(self, d):
+        """A node initialised in directory d (not started)."""
+        cli("node", "init", d, "--genesis", self.genesis, "--key", self.key_file("cn"))
         return Node(d)
+
+    def body(self, http, proposer, ops, **kw):
+        """A proposal body; ops ("put", path, content) or ("delete", path) take the current
+        version from the node unless they give one."""
+        full = []
+        for op in ops:
+            if len(op) == (3 if op[0] == "put" else 2):
+                st, _, j = http.get("/v1/records/" + op[1])
+                version = j["version"] if st == 200 else "new"
+                op = (op[0], op[1], version) + tuple(op[2:])
+            full.append(op)
+        return proposal_body(self.origin, proposer, full, **kw)
+
+    def propose(self, http, signers, ops, **kw):
+        """Post a proposal signed by signers (the first is the proposer):
+        (status, json, body)."""
+        body = self.body(http, signers[0], ops, **kw)
+        st, _, j = http.post("/v1/proposals", note(body, *(self.keys[m] for m in signers)))
+        return st, j, body
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +68,80 @@ def network(tmp_path_factory):
 
 
 @pytest.fixture
-def node(network, tmp_path):
-    """A fresh node of the shared network, with its own directory."""
-    d = os.path.join(str(tmp_path), "node")
-    cli("node", "init", d, "--genesis", network.genesis, "--key", network.key_file("cn"))
-    from concord import Node
-    n = Node(d).start()
-    yield n
-    n.stop()
+def nodes(network, tmp_path):
+    """A factory of fresh running nodes of the shared network; all stopped at the end."""
+    made = []
+
+    def make(name="node"):
+        n = network.node(os.path.join(str(tmp_path), name))
+        made.append(n)
+        return n.start()
+    yield make
+    for n in made:
+        n.stop()
+
+
+@pytest.fixture
+def node(nodes):
+    """A fresh running node of the shared network, with its own directory."""
+    return nodes()
+
+
+@pytest.fixture(scope="module")
+def mnode(network, tmp_path_factory):
+    """One running node for a whole module, for tests that leave no trace in its state or only
+    touch records of their own."""
+    n = network.node(os.path.join(str(tmp_path_factory.mktemp("mnode")), "node"))
+    try:
+        yield n.start()
+    finally:
+        n.stop()
+
+
+class Burst:
+    """Appends from one thread per member state, each changing its own ccTLD in a loop and
+    naming the current version, until stop() (or `count` changes each). Answers 201 go to
+    `acked` as (state, proposal JSON), other answers to `errors` as (state, status, JSON); an
+    exception (a connection cut by a killed daemon) ends a thread and goes to `cut`."""
+
+    def __init__(self, network, node, count=None):
+        self.network, self.node, self.count = network, node, count
+        self.acked, self.errors, self.cut = [], [], []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(m,)) for m in STATES]
+        for t in self.threads:
+            t.start()
+
+    def run(self, m):
+        done = 0
+        while not self.stopping.is_set() and (self.count is None or done < self.count):
+            try:
+                h = self.node.http
+                content = h.record(f"tld/{m}")["content"]
+                st, j, _ = self.network.propose(h, [m], [("put", f"tld/{m}", content)])
+            except Exception as e:
+                self.cut.append((m, e))
+                return
+            if st != 201:
+                self.errors.append((m, st, j))
+                return
+            self.acked.append((m, j))
+            done += 1
+
+    def wait_for(self, n):
+        """Until n more appends are acknowledged (bounded: 60 s), or the threads are done."""
+        target = len(self.acked) + n
+        for _ in range(6000):
+            if len(self.acked) >= target or not any(t.is_alive() for t in self.threads):
+                return
+            time.sleep(0.01)
+
+    def join(self):
+        for t in self.threads:
+            t.join(timeout=120)
+            assert not t.is_alive()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        return self.join()

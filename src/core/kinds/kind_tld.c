@@ -51,6 +51,7 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 {
 	struct rr_set glue = {0};
 	size_t nns = 0, nds = 0;
+	char owner[66];
 	int ret = 0;
 
 	for (size_t i = 0; i < all->n; i++) {
@@ -63,11 +64,10 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 			goto out;
 		}
 	}
+	snprintf(owner, sizeof(owner), "%s.", pt->label);
 	for (size_t i = 0; i < all->n; i++) {
 		struct rr *r = &all->v[i];
-		char owner[66];
 
-		snprintf(owner, sizeof(owner), "%s.", pt->label);
 		if (r->type != RR_NS && r->type != RR_DS)
 			continue;
 		if (strcmp(r->owner, owner) != 0) {
