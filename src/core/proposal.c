@@ -198,7 +198,7 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 	const char *cur = body, *end = body + len, *line;
 	char tbuf[TFMT_LEN + 2];
 	unsigned lineno = 0;
-	size_t n;
+	size_t n, cap;
 	int ret = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -207,7 +207,10 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 	if (len > NOTE_MAX_SIZE)
 		return cc_fail(e, CC_ETOOBIG, "proposal: body over %d bytes", NOTE_MAX_SIZE);
 	p->body = malloc(len + 1);
-	p->ops = calloc(PROPOSAL_MAX_OPS, sizeof(*p->ops));
+	/* Most proposals change one or a few records: grow the operations on demand rather
+	 * than clear room for PROPOSAL_MAX_OPS on every parse (this is on the node's hot path). */
+	cap = 4;
+	p->ops = malloc(cap * sizeof(*p->ops));
 	if (p->body == NULL || p->ops == NULL) {
 		ret = CC_ENOMEM;
 		goto out;
@@ -262,6 +265,17 @@ int proposal_parse(struct proposal *p, const char *body, size_t len, struct cc_e
 			ret = cc_fail(e, CC_ETOOBIG, "proposal: more than %d operations",
 				      PROPOSAL_MAX_OPS);
 			goto out;
+		}
+		if (p->nops == cap) {
+			struct proposal_op *v;
+
+			cap = cap * 2 < PROPOSAL_MAX_OPS ? cap * 2 : PROPOSAL_MAX_OPS;
+			v = realloc(p->ops, cap * sizeof(*v));
+			if (v == NULL) {
+				ret = CC_ENOMEM;
+				goto out;
+			}
+			p->ops = v;
 		}
 		ret = parse_op(p, line, n, &cur, end, lineno, e);
 		if (ret < 0)
