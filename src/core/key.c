@@ -2,6 +2,7 @@
  * ("PRIVATE+KEY+name+id+base64(0x01 || seed)"), so the same file can be used with other
  * C2SP tooling; the box line is ours. */
 #include "core/key.h"
+#include "core/proposal.h" /* member_id_valid: member ids are key names */
 
 #include <sodium.h>
 #include <string.h>
@@ -15,22 +16,6 @@
 #define SEED_BLOB_LEN	33 /* 0x01 || Ed25519 seed */
 #define SEED_B64_LEN	44
 #define BOX_B64_LEN	44
-
-/* Member ids end up in paths, DNS labels and file names, hence the narrow alphabet. */
-static int member_id_valid(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > MEMBER_ID_MAX || s[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-	}
-	return 1;
-}
 
 static int b64_decode_exact(unsigned char *out, size_t outlen, const char *s, size_t slen)
 {
@@ -101,7 +86,7 @@ int key_generate(struct key_pair *k, const char *id, struct cc_err *e)
 	int ret;
 
 	memset(k, 0, sizeof(*k));
-	if (!member_id_valid(id, strnlen(id, MEMBER_ID_MAX + 1))) {
+	if (!member_id_valid(id)) {
 		ret = cc_fail(e, CC_EINVAL,
 			      "key: invalid member id (1 to 32 of a-z, 0-9 and '-', not starting "
 			      "with '-')");
@@ -178,7 +163,7 @@ static int parse_signer_line(struct note_signer *sg, const char *line, size_t n,
 	}
 	memcpy(name, id, idlen);
 	name[idlen] = '\0';
-	if (member ? !member_id_valid(name, idlen) : !note_name_valid(name)) {
+	if (member ? !member_id_valid(name) : !note_name_valid(name)) {
 		ret =
 		    cc_fail(e, CC_EINVAL, "%sinvalid %s", where, member ? "member id" : "key name");
 		goto out;
@@ -238,7 +223,7 @@ int key_format_private(const struct key_pair *k, struct cbuf *out)
 	size_t start = out->len;
 	int ret;
 
-	if (!member_id_valid(k->sign.key.name, strnlen(k->sign.key.name, sizeof(k->sign.key.name))))
+	if (!member_id_valid(k->sign.key.name))
 		return CC_EINVAL;
 	sodium_bin2base64(box64, sizeof(box64), k->box_sk, 32, sodium_base64_VARIANT_ORIGINAL);
 	ret = format_signer_line(&k->sign, out, 1 + BOX_PREFIX_LEN + BOX_B64_LEN + 1);
@@ -296,7 +281,7 @@ int key_format_public(const struct key_pub *k, struct cbuf *out)
 	size_t start = out->len;
 	int ret;
 
-	if (!member_id_valid(k->sign.name, strnlen(k->sign.name, sizeof(k->sign.name))))
+	if (!member_id_valid(k->sign.name))
 		return CC_EINVAL;
 	sodium_bin2base64(box64, sizeof(box64), k->box_pk, 32, sodium_base64_VARIANT_ORIGINAL);
 	ret = note_vkey_format(&k->sign, out);
@@ -331,7 +316,7 @@ int key_parse_public(struct key_pub *k, const char *s, size_t len, struct cc_err
 		}
 		goto out;
 	}
-	if (!member_id_valid(k->sign.name, strlen(k->sign.name))) {
+	if (!member_id_valid(k->sign.name)) {
 		ret = cc_fail(e, CC_EINVAL, "key: line 1: key name is not a valid member id");
 		goto out;
 	}
