@@ -456,26 +456,27 @@ int ledger_evaluate(const struct ledger *l, const struct proposal *p, const char
 	return ret;
 }
 
+int ledger_verify_sig(const struct note_key *k, const char *body, size_t len,
+		      const struct note_sig *sig, struct cc_err *e)
+{
+	if (k == NULL)
+		return cc_fail(e, CC_EPERM, "key \"%s\" is not a member's", sig->name);
+	if (k->id != sig->id)
+		return cc_fail(e, CC_EPERM,
+			       "%s signed with key %08" PRIx32
+			       ", not its registered key %08" PRIx32,
+			       sig->name, sig->id, k->id);
+	if (note_verify(k, body, len, sig) < 0)
+		return cc_fail(e, CC_ESIG, "the signature of %s does not verify", sig->name);
+	return 0;
+}
+
 const struct ledger_member *ledger_check_sig(const struct ledger *l, const char *body, size_t len,
 					     const struct note_sig *sig, struct cc_err *e)
 {
 	const struct ledger_member *m = members_find(l->members, l->nmembers, sig->name);
 
-	if (m == NULL) {
-		cc_fail(e, CC_EPERM, "key \"%s\" is not a member's", sig->name);
-		return NULL;
-	}
-	if (m->key.id != sig->id) {
-		cc_fail(e, CC_EPERM,
-			"%s signed with key %08" PRIx32 ", not its registered key %08" PRIx32,
-			sig->name, sig->id, m->key.id);
-		return NULL;
-	}
-	if (note_verify(&m->key, body, len, sig) < 0) {
-		cc_fail(e, CC_ESIG, "the signature of %s does not verify", sig->name);
-		return NULL;
-	}
-	return m;
+	return ledger_verify_sig(m ? &m->key : NULL, body, len, sig, e) < 0 ? NULL : m;
 }
 
 /* Distinct signatures, sorted by member id: the canonical order of an entry. */

@@ -69,6 +69,11 @@ void ledger_free(struct ledger *l);
 int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len, int verify,
 		       struct cc_err *e);
 
+/* The same check against a key the caller looked up itself (NULL: the signer is not a
+ * member), so that the expensive part can run outside a lock on the registry. */
+int ledger_verify_sig(const struct note_key *k, const char *body, size_t len,
+		      const struct note_sig *sig, struct cc_err *e);
+
 /* Checks one signature on a proposal body against the member registry: the key must be a
  * member's current key and the signature valid. Returns the member or NULL with e set
  * (CC_EPERM: not a member or not its current key; CC_ESIG: does not verify). */

@@ -1499,18 +1499,9 @@ static int verify_sigs(struct node *n, const char *body, size_t len, const struc
 	if (v == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	for (size_t i = 0; i < nsigs; i++) {
-		int ret = 0;
+		int found = keys_get(n, sigs[i].name, &v[i].key) == 0;
+		int ret = ledger_verify_sig(found ? &v[i].key : NULL, body, len, &sigs[i], e);
 
-		if (keys_get(n, sigs[i].name, &v[i].key) < 0)
-			ret = cc_fail(e, CC_EPERM, "key \"%s\" is not a member's", sigs[i].name);
-		else if (v[i].key.id != sigs[i].id)
-			ret = cc_fail(e, CC_EPERM,
-				      "%s signed with key %08" PRIx32
-				      ", not its registered key %08" PRIx32,
-				      sigs[i].name, sigs[i].id, v[i].key.id);
-		else if (note_verify(&v[i].key, body, len, &sigs[i]) < 0)
-			ret = cc_fail(e, CC_ESIG, "the signature of %s does not verify",
-				      sigs[i].name);
 		if (ret < 0) {
 			free(v);
 			return ret;
