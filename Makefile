@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 BUILD ?= build
 CC ?= cc
-PKGS := libsodium sqlite3 libmicrohttpd jansson libknot libzscanner libcurl
+PKGS := libsodium libcrypto sqlite3 libmicrohttpd jansson libknot libzscanner libcurl
 PY := /usr/bin/python3
 
 ifeq ($(SAN),1)

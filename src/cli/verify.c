@@ -45,6 +45,10 @@ struct vf_pre {				 /* what the checkers learnt of one entry */
 	struct note_key inl[VF_INLINE];	 /* here when nref <= VF_INLINE, */
 	struct note_key *refs;		 /* else here (capref allocated, kept for reuse) */
 	size_t capref;
+	int parsed; /* a proposal entry read into note and prop, which the
+		     * ledger then takes as they are (freed once applied) */
+	struct note note;
+	struct proposal prop;
 };
 
 struct vf_slot {			    /* one fetched bundle */
@@ -227,6 +231,7 @@ static void vf_precheck(const struct vf_keys *keys, struct vf_pre *p)
 
 	p->checked = 0;
 	p->nref = 0;
+	p->parsed = 0;
 	if (p->len < sizeof(hdr) || memcmp(p->entry, hdr, sizeof(hdr) - 1) != 0)
 		return;
 	nl = memchr(p->entry, '\n', p->len);
@@ -235,6 +240,11 @@ static void vf_precheck(const struct vf_keys *keys, struct vf_pre *p)
 	h = (size_t)(nl - p->entry) + 1;
 	if (note_parse(&n, (const char *)p->entry + h, p->len - h, NULL) != 0)
 		return;
+	/* Read here, on a checking thread, the proposal is not read again by the ledger. */
+	if (proposal_parse(&p->prop, n.text, n.text_len, NULL) == 0) {
+		p->note = n;
+		p->parsed = 1;
+	}
 	if (n.nsigs <= VF_INLINE) {
 		refs = p->inl;
 	} else {
@@ -258,7 +268,17 @@ static void vf_precheck(const struct vf_keys *keys, struct vf_pre *p)
 	p->nref = n.nsigs;
 	p->checked = 1;
 out:
-	note_free(&n);
+	if (!p->parsed)
+		note_free(&n);
+}
+
+static void vf_pre_free(struct vf_pre *p)
+{
+	if (p->parsed) {
+		note_free(&p->note);
+		proposal_free(&p->prop);
+		p->parsed = 0;
+	}
 }
 
 /* Splits a fetched bundle into its entries [from, size) of the tile. A short or truncated
@@ -544,13 +564,15 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 			goto out;
 		}
 		for (size_t i = 0; i < s->npre; i++) {
-			const struct vf_pre *p = &s->pre[i];
+			struct vf_pre *p = &s->pre[i];
 			struct cc_err le = {0, ""};
 			int covered;
 
 			idx = tile * TLOG_TILE_WIDTH + i;
-			if (idx < from)
+			if (idx < from) {
+				vf_pre_free(p);
 				continue;
+			}
 			ret = merkle_tree_append(t, p->leaf);
 			if (ret < 0) {
 				cc_fail(e, ret, "out of memory");
@@ -558,7 +580,10 @@ static int vf_entries(const char *base, struct ledger *l, struct merkle_tree *t,
 			}
 			covered = !serial && vf_covered(l, p);
 			*rechecked += !covered;
-			ret = ledger_apply_entry(l, p->entry, p->len, !covered, &le);
+			ret = ledger_apply_entry_parsed(l, p->entry, p->len,
+							p->parsed ? &p->note : NULL,
+							p->parsed ? &p->prop : NULL, !covered, &le);
+			vf_pre_free(p);
 			if (ret < 0) {
 				ret = cc_fail(e, CC_ECONFLICT, "entry %llu does not replay: %s",
 					      (unsigned long long)idx,
@@ -587,8 +612,10 @@ out:
 		pthread_join(f->check[i].th, NULL);
 	for (int i = 0; i < VF_SLOTS; i++) {
 		cbuf_free(&f->slot[i].data);
-		for (size_t j = 0; j < TLOG_TILE_WIDTH; j++)
+		for (size_t j = 0; j < TLOG_TILE_WIDTH; j++) {
 			free(f->slot[i].pre[j].refs);
+			vf_pre_free(&f->slot[i].pre[j]);
+		}
 	}
 	for (int i = 0; i < f->nstarted; i++)
 		free(f->check[i].keys.v);

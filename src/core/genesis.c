@@ -1,6 +1,7 @@
 #include "core/genesis.h"
 #include "core/kinds/kinds.h"
 #include "core/map.h"
+#include "core/sha256.h"
 #include "core/tfmt.h"
 #include "core/tlog.h"
 
@@ -253,7 +254,7 @@ int genesis_build(const struct genesis_params *gp, struct cbuf *bundle, struct c
 			ret = cbuf_put(&chunk, recs.p + off, end - off);
 		if (ret < 0)
 			goto out;
-		crypto_hash_sha256(h, (const unsigned char *)chunk.p, chunk.len);
+		sha256_digest(chunk.p, chunk.len, h);
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 		ret = cbuf_printf(&text, "chunk %s\n", hex);
 		if (ret == 0)

@@ -1,6 +1,7 @@
 /* The ledger state machine: genesis, proposals, policies, and the state they build. */
 #include "core/ledger.h"
 #include "core/kinds/kinds.h"
+#include "core/sha256.h"
 #include "core/tfmt.h"
 #include "core/tlog.h"
 
@@ -740,7 +741,7 @@ static int apply_chunk(struct ledger *l, const unsigned char *entry, size_t len,
 	struct plan pl;
 	int ret = 0;
 
-	crypto_hash_sha256(h, entry, len);
+	sha256_digest(entry, len, h);
 	if (sodium_memcmp(h, l->chunks[l->size - 1], 32) != 0)
 		return cc_fail(e, CC_ECONFLICT, "genesis chunk %llu does not match its hash",
 			       (unsigned long long)l->size);
@@ -827,11 +828,10 @@ out:
 	return ret;
 }
 
-static int apply_proposal(struct ledger *l, const char *payload, size_t len, int64_t t, int verify,
-			  struct cc_err *e)
+/* A proposal entry whose payload is already read: n its note, p the note's proposal. */
+static int apply_parsed(struct ledger *l, const struct note *n, const struct proposal *p, int64_t t,
+			int verify, struct cc_err *e)
 {
-	struct note n = {0};
-	struct proposal p = {0};
 	struct ledger_verdict *v = NULL;
 	const char *names[NOTE_MAX_SIGS];
 	struct plan pl;
@@ -841,40 +841,34 @@ static int apply_proposal(struct ledger *l, const char *payload, size_t len, int
 		ret = cc_fail(e, CC_ETIME, "entry time goes backwards");
 		goto out;
 	}
-	ret = note_parse(&n, payload, len, e);
-	if (ret < 0)
-		goto out;
-	ret = proposal_parse(&p, n.text, n.text_len, e);
-	if (ret < 0)
-		goto out;
-	for (size_t i = 0; i < n.nsigs; i++) {
-		if (i && strcmp(n.sigs[i - 1].name, n.sigs[i].name) >= 0) {
+	for (size_t i = 0; i < n->nsigs; i++) {
+		if (i && strcmp(n->sigs[i - 1].name, n->sigs[i].name) >= 0) {
 			ret = cc_fail(e, CC_EINVAL, "signatures not in ascending member order");
 			goto out;
 		}
 		if (verify) {
-			if (!ledger_check_sig(l, n.text, n.text_len, &n.sigs[i], e)) {
+			if (!ledger_check_sig(l, n->text, n->text_len, &n->sigs[i], e)) {
 				ret = e ? e->code : CC_ESIG;
 				goto out;
 			}
 		} else {
 			const struct ledger_member *m =
-			    members_find(l->members, l->nmembers, n.sigs[i].name);
+			    members_find(l->members, l->nmembers, n->sigs[i].name);
 
-			if (m == NULL || m->key.id != n.sigs[i].id) {
+			if (m == NULL || m->key.id != n->sigs[i].id) {
 				ret = cc_fail(e, CC_EPERM,
 					      "signature by a key that is not a member's");
 				goto out;
 			}
 		}
-		names[i] = n.sigs[i].name;
+		names[i] = n->sigs[i].name;
 	}
 	v = malloc(sizeof(*v));
 	if (v == NULL) {
 		ret = CC_ENOMEM;
 		goto out;
 	}
-	ret = evaluate(l, &p, names, n.nsigs, NULL, 0, t, v, &pl, e);
+	ret = evaluate(l, p, names, n->nsigs, NULL, 0, t, v, &pl, e);
 	if (ret < 0)
 		goto out;
 	if (v->status != LEDGER_READY) {
@@ -888,6 +882,21 @@ static int apply_proposal(struct ledger *l, const char *payload, size_t len, int
 		l->time = t;
 out:
 	free(v);
+	return ret;
+}
+
+static int apply_proposal(struct ledger *l, const char *payload, size_t len, int64_t t, int verify,
+			  struct cc_err *e)
+{
+	struct note n = {0};
+	struct proposal p = {0};
+	int ret;
+
+	ret = note_parse(&n, payload, len, e);
+	if (ret == 0)
+		ret = proposal_parse(&p, n.text, n.text_len, e);
+	if (ret == 0)
+		ret = apply_parsed(l, &n, &p, t, verify, e);
 	proposal_free(&p);
 	note_free(&n);
 	return ret;
@@ -895,6 +904,13 @@ out:
 
 int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len, int verify,
 		       struct cc_err *e)
+{
+	return ledger_apply_entry_parsed(l, entry, len, NULL, NULL, verify, e);
+}
+
+int ledger_apply_entry_parsed(struct ledger *l, const unsigned char *entry, size_t len,
+			      const struct note *n, const struct proposal *p, int verify,
+			      struct cc_err *e)
 {
 	char kind[16], arg[32];
 	size_t hlen = 0;
@@ -922,7 +938,11 @@ int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len,
 		if (strcmp(kind, "proposal") != 0 || tfmt_parse(arg, &t) < 0)
 			return cc_fail(e, CC_EINVAL, "entry %llu must be \"concord proposal TIME\"",
 				       (unsigned long long)l->size);
-		ret = apply_proposal(l, (const char *)entry + hlen, len - hlen, t, verify, e);
+		if (n && p)
+			ret = apply_parsed(l, n, p, t, verify, e);
+		else
+			ret =
+			    apply_proposal(l, (const char *)entry + hlen, len - hlen, t, verify, e);
 	}
 	if (ret == 0)
 		l->size++;

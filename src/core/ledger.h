@@ -68,6 +68,12 @@ void ledger_free(struct ledger *l);
  * On failure the state is unchanged. */
 int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len, int verify,
 		       struct cc_err *e);
+/* The same, for a caller that read a proposal entry's payload itself (on another thread):
+ * n = note_parse and p = proposal_parse of the payload after the entry's header line, or
+ * both NULL to have them read here. Other entries ignore them. */
+int ledger_apply_entry_parsed(struct ledger *l, const unsigned char *entry, size_t len,
+			      const struct note *n, const struct proposal *p, int verify,
+			      struct cc_err *e);
 
 /* The same check against a key the caller looked up itself (NULL: the signer is not a
  * member), so that the expensive part can run outside a lock on the registry. */

@@ -5,6 +5,7 @@
  * Proof generators walk the RFC's recursive definitions top-down and fill the proof from its end,
  * because the recursion emits the deepest hash first. */
 #include "core/merkle.h"
+#include "core/sha256.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -23,13 +24,9 @@ static const unsigned char merkle_empty_root[MERKLE_HASH] = {
 void merkle_leaf_hash(const void *entry, size_t len, unsigned char out[MERKLE_HASH])
 {
 	static const unsigned char prefix = 0x00;
-	crypto_hash_sha256_state st;
+	const struct sha256_part parts[2] = {{&prefix, 1}, {entry, len}};
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, &prefix, 1);
-	if (len > 0)
-		crypto_hash_sha256_update(&st, entry, len);
-	crypto_hash_sha256_final(&st, out);
+	sha256_parts(parts, 2, out);
 }
 
 /* out may alias l or r: both are consumed before the digest is written, and the verifiers rely
@@ -38,13 +35,12 @@ void merkle_node_hash(const unsigned char l[MERKLE_HASH], const unsigned char r[
 		      unsigned char out[MERKLE_HASH])
 {
 	static const unsigned char prefix = 0x01;
-	crypto_hash_sha256_state st;
+	unsigned char buf[1 + 2 * MERKLE_HASH];
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, &prefix, 1);
-	crypto_hash_sha256_update(&st, l, MERKLE_HASH);
-	crypto_hash_sha256_update(&st, r, MERKLE_HASH);
-	crypto_hash_sha256_final(&st, out);
+	buf[0] = prefix;
+	memcpy(buf + 1, l, MERKLE_HASH);
+	memcpy(buf + 1 + MERKLE_HASH, r, MERKLE_HASH);
+	sha256_digest(buf, sizeof(buf), out);
 }
 
 /* The RFC's k: the largest power of two smaller than n, for n >= 2. */

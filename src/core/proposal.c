@@ -1,4 +1,5 @@
 #include "core/proposal.h"
+#include "core/sha256.h"
 #include "core/tfmt.h"
 
 #include <inttypes.h>
@@ -80,9 +81,9 @@ int path_valid(const char *path, struct cc_err *e)
 
 void proposal_id(const char *body, size_t len, char id[PROPOSAL_ID_LEN + 1])
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
+	unsigned char h[SHA256_DIGEST];
 
-	crypto_hash_sha256(h, (const unsigned char *)body, len);
+	sha256_digest(body, len, h);
 	sodium_bin2hex(id, PROPOSAL_ID_LEN + 1, h, sizeof(h));
 }
 

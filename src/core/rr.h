@@ -36,8 +36,14 @@ typedef int (*rr_cb)(void *ctx, const struct rr *r);
 
 /* Parses master-file text, origin ".", class IN only. Types other than NS, DS, A, AAAA are
  * refused with CC_EINVAL and the line number, as are directives ($INCLUDE, $ORIGIN, $TTL),
- * and anything zscanner rejects. Blank lines and comments are allowed. */
+ * and anything zscanner rejects. Blank lines and comments are allowed. Text already in the
+ * canonical form (rr_format's lines) is read without zscanner, with the same results. */
 int rr_parse(struct rr_set *out, const char *text, size_t len, struct cc_err *e);
+/* rr_parse without its fast path for text already in canonical form: always libzscanner.
+ * Same contract and results; it exists so tests and the fuzzer can compare the two. */
+int rr_parse_scanner(struct rr_set *out, const char *text, size_t len, struct cc_err *e);
+/* How many texts the calling thread's rr_parse read on the fast path, for tests. */
+size_t rr_parse_fast_count(void);
 /* rr_parse keeps one scanner per thread, freed when the thread ends; this frees the calling
  * thread's now (the main thread's is otherwise left to the process exit). */
 void rr_thread_cleanup(void);

@@ -744,6 +744,308 @@ static void test_scan_root_zone(void **state)
 	cbuf_free(&path);
 }
 
+/* rr_parse must answer exactly as rr_parse_scanner, records equal to the last byte; fast says
+ * whether it may do so on its fast path (1) or must leave the text to zscanner (0). */
+static void expect_same_len(const char *text, size_t len, int fast)
+{
+	struct rr_set a = {0}, b = {0};
+	struct cc_err ea = {0}, eb = {0};
+	struct rr keep;
+	size_t before, i;
+	int ra, rb;
+
+	memset(&keep, 0, sizeof(keep));
+	strcpy(keep.owner, "keep.");
+	keep.type = RR_NS;
+	strcpy(keep.rdata, "ns.keep.");
+	assert_int_equal(rr_set_add(&a, &keep), 0);
+	assert_int_equal(rr_set_add(&b, &keep), 0);
+	before = rr_parse_fast_count();
+	ra = rr_parse(&a, text, len, &ea);
+	if (rr_parse_fast_count() - before != (size_t)fast)
+		fail_msg("%.*s: fast path %s", (int)len, text, fast ? "not taken" : "taken");
+	rb = rr_parse_scanner(&b, text, len, &eb);
+	if (ra != rb || ea.code != eb.code || strcmp(ea.msg, eb.msg) != 0)
+		fail_msg("%.*s: rr_parse %d (%s), rr_parse_scanner %d (%s)", (int)len, text, ra,
+			 ea.msg, rb, eb.msg);
+	assert_int_equal(a.n, b.n);
+	for (i = 0; i < a.n; i++) {
+		assert_memory_equal(a.v[i].owner, b.v[i].owner, sizeof(a.v[i].owner));
+		assert_int_equal(a.v[i].type, b.v[i].type);
+		assert_int_equal(a.v[i].ttl, b.v[i].ttl);
+		assert_memory_equal(a.v[i].rdata, b.v[i].rdata, sizeof(a.v[i].rdata));
+		assert_int_equal(a.v[i].line, b.v[i].line);
+	}
+	rr_set_free(&a);
+	rr_set_free(&b);
+}
+
+static void expect_same(const char *text, int fast)
+{
+	expect_same_len(text, strlen(text), fast);
+}
+
+static void test_fast_path_canonical(void **state)
+{
+	const char *text = "\n"
+			   "cn. 172800 IN NS a.dns.cn.\n"
+			   "cn. 86400 IN DS 57724 8 2 "
+			   "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n"
+			   "\n"
+			   "\n"
+			   "a.dns.cn. 172800 IN A 203.119.25.1\n"
+			   "a.dns.cn. 0 IN AAAA 2001:dc7::1";
+	static const struct {
+		const char *owner, *rdata;
+		uint16_t type, line;
+		uint32_t ttl;
+	} want[] = {
+	    {"cn.", "a.dns.cn.", RR_NS, 2, 172800},
+	    {"cn.", "57724 8 2 5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8",
+	     RR_DS, 3, 86400},
+	    {"a.dns.cn.", "203.119.25.1", RR_A, 6, 172800},
+	    {"a.dns.cn.", "2001:dc7::1", RR_AAAA, 7, 0},
+	};
+	char l63[64], n254[256], line[600];
+	struct rr_set s = {0};
+	struct cc_err e = {0};
+	size_t before = rr_parse_fast_count(), i;
+
+	(void)state;
+	assert_int_equal(rr_parse(&s, text, strlen(text), &e), 0);
+	assert_int_equal(rr_parse_fast_count(), before + 1);
+	assert_int_equal(s.n, 4);
+	for (i = 0; i < s.n; i++) {
+		assert_string_equal(s.v[i].owner, want[i].owner);
+		assert_int_equal(s.v[i].type, want[i].type);
+		assert_int_equal(s.v[i].ttl, want[i].ttl);
+		assert_string_equal(s.v[i].rdata, want[i].rdata);
+		assert_int_equal(s.v[i].line, want[i].line);
+	}
+	rr_set_free(&s);
+	expect_same(text, 1);
+
+	/* Limits and corners that are still canonical. */
+	expect_same("\n\n\n", 1);
+	expect_same(". 0 IN NS .\n", 1);
+	expect_same("cn. 2147483647 IN NS a.\n", 1);
+	expect_same("-._.cn. 1 IN NS _-.0.\n", 1);
+	expect_same("a. 1 IN A 0.0.0.0\na. 1 IN A 255.255.255.255\na. 1 IN A 10.100.1.99\n", 1);
+	expect_same("a. 1 IN AAAA ::\na. 1 IN AAAA ::1\na. 1 IN AAAA 1::\n"
+		    "a. 1 IN AAAA 2001:db8:0:0:1::\na. 1 IN AAAA 2001:db8::1:0:0:1\n"
+		    "a. 1 IN AAAA 1:2:3:4:5:6:7:8\na. 1 IN AAAA ::ffff:192.0.2.1\n"
+		    "a. 1 IN AAAA ::1.2.3.4\na. 1 IN AAAA fe80::\n",
+		    1);
+	expect_same("cn. 1 IN DS 0 0 1 0123456789ABCDEF0123456789ABCDEF01234567\n"
+		    "cn. 1 IN DS 65535 255 4 000102030405060708090A0B0C0D0E0F101112131415161718"
+		    "191A1B1C1D1E1F202122232425262728292A2B2C2D2E2F\n",
+		    1);
+	memset(l63, 'a', 63);
+	l63[63] = '\0';
+	snprintf(line, sizeof(line), "%s. 1 IN NS %s.cn.\n", l63, l63);
+	expect_same(line, 1);
+	/* 254 bytes of text: 255 octets in wire form, the most a name can have. */
+	snprintf(n254, sizeof(n254), "%s.%s.%s.%.61s.", l63, l63, l63, l63);
+	assert_int_equal(strlen(n254), 254);
+	snprintf(line, sizeof(line), "%s 1 IN NS %s", n254, n254);
+	expect_same(line, 1);
+	n254[0] = 'B';
+	snprintf(line, sizeof(line), "%s 1 IN NS a.", n254);
+	expect_same(line, 0);
+}
+
+static void test_fast_path_fallback(void **state)
+{
+	static const char *const texts[] = {
+	    /* names */
+	    "CN. 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.DNS.cn.\n",
+	    "cn 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn\n",
+	    "*.cn. 1 IN NS a.dns.cn.\n",
+	    "a\\.b.cn. 1 IN NS a.dns.cn.\n",
+	    "a\\097.cn. 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a..cn.\n",
+	    "cn. 1 IN NS ..\n",
+	    ".cn. 1 IN NS a.\n",
+	    "@ 1 IN NS a.\n",
+	    "a/b.cn. 1 IN NS a.\n",
+	    "caf\xc3\xa9. 1 IN NS a.\n",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa. 1 IN NS a.\n",
+	    "cn. 1 IN NS aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.\n",
+	    /* separators, comments, line ends */
+	    "cn.\t1 IN NS a.dns.cn.\n",
+	    "cn.  1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn. \n",
+	    " cn. 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn.\n\tNS b.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn.\n \n",
+	    "cn. 1 IN NS a.dns.cn. ; comment\n",
+	    "; comment\ncn. 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn.\r\n",
+	    "cn. 1 IN NS a.dns.cn.\n\r\n",
+	    "cn. 1 IN NS ( a.dns.cn. )\n",
+	    "$TTL 1\ncn. 1 IN NS a.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn.\n$ORIGIN cn.\n",
+	    /* TTL and class */
+	    "cn. 01 IN NS a.dns.cn.\n",
+	    "cn. 00 IN NS a.dns.cn.\n",
+	    "cn. 2147483648 IN NS a.dns.cn.\n",
+	    "cn. 4294967295 IN NS a.dns.cn.\n",
+	    "cn. 4294967296 IN NS a.dns.cn.\n",
+	    "cn. 99999999999999999999 IN NS a.dns.cn.\n",
+	    "cn. 1d IN NS a.dns.cn.\n",
+	    "cn. IN NS a.dns.cn.\n",
+	    "cn. 1 NS a.dns.cn.\n",
+	    "cn. NS a.dns.cn.\n",
+	    "cn. IN 1 NS a.dns.cn.\n",
+	    "cn. 1 in NS a.dns.cn.\n",
+	    "cn. 1 CH NS a.dns.cn.\n",
+	    /* types */
+	    "cn. 1 IN ns a.dns.cn.\n",
+	    "cn. 1 IN TYPE2 a.dns.cn.\n",
+	    "cn. 1 IN NS \\# 4 01610000\n",
+	    "cn. 1 IN TXT \"x\"\n",
+	    "cn. 1 IN CNAME a.dns.cn.\n",
+	    "cn. 1 IN AAAAA ::1\n",
+	    "cn. 1 IN\n",
+	    "cn. 1 IN NS\n",
+	    "cn. 1 IN NS \n",
+	    /* A */
+	    "a. 1 IN A 01.2.3.4\n",
+	    "a. 1 IN A 1.2.3.256\n",
+	    "a. 1 IN A 1.2.3\n",
+	    "a. 1 IN A 1.2.3.4.5\n",
+	    "a. 1 IN A 1.2.3.4 5\n",
+	    "a. 1 IN A 1.2.3.\n",
+	    "a. 1 IN A 0x1.2.3.4\n",
+	    /* AAAA */
+	    "a. 1 IN AAAA 2001:DB8::1\n",
+	    "a. 1 IN AAAA 2001:db8:0:0::1\n",
+	    "a. 1 IN AAAA 2001:0db8::1\n",
+	    "a. 1 IN AAAA 2001:db8:0:0:0:0:0:1\n",
+	    "a. 1 IN AAAA 2001:db8::1:0:0:0\n",
+	    "a. 1 IN AAAA 2001:db8:0:1:1:1:1::\n",
+	    "a. 1 IN AAAA ::ffff:102:304\n",
+	    "a. 1 IN AAAA ::0.0.0.1\n",
+	    "a. 1 IN AAAA 1:2:3:4:5:6:1.2.3.4\n",
+	    "a. 1 IN AAAA 2001:db8::1::2\n",
+	    "a. 1 IN AAAA 1.2.3.4\n",
+	    "a. 1 IN AAAA :::\n",
+	    /* DS */
+	    "cn. 1 IN DS 57724 8 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E7 91CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 057724 8 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 57724 08 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 65536 8 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 1 256 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 1 RSASHA256 2 "
+	    "5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 1 8 2 5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40\n",
+	    "cn. 1 IN DS 1 8 2 5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E\n",
+	    "cn. 1 IN DS 1 8 1 5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 1 8 3 5D0BB7FA4FCFC8C4F6FBF37E83A8B7E791CF6A96B4F4F0F12BE5B563D2BD40E8\n",
+	    "cn. 1 IN DS 1 8 0 00\n",
+	    "cn. 1 IN DS 1 8 2 \\# 4 00010802\n",
+	    "cn. 1 IN DS 1 8 2\n",
+	    /* one bad line spoils the whole text, wherever it is */
+	    "cn. 1 IN NS a.dns.cn.\ncn. 1 IN NS b.dns.cn.\ncn. 1 IN NS C.dns.cn.\n",
+	    "cn. 1 IN NS a.dns.cn.\ncn. 1 IN TXT \"x\"\ncn. 1 IN NS b.dns.cn.\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		expect_same(texts[i], 0);
+	/* A NUL byte is data; so is everything after it. */
+	expect_same_len("cn. 1 IN NS a.\0\n", 16, 0);
+	expect_same_len("cn. 1 IN NS a.\n\0", 16, 0);
+	/* Canonical without its last newline, and with an explicit zero TTL: still fast. */
+	expect_same("cn. 1 IN NS a.dns.cn.", 1);
+	expect_same("cn. 0 IN NS a.dns.cn.\n", 1);
+	/* A lower-case digest reads as the same upper-case one on either path. */
+	expect_same("cn. 1 IN DS 57724 8 2 "
+		    "5d0bb7fa4fcfc8c4f6fbF37e83a8b7e791cf6a96b4f4f0f12be5b563d2bd40e8\n",
+		    1);
+}
+
+/* Cuts a scan of the root zone into one text per TLD, as rr_format writes them. */
+struct tld_texts {
+	struct cbuf cur; /* the TLD being read */
+	char tld[RR_NAME_MAX + 1];
+	struct cbuf *v; /* finished texts */
+	size_t n, cap;
+};
+
+static const char *tld_of(const char *owner)
+{
+	size_t n = strlen(owner);
+	const char *p;
+
+	if (n < 2)
+		return owner;
+	for (p = owner + n - 2; p > owner && p[-1] != '.'; p--)
+		;
+	return p;
+}
+
+static void tld_flush(struct tld_texts *t)
+{
+	if (t->cur.len == 0)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->v = realloc(t->v, t->cap * sizeof(*t->v));
+		assert_non_null(t->v);
+	}
+	t->v[t->n++] = t->cur;
+	t->cur = (struct cbuf)CBUF_INIT;
+}
+
+static int tld_cb(void *ctx, const struct rr *r)
+{
+	struct tld_texts *t = ctx;
+	const char *tld = tld_of(r->owner);
+
+	/* The zone is in canonical order, so each TLD's subtree is one run of records. */
+	if (strcmp(tld, t->tld) != 0) {
+		tld_flush(t);
+		snprintf(t->tld, sizeof(t->tld), "%s", tld);
+	}
+	return rr_format(r, r->ttl, &t->cur);
+}
+
+static void test_fast_path_root_zone(void **state)
+{
+	struct tld_texts t = {CBUF_INIT, "", NULL, 0, 0};
+	struct cbuf path = CBUF_INIT;
+	struct cc_err e = {0};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(cbuf_printf(&path, "%s/root-2025082000.zone", data_dir()), 0);
+	if (access(path.p, R_OK) != 0) {
+		cbuf_free(&path);
+		skip();
+	}
+	if (rr_scan_file(path.p, tld_cb, &t, &e) != 0)
+		fail_msg("%s", e.msg);
+	tld_flush(&t);
+	/* Every TLD of the zone, and the root servers' addresses in "net." */
+	assert_true(t.n > 1400);
+	for (i = 0; i < t.n; i++) {
+		assert_true(t.v[i].len <= 60000);
+		expect_same_len(t.v[i].p, t.v[i].len, 1);
+		cbuf_free(&t.v[i]);
+	}
+	free(t.v);
+	cbuf_free(&path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +1062,9 @@ int main(void)
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_scan_file_small),
 	    cmocka_unit_test(test_scan_root_zone),
+	    cmocka_unit_test(test_fast_path_canonical),
+	    cmocka_unit_test(test_fast_path_fallback),
+	    cmocka_unit_test(test_fast_path_root_zone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
