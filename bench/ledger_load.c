@@ -37,7 +37,16 @@
  *          client_cpu=… sign_cpu=…
  *
  * rate = acknowledged (201) proposals / seconds from the first request sent to the last 201
- * received. Never fails on a figure; exits 1 only when it cannot do its job at all. */
+ * received.
+ *
+ * batch: the same proposals, all built and signed before the clock starts (a node's clients
+ * sign on their own machines), sent as POST /v1/proposals/batch requests of B notes (default
+ * 1000) one after the other on one connection, until N are sent or S seconds have passed. Proposal
+ * k belongs to unit k mod U and names as its version the index its unit's previous proposal gets
+ * when all are accepted in order (log size at the start + k - U), so the chains hold only if the
+ * node appends every one, in the batch's order. Prints the RESULT line (latencies per batch,
+ * batch=B, presign_cpu).  Never fails on a figure; exits 1 only when it cannot do its job at all.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -629,6 +638,27 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The RESULT line; latencies lat[0..n) are sorted here. */
+static void print_result(const char *label, int conns, uint64_t sent, uint64_t acked,
+			 uint64_t errors, double secs, double *lat, size_t n, double client_cpu,
+			 double sign_cpu, const char *extra)
+{
+	double p50 = 0, p99 = 0;
+
+	if (n) {
+		qsort(lat, n, sizeof(*lat), dcmp);
+		p50 = lat[n / 2];
+		p99 = lat[(size_t)((double)n * 0.99)];
+	}
+	printf("RESULT label=%s sigs=%d conns=%d units=%d sent=%" PRIu64 " acked=%" PRIu64
+	       " errors=%" PRIu64 " seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
+	       "client_cpu=%.2f sign_cpu=%.2f%s\n",
+	       label, units[0].n, conns, nunits, sent, acked, errors, secs,
+	       secs > 0 ? (double)acked / secs : 0, p50 * 1e3, p99 * 1e3, client_cpu, sign_cpu,
+	       extra);
+	fflush(stdout);
+}
+
 static int cmd_run(int sigs, uint64_t count, double seconds, int want_conns, const char *label,
 		   double progress)
 {
@@ -741,20 +771,186 @@ static int cmd_run(int sigs, uint64_t count, double seconds, int want_conns, con
 			}
 		}
 	}
-	double secs = st.last_ack - st.first_sent, cpu = cpu_s() - cpu0;
-	double p50 = 0, p99 = 0;
+	print_result(label, nconns, st.sent, st.acked, st.errors, st.last_ack - st.first_sent, lat,
+		     nlat, cpu_s() - cpu0, st.sign_cpu, "");
+	return 0;
+}
 
-	if (nlat) {
-		qsort(lat, nlat, sizeof(*lat), dcmp);
-		p50 = lat[nlat / 2];
-		p99 = lat[(size_t)((double)nlat * 0.99)];
+/* ---- batch: pre-signed proposals, POST /v1/proposals/batch ---- */
+
+/* The log size, from the checkpoint's second line. */
+static uint64_t fetch_size(void)
+{
+	struct cbuf b = CBUF_INIT;
+	const char *nl;
+	uint64_t size;
+
+	if (http_get("/log/checkpoint", &b) != 200 || (nl = memchr(b.p, '\n', b.len)) == NULL ||
+	    sscanf(nl + 1, "%" SCNu64, &size) != 1)
+		die("GET /log/checkpoint failed");
+	cbuf_free(&b);
+	return size;
+}
+
+/* Writes all of req on fd, reads one answer (Content-Length framed) into body. */
+static int http_exchange(int fd, const struct cbuf *req, struct cbuf *in, struct cbuf *body)
+{
+	size_t off = 0, need = 0, hlen = 0;
+	int status = 0;
+	ssize_t k;
+
+	while (off < req->len) {
+		k = write(fd, req->p + off, req->len - off);
+		if (k <= 0)
+			die("write: %s", strerror(errno));
+		off += (size_t)k;
 	}
-	printf("RESULT label=%s sigs=%d conns=%d units=%d sent=%" PRIu64 " acked=%" PRIu64
-	       " errors=%" PRIu64 " seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
-	       "client_cpu=%.2f sign_cpu=%.2f\n",
-	       label, units[0].n, nconns, nunits, st.sent, st.acked, st.errors, secs,
-	       secs > 0 ? (double)st.acked / secs : 0, p50 * 1e3, p99 * 1e3, cpu, st.sign_cpu);
-	fflush(stdout);
+	cbuf_reset(in);
+	for (;;) {
+		char buf[65536];
+		const char *end;
+
+		if (hlen == 0 && in->len > 0 && (end = memmem(in->p, in->len, "\r\n\r\n", 4))) {
+			const char *cl = strcasestr(in->p, "\r\nContent-Length:");
+
+			hlen = (size_t)(end - in->p) + 4;
+			if (cl == NULL || cl > end || sscanf(in->p, "HTTP/1.%*d %d", &status) != 1)
+				die("an answer without a length");
+			need = hlen + strtoull(cl + 17, NULL, 10);
+		}
+		if (hlen && in->len >= need)
+			break;
+		k = read(fd, buf, sizeof(buf));
+		if (k <= 0)
+			die("read: %s", k == 0 ? "connection closed" : strerror(errno));
+		cbuf_put(in, buf, (size_t)k);
+	}
+	cbuf_reset(body);
+	cbuf_put(body, in->p + hlen, need - hlen);
+	return status;
+}
+
+/* CPU seconds of process pid (user + system), from /proc. */
+static double proc_cpu(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted after the command name's closing parenthesis. */
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds the whole machine has been busy (user, nice, system, irq, softirq, steal). */
+static double machine_busy(void)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) != 8)
+		v[0] = v[1] = v[2] = v[5] = v[6] = v[7] = 0;
+	fclose(f);
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int cmd_batch(uint64_t count, double seconds, size_t bsize, const char *label, int node_pid)
+{
+	double n0, m0;
+	struct cbuf *notes, req = CBUF_INIT, in = CBUF_INIT, body = CBUF_INIT;
+	uint64_t size0 = fetch_size(), acked = 0, errors = 0, sent = 0;
+	int64_t created = (int64_t)time(NULL) - 1;
+	double c0, sign_cpu, t0, secs, cpu0;
+	char extra[128];
+	double *blat;
+	size_t nb = 0;
+	int fd;
+
+	if (count == UINT64_MAX)
+		count = 20000;
+	notes = calloc(count, sizeof(*notes));
+	blat = calloc(count / bsize + 2, sizeof(*blat));
+	if (notes == NULL || blat == NULL)
+		die("out of memory");
+	/* Proposal k is unit k mod U's; if every one is accepted in order, it gets log index
+	 * size0 + k, which the unit's next proposal names as the version it replaces. */
+	c0 = cpu_s();
+	for (uint64_t k = 0; k < count; k++) {
+		const struct unit *u = &units[k % (uint64_t)nunits];
+
+		if (k >= (uint64_t)nunits)
+			for (int i = 0; i < u->n; i++)
+				states[u->st[i]].version = (int64_t)(size0 + k - (uint64_t)nunits);
+		make_proposal(u, created, &notes[k], NULL);
+		for (int i = 0; i < u->n; i++)
+			states[u->st[i]].seq++;
+	}
+	sign_cpu = cpu_s() - c0;
+	fd = tcp_connect();
+	n0 = node_pid ? proc_cpu(node_pid) : 0;
+	m0 = machine_busy();
+	cpu0 = cpu_s();
+	t0 = now_s();
+	for (uint64_t k = 0; k < count && now_s() - t0 < seconds; k += bsize) {
+		uint64_t end = k + bsize < count ? k + bsize : count;
+		struct cbuf framed = CBUF_INIT;
+		double b0 = now_s();
+		int status;
+
+		for (uint64_t i = k; i < end; i++)
+			note_batch_append(notes[i].p, notes[i].len, &framed);
+		sent += end - k;
+		cbuf_reset(&req);
+		cbuf_printf(&req,
+			    "POST /v1/proposals/batch HTTP/1.1\r\nHost: %s:%u\r\n"
+			    "Content-Type: application/vnd.concord.note-batch\r\n"
+			    "Content-Length: %zu\r\n\r\n",
+			    host, port, framed.len);
+		cbuf_put(&req, framed.p, framed.len);
+		cbuf_free(&framed);
+		status = http_exchange(fd, &req, &in, &body);
+		blat[nb++] = now_s() - b0;
+		if (status != 200)
+			die("batch answer %d: %.*s", status, (int)(body.len > 400 ? 400 : body.len),
+			    body.p);
+		for (const char *p = body.p;
+		     (p = memmem(p, body.len - (size_t)(p - body.p), "\"accepted\"", 10)) != NULL;
+		     p += 10)
+			acked++;
+		for (const char *p = body.p;
+		     (p = memmem(p, body.len - (size_t)(p - body.p), "\"error\"", 7)) != NULL;
+		     p += 7) {
+			if (++errors <= 3)
+				fprintf(stderr, "ledger_load: %.300s\n", p);
+		}
+	}
+	secs = now_s() - t0;
+	n0 = node_pid ? proc_cpu(node_pid) - n0 : 0;
+	m0 = machine_busy() - m0;
+	close(fd);
+	snprintf(extra, sizeof(extra), " batch=%zu presign_cpu=%.2f node_cpu=%.2f busy=%.2f", bsize,
+		 sign_cpu, n0, m0);
+	print_result(label, 1, sent, acked, errors, secs, blat, nb, cpu_s() - cpu0, 0.0, extra);
+	for (uint64_t k = 0; k < count; k++)
+		cbuf_free(&notes[k]);
+	free(notes);
+	free(blat);
+	cbuf_free(&req);
+	cbuf_free(&in);
+	cbuf_free(&body);
 	return 0;
 }
 
@@ -765,14 +961,17 @@ static void usage(void)
 		"                        [--ops 1|3|13]\n"
 		"       ledger_load run  --node HOST:PORT --keys DIR --states FILE --sigs 1|3\n"
 		"                        [--count N] [--seconds S] [--conns C] [--label L]\n"
-		"                        [--progress SEC]\n");
+		"                        [--progress SEC]\n"
+		"       ledger_load batch --node HOST:PORT --keys DIR --states FILE --sigs 1|3\n"
+		"                        [--count N] [--seconds S] [--batch B] [--label L]\n"
+		"                        [--node-pid PID]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *keys = NULL, *statefile = NULL, *label = "run", *node = NULL, *ops = "13";
-	int sigs = 1, want_conns = 256;
+	int sigs = 1, want_conns = 256, bsize = 1000, node_pid = 0;
 	uint64_t count = UINT64_MAX;
 	double seconds = 20, progress = 0;
 
@@ -801,6 +1000,10 @@ int main(int argc, char **argv)
 			label = v;
 		else if (strcmp(a, "--ops") == 0)
 			ops = v;
+		else if (strcmp(a, "--node-pid") == 0)
+			node_pid = atoi(v);
+		else if (strcmp(a, "--batch") == 0)
+			bsize = atoi(v);
 		else if (strcmp(a, "--progress") == 0)
 			progress = atof(v);
 		else
@@ -808,7 +1011,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (node == NULL || keys == NULL || statefile == NULL || (sigs != 1 && sigs != 3) ||
-	    want_conns < 1)
+	    want_conns < 1 || bsize < 1 || bsize > 4096)
 		usage();
 	{
 		const char *colon = strrchr(node, ':');
@@ -829,6 +1032,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		load_states(keys, statefile, sigs);
 		return cmd_run(sigs, count, seconds, want_conns, label, progress);
+	}
+	if (strcmp(argv[1], "batch") == 0) {
+		load_states(keys, statefile, sigs);
+		return cmd_batch(count, seconds, (size_t)bsize, label, node_pid);
 	}
 	usage();
 }

@@ -63,6 +63,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 
+	/* Batch framing: items lie inside the input, in order, and framing them again gives the
+	 * input back (up to where an error stopped the reading). */
+	cbuf_reset(&out);
+	{
+		size_t pos = 0, nlen, before = 0;
+		const char *note;
+		int r;
+
+		while ((r = note_batch_next(s, size, &pos, &note, &nlen, &e)) == 1) {
+			if (note < s || nlen == 0 || nlen > NOTE_MAX_SIZE || pos > size ||
+			    note + nlen != s + pos || note_batch_append(note, nlen, &out) != 0)
+				abort();
+			before = pos;
+		}
+		if (r == 0 && pos != size)
+			abort();
+		if (out.len != before || memcmp(out.p ? out.p : "", data, before) != 0)
+			abort();
+	}
+
 	cbuf_reset(&out);
 	if (note_vkey_parse(&k, s, size, NULL) == 0) {
 		if (k.id != note_key_id(k.name, k.pub) || note_vkey_format(&k, &out) != 0)

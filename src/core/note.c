@@ -589,3 +589,38 @@ out:
 	}
 	return ret;
 }
+
+int note_batch_next(const char *batch, size_t len, size_t *pos, const char **note, size_t *nlen,
+		    struct cc_err *e)
+{
+	size_t p = *pos, n = 0, digits = 0;
+
+	if (p >= len)
+		return 0;
+	/* Six digits are enough to tell an oversize note from a well-framed one. */
+	while (p < len && batch[p] >= '0' && batch[p] <= '9' && digits < 6) {
+		n = n * 10 + (size_t)(batch[p] - '0');
+		p++;
+		digits++;
+	}
+	if (digits == 0 || p >= len || batch[p] != '\n' || (digits > 1 && batch[*pos] == '0'))
+		return cc_fail(e, CC_EINVAL, "batch: at byte %zu: expected a length and a newline",
+			       *pos);
+	if (n > NOTE_MAX_SIZE)
+		return cc_fail(e, CC_ETOOBIG, "batch: at byte %zu: a note of %zu bytes, over %d",
+			       *pos, n, NOTE_MAX_SIZE);
+	if (n == 0 || n > len - p - 1)
+		return cc_fail(e, CC_EINVAL, "batch: at byte %zu: a note of %zu bytes %s", *pos, n,
+			       n == 0 ? "(empty)" : "runs past the end");
+	*note = batch + p + 1;
+	*nlen = n;
+	*pos = p + 1 + n;
+	return 1;
+}
+
+int note_batch_append(const char *note, size_t len, struct cbuf *out)
+{
+	int ret = cbuf_printf(out, "%zu\n", len);
+
+	return ret < 0 ? ret : cbuf_put(out, note, len);
+}

@@ -74,6 +74,15 @@ int note_sign(const struct note_signer *s, const char *text, size_t len, struct 
 /* 0 when sig is k's valid signature of text; CC_ESIG otherwise (also on name/id mismatch). */
 int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig);
 
+/* A batch of notes (POST /v1/proposals/batch, docs/api.md): each note preceded by its length
+ * in bytes, in decimal without leading zeros, and a '\n'; the notes follow each other with
+ * nothing between. note_batch_next reads the item at *pos of [batch, batch + len): 1 with
+ * *note and *nlen set and *pos moved past it, 0 at the end, CC_EINVAL or CC_ETOOBIG (a note
+ * over NOTE_MAX_SIZE) when the framing is wrong. The note itself is not checked. */
+int note_batch_next(const char *batch, size_t len, size_t *pos, const char **note, size_t *nlen,
+		    struct cc_err *e);
+int note_batch_append(const char *note, size_t len, struct cbuf *out);
+
 /* Appends text, the blank line and the signature lines; refuses (leaving out as it was)
  * anything note_parse would refuse. Every writer here appends to its cbuf. */
 int note_format(const char *text, size_t len, const struct note_sig *sigs, size_t nsigs,

@@ -36,18 +36,21 @@ enum req_phase {
 
 enum req_kind {
 	REQ_CHANGE, /* a POST: the answer is reply */
+	REQ_BATCH,  /* POST /v1/proposals/batch: the answer is batch */
 	REQ_RECORD  /* GET /v1/records/{path}: ask again once woken */
 };
 
-struct api_req {		  /* one request */
-	struct node_waiter w;	  /* first member: the committer wakes us through it */
-	struct api *a;		  /* the server */
-	struct MHD_Connection *c; /* its connection */
-	struct cbuf body;	  /* the request body */
-	int too_big;		  /* the body went over API_BODY_MAX */
-	int phase;		  /* enum req_phase */
-	int kind;		  /* enum req_kind, once suspended */
-	struct node_reply reply;  /* REQ_CHANGE: the answer */
+struct api_req {		       /* one request */
+	struct node_waiter w;	       /* first member: the committer wakes us through it */
+	struct api *a;		       /* the server */
+	struct MHD_Connection *c;      /* its connection */
+	struct cbuf body;	       /* the request body */
+	size_t max;		       /* the body limit of this request */
+	int too_big;		       /* the body went over max */
+	int phase;		       /* enum req_phase */
+	int kind;		       /* enum req_kind, once suspended */
+	struct node_reply reply;       /* REQ_CHANGE: the answer */
+	struct node_batch_reply batch; /* REQ_BATCH: the answer */
 };
 
 /* ---- responses ---- */
@@ -114,14 +117,12 @@ static void problem_kind(int code, unsigned *status, const char **type)
 	}
 }
 
-/* An RFC 9457 problem document; status and type given explicitly (405, 503) or from code. */
-static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned status, const char *type,
-					const char *title, const char *detail, const char *allow)
+/* The members of an RFC 9457 problem document, also one item of a batch answer. */
+static json_t *problem_json(unsigned status, const char *type, const char *title,
+			    const char *detail)
 {
-	struct cbuf body = CBUF_INIT;
 	char urn[64];
 	json_t *j;
-	char *s;
 
 	snprintf(urn, sizeof(urn), "urn:concord:problem:%s", type);
 	j = json_pack("{s:s, s:s, s:I, s:s}", "type", urn, "title", title, "status",
@@ -139,6 +140,17 @@ static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned statu
 		j = json_pack("{s:s, s:s, s:I, s:s}", "type", urn, "title", title, "status",
 			      (json_int_t)status, "detail", safe);
 	}
+	return j;
+}
+
+/* An RFC 9457 problem document; status and type given explicitly (405, 503) or from code. */
+static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned status, const char *type,
+					const char *title, const char *detail, const char *allow)
+{
+	struct cbuf body = CBUF_INIT;
+	json_t *j = problem_json(status, type, title, detail);
+	char *s;
+
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL || cbuf_puts(&body, s) < 0) {
@@ -221,6 +233,75 @@ static enum MHD_Result api_change(struct api_req *q,
 		MHD_resume_connection(q->c);
 	}
 	return MHD_YES;
+}
+
+/* POST /v1/proposals/batch, run like api_change. */
+static enum MHD_Result api_batch(struct api_req *q)
+{
+	q->kind = REQ_BATCH;
+	q->phase = REQ_WAITING;
+	MHD_suspend_connection(q->c);
+	if (!node_submit_batch(q->a->n, q->body.p ? q->body.p : "", q->body.len, &q->w,
+			       &q->batch)) {
+		q->phase = REQ_READY;
+		MHD_resume_connection(q->c);
+	}
+	return MHD_YES;
+}
+
+static json_t *batch_item_json(const struct node_item *it)
+{
+	const char *type;
+	unsigned status;
+
+	if (it->status < 0) {
+		json_t *j;
+
+		problem_kind(it->status, &status, &type);
+		j = json_pack("{s:o*}", "error",
+			      problem_json(status, type, cc_strerror(it->status),
+					   it->why ? it->why : cc_strerror(it->status)));
+		/* No id when the note could not be read that far. */
+		if (j && it->id[0] && json_object_set_new(j, "id", json_string(it->id)) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
+		return j;
+	}
+	if (it->status == NODE_CREATED)
+		return json_pack("{s:s, s:s, s:I}", "id", it->id, "status", "accepted", "index",
+				 (json_int_t)it->index);
+	return json_pack("{s:s, s:s}", "id", it->id, "status", "pending");
+}
+
+/* {"results": [...]}: per note, in order, its id and "accepted" with the index, "pending",
+ * or "error" with a problem document (docs/api.md). */
+static enum MHD_Result api_batch_done(struct api_req *q)
+{
+	const struct node_batch_reply *r = &q->batch;
+	struct cbuf out = CBUF_INIT;
+	json_t *arr, *j;
+	char *s = NULL;
+
+	if (r->status < 0)
+		return api_err(q->a, q->c, &r->err, r->status);
+	arr = json_array();
+	for (size_t i = 0; arr && i < r->n; i++)
+		if (json_array_append_new(arr, batch_item_json(&r->items[i])) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	j = arr ? json_pack("{s:o}", "results", arr) : NULL;
+	if (j)
+		s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (s == NULL || cbuf_puts(&out, s) < 0 || cbuf_putc(&out, '\n') < 0) {
+		free(s);
+		cbuf_free(&out);
+		return api_problem(q->a, q->c, CC_ENOMEM, "out of memory");
+	}
+	free(s);
+	return api_send(q->c, 200, CT_JSON, &out, NULL, NULL);
 }
 
 static enum MHD_Result api_change_done(struct api_req *q)
@@ -330,6 +411,11 @@ static enum MHD_Result api_proposals(struct api_req *q, const char *url, const c
 	}
 	if (*rest != '/')
 		return api_not_found(q->c, url);
+	if (strcmp(rest, "/batch") == 0) {
+		if (!is_post(method))
+			return api_bad_method(q->c, method, "POST");
+		return api_batch(q);
+	}
 	rest++;
 	slash = strchr(rest, '/');
 	if ((slash ? (size_t)(slash - rest) : strlen(rest)) != PROPOSAL_ID_LEN)
@@ -393,6 +479,14 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 	return api_not_found(q->c, url);
 }
 
+static enum MHD_Result api_too_big(struct api_req *q)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "the request body is over %zu bytes", q->max);
+	return api_problem(q->a, q->c, CC_ETOOBIG, detail);
+}
+
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
 				   const char *method, const char *version, const char *upload_data,
 				   size_t *upload_size, void **con_cls)
@@ -410,6 +504,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		q->a = a;
 		q->c = c;
 		q->w.done = api_wake;
+		q->max = strcmp(url, "/v1/proposals/batch") == 0 ? API_BATCH_MAX : API_BODY_MAX;
 		*con_cls = q;
 		atomic_fetch_add(&a->active, 1);
 		/* Refuse a declared oversize body before reading any of it. */
@@ -419,17 +514,16 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 
 			errno = 0;
 			v = strtoull(cl, &end, 10);
-			if (errno == 0 && *end == '\0' && v > API_BODY_MAX) {
+			if (errno == 0 && *end == '\0' && v > q->max) {
 				q->too_big = 1;
-				return api_problem(a, c, CC_ETOOBIG,
-						   "the request body is over 65536 bytes");
+				return api_too_big(q);
 			}
 		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		/* Keep reading (and dropping) an oversize chunked body, then answer 413. */
-		if (!q->too_big && q->body.len + *upload_size > API_BODY_MAX) {
+		if (!q->too_big && q->body.len + *upload_size > q->max) {
 			q->too_big = 1;
 			cbuf_free(&q->body);
 		}
@@ -441,13 +535,15 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 	if (q->phase == REQ_READY) {
 		if (q->kind == REQ_CHANGE)
 			return api_change_done(q);
+		if (q->kind == REQ_BATCH)
+			return api_batch_done(q);
 		q->phase = REQ_READING;
 		return api_record(q, url + 12);
 	}
 	if (q->phase == REQ_WAITING)
 		return MHD_YES; /* not expected: MHD calls again only once resumed */
 	if (q->too_big)
-		return api_problem(a, c, CC_ETOOBIG, "the request body is over 65536 bytes");
+		return api_too_big(q);
 	return api_route(q, url, method);
 }
 
@@ -460,6 +556,7 @@ static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (q == NULL)
 		return;
 	node_reply_free(&q->reply);
+	node_batch_reply_free(&q->batch);
 	cbuf_free(&q->body);
 	free(q);
 	*con_cls = NULL;

@@ -1309,9 +1309,11 @@ static void batch_wait_after(struct node *n, struct node_waiter *w, const char *
 	if (line && !now && cbuf_printf(&n->logq, "concordd: %s\n", line) < 0)
 		cbuf_reset(&n->logq);
 	if (!now) {
-		w->next = NULL;
-		*n->batch.tail = w;
-		n->batch.tail = &w->next;
+		if (w) {
+			w->next = NULL;
+			*n->batch.tail = w;
+			n->batch.tail = &w->next;
+		}
 		/* Wake the committer for the first change, and when a lingering batch is full. */
 		if (!n->q_kick || ++n->q_nwait == NODE_BATCH_FULL)
 			pthread_cond_signal(&n->q_cond);
@@ -1321,14 +1323,16 @@ static void batch_wait_after(struct node *n, struct node_waiter *w, const char *
 	if (now) {
 		if (line)
 			node_log("%s", line);
-		w->done(w);
+		if (w)
+			w->done(w);
 	}
 }
 
 /* Applies c to proposal id: merges, evaluates, acts. Only the decision runs under the
  * exclusive lock; the answer is written after it, from the proposal itself when it is final
  * (it no longer changes; a reference keeps it alive), and the request then waits for the
- * commit that makes it durable. */
+ * commit that makes it durable. With w NULL (a batch, which waits once for all) there is
+ * no JSON answer and no wait: r gets the outcome and, when accepted, the index. */
 static int node_change(struct node *n, const char *id, struct change *c, struct node_waiter *w,
 		       struct node_reply *r)
 {
@@ -1447,9 +1451,10 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 		logged = added && np->status == PS_PENDING;
 	}
 	r->status = status;
+	r->index = np->idx;
 	if (np->status == PS_PENDING) {
 		/* Still changing: the answer is written now, with the verdict just taken. */
-		if (prop_json(np, n->v, &r->body) < 0)
+		if (w != NULL && prop_json(np, n->v, &r->body) < 0)
 			node_fatal("out of memory");
 		nsigs = np->nsigs;
 		nobjs = np->nobjs;
@@ -1459,7 +1464,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	unlock(n);
 	line[0] = '\0';
 	if (done) {
-		if (prop_json(done, NULL, &r->body) < 0)
+		if (w != NULL && prop_json(done, NULL, &r->body) < 0)
 			node_fatal("out of memory");
 		if (done->status == PS_ACCEPTED)
 			snprintf(line, sizeof(line),
@@ -1512,38 +1517,191 @@ static int verify_sigs(struct node *n, const char *body, size_t len, const struc
 	return 0;
 }
 
+/* Everything about a submitted note that needs no lock: reading it, its network, its
+ * signatures. 0 with c ready for node_change (c->p = p), or a refusal in r. */
+static int submit_prepare(struct node *n, const char *text, size_t len, struct note *note,
+			  struct proposal *p, struct change *c, struct node_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (note_parse(note, text, len, &r->err) < 0 ||
+	    proposal_parse(p, note->text, note->text_len, &r->err) < 0) {
+		reply_err(r, "proposal");
+		return -1;
+	}
+	if (strcmp(p->origin, n->origin) != 0) {
+		cc_fail(&r->err, CC_EINVAL, "proposal is for network \"%s\", this is \"%s\"",
+			p->origin, n->origin);
+		reply_err(r, p->id);
+		return -1;
+	}
+	if (verify_sigs(n, p->body, p->body_len, note->sigs, note->nsigs, &c->sigs, &r->err) < 0) {
+		reply_err(r, p->id);
+		return -1;
+	}
+	c->nsigs = note->nsigs;
+	c->p = p;
+	return 0;
+}
+
 int node_submit(struct node *n, const char *text, size_t len, struct node_waiter *w,
 		struct node_reply *r)
 {
 	struct note note = {0};
 	struct proposal p = {0};
 	struct change c = {0};
-	int ret;
+	int ret = 0;
 
-	memset(r, 0, sizeof(*r));
-	if (note_parse(&note, text, len, &r->err) < 0 ||
-	    proposal_parse(&p, note.text, note.text_len, &r->err) < 0) {
-		ret = reply_err(r, "proposal");
-		goto out;
-	}
-	if (strcmp(p.origin, n->origin) != 0) {
-		cc_fail(&r->err, CC_EINVAL, "proposal is for network \"%s\", this is \"%s\"",
-			p.origin, n->origin);
-		ret = reply_err(r, p.id);
-		goto out;
-	}
-	if (verify_sigs(n, p.body, p.body_len, note.sigs, note.nsigs, &c.sigs, &r->err) < 0) {
-		ret = reply_err(r, p.id);
-		goto out;
-	}
-	c.nsigs = note.nsigs;
-	c.p = &p;
-	ret = node_change(n, p.id, &c, w, r);
-out:
+	if (submit_prepare(n, text, len, &note, &p, &c, r) == 0)
+		ret = node_change(n, p.id, &c, w, r);
 	free(c.sigs);
 	proposal_free(&p);
 	note_free(&note);
 	return ret;
+}
+
+/* ---- batches ---- */
+
+struct bitem {		     /* one note of a batch */
+	const char *text;    /* the note, inside the request body */
+	size_t len;	     /* its bytes */
+	struct note note;    /* parsed */
+	struct proposal p;   /* parsed */
+	struct change c;     /* what node_change gets */
+	struct node_reply r; /* a refusal while preparing, then the decision */
+	int ok;		     /* prepared: node_change may decide it */
+	int ready;	     /* prepared or refused (under job.mu) */
+};
+
+struct bjob {		     /* a batch being prepared by workers and decided in order */
+	struct node *n;	     /* the node */
+	struct bitem *items; /* the notes */
+	size_t count;	     /* entries in items */
+	atomic_size_t next;  /* next item to prepare */
+	pthread_mutex_t mu;  /* guards items[].ready */
+	pthread_cond_t cond; /* signalled when an item is ready */
+};
+
+static void *bjob_prepare(void *arg)
+{
+	struct bjob *j = arg;
+
+	for (;;) {
+		size_t i = atomic_fetch_add(&j->next, 1);
+		struct bitem *it;
+
+		if (i >= j->count)
+			break;
+		it = &j->items[i];
+		it->ok =
+		    submit_prepare(j->n, it->text, it->len, &it->note, &it->p, &it->c, &it->r) == 0;
+		pthread_mutex_lock(&j->mu);
+		it->ready = 1;
+		pthread_cond_broadcast(&j->cond);
+		pthread_mutex_unlock(&j->mu);
+	}
+	return NULL;
+}
+
+/* After node_change, which may have moved the proposal out of it->p (id included). */
+static void bitem_result(struct bitem *it, struct node_item *out)
+{
+	out->status = it->r.status;
+	out->index = it->r.status == NODE_CREATED ? it->r.index : -1;
+	out->why = it->r.status < 0 ? strdup(it->r.err.msg) : NULL;
+	free(it->c.sigs);
+	proposal_free(&it->p);
+	note_free(&it->note);
+	node_reply_free(&it->r);
+}
+
+static size_t batch_workers(size_t count)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus;
+
+	return count < k ? count : k;
+}
+
+int node_submit_batch(struct node *n, const char *batch, size_t len, struct node_waiter *w,
+		      struct node_batch_reply *r)
+{
+	struct bjob j = {.n = n};
+	pthread_t th[16];
+	size_t pos = 0, nth = 0, k;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&j.mu, NULL);
+	pthread_cond_init(&j.cond, NULL);
+	atomic_init(&j.next, 0);
+	j.items = calloc(NODE_BATCH_MAX, sizeof(*j.items));
+	if (j.items == NULL) {
+		ret = r->status = cc_fail(&r->err, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		const char *note;
+		size_t nlen;
+
+		ret = note_batch_next(batch, len, &pos, &note, &nlen, &r->err);
+		if (ret <= 0)
+			break;
+		if (j.count == NODE_BATCH_MAX) {
+			ret = cc_fail(&r->err, CC_ETOOBIG, "batch: more than %d notes",
+				      NODE_BATCH_MAX);
+			break;
+		}
+		j.items[j.count].text = note;
+		j.items[j.count].len = nlen;
+		j.count++;
+	}
+	if (ret == 0 && j.count == 0)
+		ret = cc_fail(&r->err, CC_EINVAL, "batch: no note");
+	if (ret < 0 || (r->items = calloc(j.count, sizeof(*r->items))) == NULL) {
+		r->status = ret < 0 ? ret : cc_fail(&r->err, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	r->n = j.count;
+	/* The workers prepare (signatures are most of the work) while this thread decides in
+	 * order; a worker that cannot start leaves its share to the others. */
+	k = batch_workers(j.count);
+	for (size_t i = 0; i < k; i++)
+		if (pthread_create(&th[nth], NULL, bjob_prepare, &j) == 0)
+			nth++;
+	if (nth == 0)
+		bjob_prepare(&j);
+	for (size_t i = 0; i < j.count; i++) {
+		struct bitem *it = &j.items[i];
+
+		pthread_mutex_lock(&j.mu);
+		while (!it->ready)
+			pthread_cond_wait(&j.cond, &j.mu);
+		pthread_mutex_unlock(&j.mu);
+		snprintf(r->items[i].id, sizeof(r->items[i].id), "%s", it->p.id);
+		if (it->ok)
+			node_change(n, r->items[i].id, &it->c, NULL, &it->r);
+		bitem_result(it, &r->items[i]);
+	}
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	ret = 0;
+out:
+	pthread_mutex_destroy(&j.mu);
+	pthread_cond_destroy(&j.cond);
+	free(j.items);
+	if (ret < 0)
+		return 0;
+	/* Every change of the batch is in a batch of the committer by now: one wait for them. */
+	batch_wait_after(n, w, NULL);
+	return 1;
+}
+
+void node_batch_reply_free(struct node_batch_reply *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->items[i].why);
+	free(r->items);
+	memset(r, 0, sizeof(*r));
 }
 
 int node_sign(struct node *n, const char *id, const char *data, size_t len, struct node_waiter *w,

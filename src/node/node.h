@@ -32,6 +32,23 @@ struct node_reply {	   /* the result of a change */
 	int status;	   /* enum node_outcome, or a negative CC_E* code */
 	struct cc_err err; /* why, when status < 0 */
 	struct cbuf body;  /* when status > 0: the proposal as JSON (docs/api.md) */
+	int64_t index;	   /* when NODE_CREATED: the log index of the entry */
+};
+
+#define NODE_BATCH_MAX 4096 /* proposals in one batch */
+
+struct node_item {     /* the outcome of one proposal of a batch */
+	char id[65];   /* its id, "" when the note could not be read that far */
+	int status;    /* enum node_outcome, or a negative CC_E* code */
+	int64_t index; /* when NODE_CREATED: the log index of the entry */
+	char *why;     /* when status < 0: the reason (owned) */
+};
+
+struct node_batch_reply {	 /* the result of a batch */
+	int status;		 /* 0, or a negative CC_E* code when the batch itself is refused */
+	struct cc_err err;	 /* why, when status < 0 */
+	struct node_item *items; /* one per note, in the batch's order */
+	size_t n;		 /* entries in items */
 };
 
 struct node_waiter {			     /* a request waiting for a commit */
@@ -62,6 +79,14 @@ int node_sign(struct node *n, const char *id, const char *data, size_t len, stru
 int node_object(struct node *n, const char *id, const char *note, size_t len, struct node_waiter *w,
 		struct node_reply *r);
 void node_reply_free(struct node_reply *r);
+/* Submits the notes of a batch (note_batch_next framing), each decided on its own and in
+ * the batch's order, so a proposal may name the version an earlier one of the batch
+ * creates. Signatures are checked on every CPU while the decisions are taken. Returns 1
+ * when r will be filled by the time w->done is called (every accepted proposal durable),
+ * 0 when r is filled now. */
+int node_submit_batch(struct node *n, const char *batch, size_t len, struct node_waiter *w,
+		      struct node_batch_reply *r);
+void node_batch_reply_free(struct node_batch_reply *r);
 
 /* Reads: 0 with out filled, or a CC_E* code with e set. */
 int node_checkpoint(struct node *n, struct cbuf *out);
