@@ -89,3 +89,11 @@ char *cbuf_take(struct cbuf *b)
 	b->len = b->cap = 0;
 	return p;
 }
+
+void str_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}

@@ -26,4 +26,8 @@ void cbuf_free(struct cbuf *b);
 /* Hands the data to the caller (free() it) and leaves b empty. */
 char *cbuf_take(struct cbuf *b);
 
+/* Copies the string src into dst of cap > 0 bytes, cut to fit, always NUL-terminated: what
+ * snprintf(dst, cap, "%s", src) does, without formatting, for the hot paths. */
+void str_copy(char *dst, size_t cap, const char *src);
+
 #endif

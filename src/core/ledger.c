@@ -73,7 +73,7 @@ int plan_govern(struct plan *pl, const char *path)
 		pl->governed = v;
 		pl->capgoverned = cap;
 	}
-	snprintf(pl->governed[pl->ngoverned++], PATH_MAX_LEN + 1, "%s", path);
+	str_copy(pl->governed[pl->ngoverned++], PATH_MAX_LEN + 1, path);
 	return 0;
 }
 
@@ -397,8 +397,8 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 
 		nd->candidates[0] = '\0';
 
-		snprintf(nd->policy, sizeof(nd->policy), "%s", reqs[i].pol->path);
-		snprintf(nd->path, sizeof(nd->path), "%s", reqs[i].path);
+		str_copy(nd->policy, sizeof(nd->policy), reqs[i].pol->path);
+		str_copy(nd->path, sizeof(nd->path), reqs[i].path);
 		need_describe(&reqs[i], nd->what, sizeof(nd->what));
 		for (size_t m = 0; m < l->nmembers; m++) {
 			const struct ledger_member *mb = &l->members[m];
@@ -435,7 +435,7 @@ static int evaluate(const struct ledger *l, const struct proposal *p, const char
 	else
 		v->status = LEDGER_PENDING;
 	for (size_t s = 0; s < nsigners; s++)
-		snprintf(v->counted[v->ncounted++], MEMBER_ID_MAX + 1, "%s", signers[s]);
+		str_copy(v->counted[v->ncounted++], MEMBER_ID_MAX + 1, signers[s]);
 	qsort(v->counted, v->ncounted, sizeof(v->counted[0]),
 	      (int (*)(const void *, const void *))strcmp);
 out:

@@ -138,25 +138,54 @@ static void put_be32(unsigned char *p, uint32_t v)
 
 /* Decodes outlen bytes from their canonical padded base64 spelling and from nothing else, so
  * that each byte string has one accepted spelling. */
+/* Value of a base64 character (standard alphabet), -1 for any other byte. */
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Strict base64 (standard alphabet, padded) of exactly outlen bytes: the one spelling that
+ * encodes them, so unused bits are zero and padding is exact. Only for public data (keys
+ * and signatures in notes); it is not constant-time, unlike the decoding of secret keys. */
 static int b64_decode_exact(unsigned char *out, size_t outlen, const char *s, size_t slen)
 {
-	char again[128];
-	size_t got = 0;
-	int ret;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t full = outlen / 3, rest = outlen % 3, o = 0, i = 0;
+	int v[4];
 
-	if (slen != sodium_base64_ENCODED_LEN(outlen, sodium_base64_VARIANT_ORIGINAL) - 1 ||
-	    slen >= sizeof(again))
+	if (slen != (full + (rest != 0)) * 4)
 		return -1;
-	if (sodium_base642bin(out, outlen, s, slen, NULL, &got, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    got != outlen)
+	for (size_t g = 0; g < full; g++, i += 4) {
+		for (int k = 0; k < 4; k++)
+			if ((v[k] = b64_value(p[i + k])) < 0)
+				return -1;
+		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+		out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+	}
+	if (rest == 0)
+		return 0;
+	/* The last group: 1 byte is two characters and "==", 2 bytes three and "=". */
+	for (int k = 0; k < (int)rest + 1; k++)
+		if ((v[k] = b64_value(p[i + k])) < 0)
+			return -1;
+	if (rest == 1) {
+		if ((v[1] & 15) != 0 || p[i + 2] != '=' || p[i + 3] != '=')
+			return -1;
+		out[o] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		return 0;
+	}
+	if ((v[2] & 3) != 0 || p[i + 3] != '=')
 		return -1;
-	/* libsodium 1.0.18 decodes every byte >= 0x80 as '/', so only a re-encoding that
-	 * gives back the input proves it was canonical base64. */
-	sodium_bin2base64(again, sizeof(again), out, outlen, sodium_base64_VARIANT_ORIGINAL);
-	ret = memcmp(again, s, slen) == 0 ? 0 : -1;
-	sodium_memzero(again, sizeof(again)); /* it may spell a secret key */
-	return ret;
+	out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+	out[o] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+	return 0;
 }
 
 uint32_t note_key_id(const char *name, const unsigned char pub[32])
@@ -298,6 +327,23 @@ static int scan_chars(const char *s, size_t len, size_t line0, struct cc_err *e)
 	uint32_t c;
 
 	for (i = 0; i < len; i += k) {
+		/* Notes are nearly all printable ASCII: eight bytes at a time while no byte is
+		 * under 0x20 or over 0x7f; only the rest needs decoding. */
+		if (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if ((((w - 0x2020202020202020ULL) & ~w) | w) & 0x8080808080808080ULL) {
+				/* some byte below, fall through to one at a time */
+			} else {
+				k = 8;
+				continue;
+			}
+		}
+		if (p[i] >= 0x20 && p[i] < 0x80) {
+			k = 1;
+			continue;
+		}
 		if (p[i] == '\n') {
 			line++;
 			k = 1;

@@ -165,7 +165,7 @@ static int parse_op(struct proposal *p, const char *line, size_t n, const char *
 	ret = path_valid(f[1], e);
 	if (ret < 0)
 		return ret;
-	snprintf(op->path, sizeof(op->path), "%s", f[1]);
+	str_copy(op->path, sizeof(op->path), f[1]);
 	if (strcmp(f[2], "new") == 0 && op->kind == OP_PUT)
 		op->version = PROPOSAL_VERSION_NEW;
 	else if (parse_uint(f[2], INT64_MAX, &op->version) < 0)

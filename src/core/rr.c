@@ -1000,14 +1000,75 @@ static int rr_sign(int v)
 	return (v > 0) - (v < 0);
 }
 
+/* Length of s when it is a plain absolute hostname, as records hold them: lower-case letters,
+ * digits, '-' and '_', labels of 1 to 63 bytes, a final dot, well under the 255-byte limit;
+ * or "." alone. 0 for anything else. */
+static size_t rr_plain_len(const char *s)
+{
+	size_t i, label = 0;
+
+	if (s[0] == '.')
+		return s[1] == '\0' ? 1 : 0;
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= 250)
+			return 0;
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (rr_hostname_byte(c)) {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return i > 0 && label == 0 ? i : 0;
+}
+
+/* rr_dname_cmp on plain names, read in place from the right. */
+static int rr_plain_cmp(const char *a, size_t na, const char *b, size_t nb)
+{
+	/* ea, eb: the dot that ends the next label to compare; 0 when none is left. */
+	size_t ea = na - 1, eb = nb - 1;
+
+	while (ea > 0 && eb > 0) {
+		size_t sa = ea, sb = eb, la, lb;
+		int c;
+
+		while (sa > 0 && a[sa - 1] != '.')
+			sa--;
+		while (sb > 0 && b[sb - 1] != '.')
+			sb--;
+		la = ea - sa;
+		lb = eb - sb;
+		c = memcmp(a + sa, b + sb, la < lb ? la : lb);
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		ea = sa ? sa - 1 : 0;
+		eb = sb ? sb - 1 : 0;
+	}
+	return (ea > 0) - (eb > 0);
+}
+
 int rr_name_cmp(const char *a, const char *b)
 {
 	struct rr_dname da, db;
+	size_t na, nb;
 	int ba, bb;
 
 	/* The same text is the same name (or the same non-name): no need to parse it. */
 	if (strcmp(a, b) == 0)
 		return 0;
+	/* Names in records are plain: compared where they lie, without a copy. */
+	na = rr_plain_len(a);
+	nb = na ? rr_plain_len(b) : 0;
+	if (na && nb)
+		return rr_plain_cmp(a, na, b, nb);
 	ba = rr_dname_parse(a, &da) < 0;
 	bb = rr_dname_parse(b, &db) < 0;
 
@@ -1140,10 +1201,62 @@ static int rr_qsort_cmp(const void *a, const void *b)
 	return (x->ttl > y->ttl) - (x->ttl < y->ttl);
 }
 
+static int rr_ptr_cmp(const void *a, const void *b)
+{
+	return rr_qsort_cmp(*(const struct rr *const *)a, *(const struct rr *const *)b);
+}
+
+/* Records are large and usually arrive in order already (rr_format's output, edited): check
+ * that first, and otherwise sort pointers and move each record once. */
 void rr_sort(struct rr_set *s)
 {
-	if (s->n > 1)
+	const struct rr **ptr;
+	struct rr *v;
+	size_t i;
+
+	for (i = 1; i < s->n; i++)
+		if (rr_qsort_cmp(&s->v[i - 1], &s->v[i]) > 0)
+			break;
+	if (i >= s->n)
+		return;
+	ptr = malloc(s->n * sizeof(*ptr));
+	v = malloc(s->cap * sizeof(*v));
+	if (ptr == NULL || v == NULL) {
+		/* Sorting in place needs no memory. */
+		free(ptr);
+		free(v);
 		qsort(s->v, s->n, sizeof(s->v[0]), rr_qsort_cmp);
+		return;
+	}
+	for (i = 0; i < s->n; i++)
+		ptr[i] = &s->v[i];
+	qsort(ptr, s->n, sizeof(*ptr), rr_ptr_cmp);
+	for (i = 0; i < s->n; i++)
+		v[i] = *ptr[i];
+	free(ptr);
+	free(s->v);
+	s->v = v;
+}
+
+int rr_set_append(struct rr_set *s, const struct rr *v, size_t n)
+{
+	size_t cap = s->cap;
+	struct rr *nv;
+
+	while (cap < s->n + n)
+		cap = cap ? 2 * cap : 16;
+	if (cap > ((size_t)-1) / sizeof(*nv))
+		return CC_ENOMEM;
+	if (cap != s->cap) {
+		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL)
+			return CC_ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	if (n)
+		memcpy(s->v + s->n, v, n * sizeof(*v));
+	s->n += n;
+	return 0;
 }
 
 int rr_set_add(struct rr_set *s, const struct rr *r)

@@ -62,6 +62,8 @@ int rr_cmp(const struct rr *a, const struct rr *b);
 void rr_sort(struct rr_set *s);
 
 int rr_set_add(struct rr_set *s, const struct rr *r);
+/* Appends n records (not inside s). */
+int rr_set_append(struct rr_set *s, const struct rr *v, size_t n);
 void rr_set_free(struct rr_set *s);
 
 /* Canonical DNS name comparison of two absolute lower-case names (RFC 4034 §6.1). */

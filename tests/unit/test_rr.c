@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1046,6 +1047,102 @@ static void test_fast_path_root_zone(void **state)
 	cbuf_free(&path);
 }
 
+/* RFC 4034 §6.1 written out the plain way: labels from the right, each compared as
+ * lower-cased bytes, a shorter label first, fewer labels first. For names without escapes. */
+static int ref_name_cmp(const char *a, const char *b)
+{
+	char la[128][64], lb[128][64];
+	int na = 0, nb = 0;
+	const char *s;
+
+	for (s = a; *s && strcmp(s, ".") != 0; na++) {
+		size_t k = strcspn(s, ".");
+
+		snprintf(la[na], sizeof(la[na]), "%.*s", (int)k, s);
+		for (char *c = la[na]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		s += k + (s[k] == '.');
+	}
+	for (s = b; *s && strcmp(s, ".") != 0; nb++) {
+		size_t k = strcspn(s, ".");
+
+		snprintf(lb[nb], sizeof(lb[nb]), "%.*s", (int)k, s);
+		for (char *c = lb[nb]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		s += k + (s[k] == '.');
+	}
+	for (int i = na - 1, j = nb - 1; i >= 0 && j >= 0; i--, j--) {
+		size_t x = strlen(la[i]), y = strlen(lb[j]);
+		int c = memcmp(la[i], lb[j], x < y ? x : y);
+
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (na > nb) - (na < nb);
+}
+
+struct names {
+	char (*v)[RR_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static int names_cb(void *ctx, const struct rr *r)
+{
+	struct names *ns = ctx;
+	const char *add[2] = {r->owner, r->type == RR_NS ? r->rdata : NULL};
+
+	for (int i = 0; i < 2 && add[i]; i++) {
+		if (ns->n == ns->cap) {
+			ns->cap = ns->cap ? 2 * ns->cap : 1024;
+			ns->v = realloc(ns->v, ns->cap * sizeof(*ns->v));
+			assert_non_null(ns->v);
+		}
+		snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", add[i]);
+	}
+	return 0;
+}
+
+/* rr_name_cmp against the reference on the names of the real root zone (plain names, read in
+ * place) and on names that take the general path (upper case, no final dot). */
+static void test_name_order(void **state)
+{
+	static const char *const odd[] = {".",	  "a.",	      "A.",	"a",	     "b.a.",
+					  "B.A",  "a-.",      "_a.",	"0.",	     "zz.",
+					  "z.z.", "a.b.c.d.", "a.b.C.", "xn--p1ai.", "-."};
+	struct names ns = {0};
+	struct cbuf path = CBUF_INIT;
+	struct cc_err e = {0};
+	size_t n = sizeof(odd) / sizeof(odd[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (rr_name_cmp(odd[i], odd[j]) != ref_name_cmp(odd[i], odd[j]))
+				fail_msg("%s vs %s: %d, expected %d", odd[i], odd[j],
+					 rr_name_cmp(odd[i], odd[j]), ref_name_cmp(odd[i], odd[j]));
+	assert_int_equal(cbuf_printf(&path, "%s/root-2025082000.zone", data_dir()), 0);
+	if (access(path.p, R_OK) != 0) {
+		cbuf_free(&path);
+		skip();
+	}
+	if (rr_scan_file(path.p, names_cb, &ns, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_true(ns.n > 10000);
+	/* Every name against its neighbours in file order and against names far away. */
+	for (size_t i = 0; i < ns.n; i++)
+		for (size_t d = 1; d < ns.n; d = d * 3 + 1) {
+			const char *a = ns.v[i], *b = ns.v[(i + d) % ns.n];
+
+			if (rr_name_cmp(a, b) != ref_name_cmp(a, b))
+				fail_msg("%s vs %s: %d, expected %d", a, b, rr_name_cmp(a, b),
+					 ref_name_cmp(a, b));
+		}
+	free(ns.v);
+	cbuf_free(&path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1058,6 +1155,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_appends),
 	    cmocka_unit_test(test_sort_order),
 	    cmocka_unit_test(test_name_cmp),
+	    cmocka_unit_test(test_name_order),
 	    cmocka_unit_test(test_name_under),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_scan_file_small),

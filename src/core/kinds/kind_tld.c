@@ -119,15 +119,11 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 		struct rr_set one = {0};
 		size_t j = i;
 
-		while (j < glue.n && strcmp(glue.v[j].owner, glue.v[i].owner) == 0) {
-			ret = rr_set_add(&one, &glue.v[j]);
-			if (ret < 0) {
-				rr_set_free(&one);
-				goto out;
-			}
+		while (j < glue.n && strcmp(glue.v[j].owner, glue.v[i].owner) == 0)
 			j++;
-		}
-		ret = host_addrs_check(&one, pt->op->path, e);
+		ret = rr_set_append(&one, &glue.v[i], j - i);
+		if (ret == 0)
+			ret = host_addrs_check(&one, pt->op->path, e);
 		if (ret == 0)
 			ret = host_stage(l, pl, glue.v[i].owner, &one, pt->op->path, e);
 		rr_set_free(&one);
@@ -149,7 +145,7 @@ int tld_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *
 
 	memset(pt, 0, sizeof(*pt));
 	pt->op = op;
-	snprintf(pt->label, sizeof(pt->label), "%s", op->path + 4);
+	str_copy(pt->label, sizeof(pt->label), op->path + 4);
 	pt->cur = map_get(&l->tlds, pt->label);
 	pl->ntlds++;
 	ret = version_check(pl, op, pt->cur, e);
