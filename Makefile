@@ -28,11 +28,13 @@ LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 LDFLAGS_ALL = $(SANLD) $(LDFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/core/kinds/*.c))
+DNS_SRC := $(sort $(wildcard src/dns/*.c))
 NODE_SRC := $(sort $(wildcard src/node/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+DNS_OBJ := $(DNS_SRC:%.c=$(BUILD)/%.o)
 NODE_OBJ := $(NODE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -56,17 +58,23 @@ $(BUILD)/libconcord.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libdns.a: $(DNS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libnode.a: $(filter-out $(BUILD)/src/node/main.o,$(NODE_OBJ))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/concordd: $(BUILD)/src/node/main.o $(BUILD)/libnode.a $(BUILD)/libconcord.a
+$(BUILD)/concordd: $(BUILD)/src/node/main.o $(BUILD)/libnode.a $(BUILD)/libdns.a \
+		$(BUILD)/libconcord.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/concord: $(CLI_OBJ) $(BUILD)/libnode.a $(BUILD)/libconcord.a
+$(BUILD)/concord: $(CLI_OBJ) $(BUILD)/libnode.a $(BUILD)/libdns.a $(BUILD)/libconcord.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libnode.a $(BUILD)/libconcord.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libnode.a $(BUILD)/libdns.a \
+		$(BUILD)/libconcord.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lcmocka
 
@@ -90,10 +98,10 @@ demo: all
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(CORE_SRC)
+build-fuzz/%: fuzz/%.c $(CORE_SRC) $(DNS_SRC)
 	@mkdir -p build-fuzz
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-Isrc $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(CORE_SRC) $(LIBS)
+		-Isrc $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(CORE_SRC) $(DNS_SRC) $(LIBS)
 fuzz: deps $(FUZZ_BIN)
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \

@@ -7,7 +7,8 @@ pkgs="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libcmocka-dev
 libknot-dev libssl-dev libcurl4-openssl-dev
 python3 python3-pytest python3-dnspython python3-requests python3-cryptography
-curl valgrind"
+curl valgrind
+nsd knot knot-dnsutils unbound bind9-dnsutils bind9-utils ldnsutils dnsperf iproute2"
 
 missing=""
 for p in $pkgs; do

@@ -68,12 +68,46 @@ out:
 	return ret;
 }
 
+/* "ID=NAME,ADDR[,ADDR...]": a founding member's name server. */
+static int cli_dns_parse(const char *spec, struct genesis_member *gm, size_t n, struct cc_err *e)
+{
+	const char *eq = strchr(spec, '=');
+	struct genesis_member *m = NULL;
+	struct cc_err de = {0, ""};
+	char *line;
+	int ret;
+
+	for (size_t i = 0; eq && i < n; i++)
+		if (strlen(gm[i].id) == (size_t)(eq - spec) &&
+		    strncmp(gm[i].id, spec, (size_t)(eq - spec)) == 0)
+			m = &gm[i];
+	if (eq == NULL || m == NULL)
+		return cc_fail(e, CLI_EUSAGE,
+			       "genesis new: --dns '%s' is not ID=NAME,ADDRESS[,ADDRESS...] for a "
+			       "--member",
+			       spec);
+	if (m->dns.name[0])
+		return cc_fail(e, CLI_EUSAGE, "genesis new: --dns given twice for %s", m->id);
+	line = strdup(eq + 1);
+	if (line == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	for (char *c = line; *c; c++)
+		if (*c == ',')
+			*c = ' ';
+	ret = member_dns_parse(&m->dns, line, strlen(line), &de);
+	if (ret < 0)
+		cc_fail(e, CLI_EUSAGE, "genesis new: --dns '%s': %s", spec, de.msg);
+	free(line);
+	return ret < 0 ? CLI_EUSAGE : 0;
+}
+
 static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 {
 	const char *origin = NULL, *zone = NULL, *consult = NULL, *when = NULL, *outp = NULL;
-	struct cli_list members = {0};
+	struct cli_list members = {0}, dns = {0};
 	const struct cli_opt opts[] = {{"origin", 0, CLI_ARG, &origin},
 				       {"member", 0, CLI_LIST, &members},
+				       {"dns", 0, CLI_LIST, &dns},
 				       {"root-zone", 0, CLI_ARG, &zone},
 				       {"consultation", 0, CLI_ARG, &consult},
 				       {"time", 0, CLI_ARG, &when},
@@ -130,6 +164,11 @@ static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 				goto out;
 			}
 	}
+	for (size_t i = 0; i < dns.n; i++) {
+		ret = cli_dns_parse(dns.v[i], gm, members.n, e);
+		if (ret < 0)
+			goto out;
+	}
 	if (zone != NULL) {
 		ret = rr_scan_file(zone, cli_root_add, &root, e);
 		if (ret < 0)
@@ -156,6 +195,7 @@ out:
 	rr_set_free(&root);
 	cbuf_free(&bundle);
 	cli_list_free(&members);
+	cli_list_free(&dns);
 	cli_args_free(&a);
 	return ret;
 }

@@ -22,12 +22,15 @@ static const struct cli_verb cli_verbs[] = {
      "  --dir DIR   where to write (default: the current directory)\n"},
     {"genesis", "build, sign and inspect a genesis file", cli_genesis, 0,
      "concord genesis new --origin ORIGIN --member ID:CHAMBER:PUBFILE ... [--root-zone FILE]\n"
+     "                    [--dns ID=NAME,ADDRESS[,ADDRESS...] ...]\n"
      "                    [--consultation DURATION] [--time T] -o FILE\n"
      "concord genesis sign FILE --key KEYFILE\n"
      "concord genesis show FILE",
      "new   builds an unsigned genesis file: the founding members (chambers: government,\n"
      "      private-sector, civil-society, technical, academic), the default policies and\n"
      "      the delegations (NS, DS, glue A/AAAA) of a real root zone file.\n"
+     "        --dns ID=NAME,ADDRESS...  member ID's node serves the zone as name server NAME\n"
+     "                                  at these addresses (the zone's apex NS set)\n"
      "        --consultation DURATION   delay of the gTLD policy (default 7d; 0 for none)\n"
      "        --time T                  genesis time, RFC 3339 UTC (default: now)\n"
      "        -o FILE                   output (never overwritten)\n"

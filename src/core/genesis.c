@@ -178,6 +178,23 @@ static int members_text(const struct genesis_params *gp, struct cbuf *text, stru
 		if (ret == 0)
 			ret = cbuf_printf(text, " %s\n", box);
 	}
+	/* Then the founding members' name servers, the apex NS set of the zone. */
+	for (size_t i = 0; ret == 0 && i < gp->nmembers; i++) {
+		if (m[i].dns.name[0] == '\0')
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(m[j].dns.name, m[i].dns.name) == 0) {
+				ret = cc_fail(e, CC_EINVAL,
+					      "members %s and %s: the same name server %s", m[j].id,
+					      m[i].id, m[i].dns.name);
+				goto out;
+			}
+		ret = cbuf_printf(text, "dns %s ", m[i].id);
+		if (ret == 0)
+			ret = member_dns_render(&m[i].dns, text);
+		if (ret == 0)
+			ret = cbuf_putc(text, '\n');
+	}
 out:
 	free(m);
 	return ret;

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/key.h"
+#include "core/ledger.h"
 #include "core/policy.h"
 #include "core/rr.h"
 
@@ -28,6 +29,7 @@ struct genesis_member {
 	char id[MEMBER_ID_MAX + 1]; /* member id */
 	int chamber;		    /* enum chamber */
 	struct key_pub pub;	    /* its keys */
+	struct member_dns dns;	    /* its node's name server, name "" when none */
 };
 
 struct genesis_params {

@@ -613,6 +613,7 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 	const char *s, *end;
 	char line[512], tb[TFMT_LEN + 2];
 	size_t nm = 0, nc = 0;
+	char last_dns[MEMBER_ID_MAX + 1] = "";
 	int ret = note_parse(&n, payload, len, e), step = 0;
 	int64_t bt = 0;
 
@@ -647,6 +648,41 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 		}
 		nf = sscanf(line, "%255s %255s %255s %255s %255s %255s", f[0], f[1], f[2], f[3],
 			    f[4], f[5]);
+		if ((step == 3 || step == 5) && nf >= 4 && strcmp(f[0], "dns") == 0) {
+			/* dns <id> <name> <address>...: a founding member's name server. */
+			struct ledger_member *m =
+			    (struct ledger_member *)members_find(l->members, nm, f[1]);
+			const char *rest = line + 5 + strlen(f[1]);
+			struct cbuf again = CBUF_INIT;
+			int bad;
+
+			if (m == NULL || strcmp(f[1], last_dns) <= 0 ||
+			    member_dns_parse(&m->dns, rest, strlen(rest), NULL) < 0) {
+				memset(&m->dns, 0, m ? sizeof(m->dns) : 0);
+				ret = cc_fail(e, CC_EINVAL,
+					      "genesis: dns %.32s: not a founding member, out of "
+					      "order, or not \"NAME ADDRESS...\"",
+					      f[1]);
+				goto out;
+			}
+			/* One spelling, and one member per name server. */
+			bad = member_dns_render(&m->dns, &again) < 0 || strcmp(again.p, rest) != 0;
+			cbuf_free(&again);
+			for (size_t j = 0; !bad && j < nm; j++)
+				bad = &l->members[j] != m &&
+				      strcmp(l->members[j].dns.name, m->dns.name) == 0;
+			if (bad) {
+				ret = cc_fail(
+				    e, CC_EINVAL,
+				    "genesis: dns %s: not in canonical form, or a name server "
+				    "named twice",
+				    m->id);
+				goto out;
+			}
+			str_copy(last_dns, sizeof(last_dns), f[1]);
+			step = 5;
+			continue;
+		}
 		if (step == 0 && strcmp(line, "concord genesis v1") == 0) {
 			step = 1;
 		} else if (step == 1 && nf == 2 && strcmp(f[0], "origin") == 0 &&
@@ -678,7 +714,7 @@ static int apply_genesis(struct ledger *l, const char *payload, size_t len, int6
 			}
 			m->version = 0;
 			nm++;
-		} else if ((step == 3 || step == 4) && nf == 2 && strcmp(f[0], "chunk") == 0 &&
+		} else if ((step >= 3 && step <= 5) && nf == 2 && strcmp(f[0], "chunk") == 0 &&
 			   strlen(f[1]) == 64 &&
 			   sodium_hex2bin(l->chunks[nc], 32, f[1], 64, NULL, NULL, NULL) == 0) {
 			nc++;

@@ -25,11 +25,25 @@
 
 struct ledger;
 
+#define MEMBER_DNS_ADDRS 8 /* addresses of a member's name server */
+
+struct member_dns {	 /* the name server a member's node runs for the root zone */
+	char name[256];	 /* absolute lower-case host name, "" when it runs none */
+	unsigned naddrs; /* 1 .. MEMBER_DNS_ADDRS when name is set */
+	char addrs[MEMBER_DNS_ADDRS][40]; /* canonical text: IPv4 first, each family ascending */
+};
+
+/* "NAME ADDRESS [ADDRESS ...]" (a member record's dns line) into d, canonical; any order of
+ * addresses, one space apart. member_dns_render writes it back in the one canonical form. */
+int member_dns_parse(struct member_dns *d, const char *s, size_t len, struct cc_err *e);
+int member_dns_render(const struct member_dns *d, struct cbuf *out);
+
 struct ledger_member {
 	char id[MEMBER_ID_MAX + 1]; /* member id, also its key name */
 	int chamber;		    /* enum chamber */
 	struct note_key key;	    /* Ed25519 verifier */
 	unsigned char box[32];	    /* X25519 public key */
+	struct member_dns dns;	    /* its node's name server: the apex NS set of the zone */
 	uint64_t version;	    /* log index of the last write */
 };
 

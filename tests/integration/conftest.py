@@ -17,7 +17,7 @@ ROOT_CHANGES = os.path.join(DATA, "root-changes-2025082000-2026072100.txt")
 class Network:
     """Keys of the five founding members, a signed genesis, node directories."""
 
-    def __init__(self, base, root_zone=True, consultation="0"):
+    def __init__(self, base, root_zone=True, consultation="0", dns=()):
         self.base = base
         self.origin = ORIGIN
         self.keys_dir = os.path.join(base, "keys")
@@ -28,6 +28,8 @@ class Network:
             args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
         if root_zone:
             args += ["--root-zone", ROOT_ZONE]
+        for d in dns:
+            args += ["--dns", d]
         self.genesis = os.path.join(base, "genesis")
         cli(*args, "-o", self.genesis)
         for m, _ in MEMBERS:

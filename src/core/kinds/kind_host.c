@@ -50,6 +50,10 @@ int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct
 		pl->hosts = v;
 		pl->caphosts = cap;
 	}
+	if (member_by_dns(l, name))
+		return cc_fail(e, CC_EINVAL,
+			       "%s: %s is a root server (member %s's name server), not a TLD's",
+			       from, name, member_by_dns(l, name)->id);
 	ph = &pl->hosts[pl->nhosts++];
 	memset(ph, 0, sizeof(*ph));
 	str_copy(ph->name, sizeof(ph->name), name);

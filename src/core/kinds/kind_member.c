@@ -1,7 +1,10 @@
-/* member/<id>: a participant, its chamber and its keys. Content:
+/* member/<id>: a participant, its chamber and its keys, and the name server its node runs.
+ * Content:
  *   chamber <government|private-sector|civil-society|technical|academic>
  *   key <verifier key named <id>>
- *   box <base64 X25519 public key> */
+ *   box <base64 X25519 public key>
+ *   dns <host name> <address> [<address> ...]      (optional)
+ * The members' name servers are the root zone's apex NS set, with their addresses. */
 #include "core/kinds/kinds.h"
 
 #include <sodium.h>
@@ -58,20 +61,107 @@ int member_box_parse(unsigned char box[32], const char *s)
 	return strcmp(again, s) == 0 ? 0 : CC_EINVAL;
 }
 
+/* The addresses as glue lines, read by rr_parse: one reading of names and addresses in the
+ * whole ledger, and their one canonical spelling. */
+int member_dns_parse(struct member_dns *d, const char *s, size_t len, struct cc_err *e)
+{
+	struct cbuf lines = CBUF_INIT;
+	struct rr_set rs = {0};
+	const char *p = s, *end = s + len, *sp;
+	char name[RR_NAME_MAX + 1];
+	int ret = 0;
+
+	memset(d, 0, sizeof(*d));
+	sp = memchr(p, ' ', len);
+	if (sp == NULL || sp == p || (size_t)(sp - p) > RR_NAME_MAX || memchr(p, '\n', len)) {
+		ret = cc_fail(e, CC_EINVAL, "dns: expected \"NAME ADDRESS [ADDRESS ...]\"");
+		goto out;
+	}
+	memcpy(name, p, (size_t)(sp - p));
+	name[sp - p] = '\0';
+	for (p = sp + 1; ret == 0 && p <= end;) {
+		const char *q = memchr(p, ' ', (size_t)(end - p));
+		size_t n = (size_t)((q ? q : end) - p);
+
+		if (n == 0 || n >= sizeof(d->addrs[0])) {
+			ret = cc_fail(e, CC_EINVAL, "dns: bad address list");
+			goto out;
+		}
+		ret = cbuf_printf(&lines, "%s %d IN %s %.*s\n", name, TTL_DELEGATION,
+				  memchr(p, ':', n) ? "AAAA" : "A", (int)n, p);
+		p += n + 1;
+	}
+	if (ret == 0)
+		ret = rr_parse(&rs, lines.p, lines.len, e);
+	if (ret < 0)
+		goto out;
+	if (rs.n > MEMBER_DNS_ADDRS || strcmp(rs.v[0].owner, ".") == 0) {
+		ret = cc_fail(e, CC_EINVAL,
+			      "dns: a host name other than the root and 1 to %d "
+			      "addresses",
+			      MEMBER_DNS_ADDRS);
+		goto out;
+	}
+	rr_sort(&rs);
+	for (size_t i = 0; i < rs.n; i++) {
+		if (i && rr_cmp(&rs.v[i - 1], &rs.v[i]) == 0) {
+			ret = cc_fail(e, CC_EINVAL, "dns: address %s given twice", rs.v[i].rdata);
+			goto out;
+		}
+		str_copy(d->addrs[i], sizeof(d->addrs[i]), rs.v[i].rdata);
+	}
+	str_copy(d->name, sizeof(d->name), rs.v[0].owner);
+	d->naddrs = (unsigned)rs.n;
+out:
+	if (ret < 0)
+		memset(d, 0, sizeof(*d));
+	rr_set_free(&rs);
+	cbuf_free(&lines);
+	return ret;
+}
+
+int member_dns_render(const struct member_dns *d, struct cbuf *out)
+{
+	int ret = cbuf_puts(out, d->name);
+
+	for (unsigned i = 0; ret == 0 && i < d->naddrs; i++)
+		ret = cbuf_printf(out, " %s", d->addrs[i]);
+	return ret;
+}
+
+const struct ledger_member *member_by_dns(const struct ledger *l, const char *name)
+{
+	for (size_t i = 0; i < l->nmembers; i++)
+		if (l->members[i].dns.name[0] && strcmp(l->members[i].dns.name, name) == 0)
+			return &l->members[i];
+	return NULL;
+}
+
 int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
 		 struct cc_err *e)
 {
 	const char *s = content, *end = content + len;
-	char chamber[32], key[256], box[64];
+	char chamber[32], key[256], box[64], dns[1024] = "";
 
 	memset(m, 0, sizeof(*m));
 	if (take_line(&s, end, "chamber", chamber, sizeof(chamber)) < 0 ||
 	    take_line(&s, end, "key", key, sizeof(key)) < 0 ||
-	    take_line(&s, end, "box", box, sizeof(box)) < 0 || s != end)
+	    take_line(&s, end, "box", box, sizeof(box)) < 0 ||
+	    (s != end && take_line(&s, end, "dns", dns, sizeof(dns)) < 0) || s != end)
 		return cc_fail(e, CC_EINVAL,
-			       "member/%s: content must be the three lines \"chamber C\", \"key "
-			       "VERIFIER-KEY\", \"box BASE64\"",
+			       "member/%s: content must be the lines \"chamber C\", \"key "
+			       "VERIFIER-KEY\", \"box BASE64\", and \"dns NAME ADDRESS...\" "
+			       "for a member whose node serves the zone",
 			       id);
+	if (dns[0] && member_dns_parse(&m->dns, dns, strlen(dns), e) < 0) {
+		char msg[CC_ERR_MSG];
+
+		if (e) {
+			str_copy(msg, sizeof(msg), e->msg);
+			cc_fail(e, CC_EINVAL, "member/%s: %s", id, msg);
+		}
+		return CC_EINVAL;
+	}
 	m->chamber = chamber_parse(chamber);
 	if (m->chamber < 0)
 		return cc_fail(e, CC_EINVAL, "member/%s: unknown chamber \"%s\"", id, chamber);
@@ -97,6 +187,13 @@ int member_render(const struct ledger_member *m, struct cbuf *out)
 		ret = note_vkey_format(&m->key, out);
 	if (ret == 0)
 		ret = cbuf_printf(out, "\nbox %s\n", box);
+	if (ret == 0 && m->dns.name[0]) {
+		ret = cbuf_puts(out, "dns ");
+		if (ret == 0)
+			ret = member_dns_render(&m->dns, out);
+		if (ret == 0)
+			ret = cbuf_putc(out, '\n');
+	}
 	return ret;
 }
 
@@ -117,9 +214,28 @@ int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_o
 		return cc_fail(e, CC_ESTALE, "%s: %s", op->path,
 			       cur ? "the member exists with another version" : "no such member");
 	if (op->kind == OP_PUT) {
+		const struct ledger_member *other;
+
 		ret = member_parse(&pm->m, id, op->content, op->content_len, e);
 		if (ret < 0)
 			return ret;
+		/* A root server's addresses come from its member record alone. */
+		if (pm->m.dns.name[0] && map_get(&l->hosts, pm->m.dns.name))
+			return cc_fail(
+			    e, CC_EINVAL,
+			    "%s: %s is a name server of TLDs; a root server needs a name "
+			    "of its own",
+			    op->path, pm->m.dns.name);
+		other = pm->m.dns.name[0] ? member_by_dns(l, pm->m.dns.name) : NULL;
+		if (other && strcmp(other->id, id) != 0)
+			return cc_fail(e, CC_EINVAL,
+				       "%s: %s is already the name server of member %s", op->path,
+				       pm->m.dns.name, other->id);
+		for (size_t i = 0; i < pl->nmembers; i++)
+			if (pm->m.dns.name[0] &&
+			    strcmp(pl->members[i].m.dns.name, pm->m.dns.name) == 0)
+				return cc_fail(e, CC_EINVAL, "%s: %s is named twice", op->path,
+					       pm->m.dns.name);
 	}
 	pl->nmembers++;
 	return plan_govern(pl, op->path);

@@ -121,6 +121,8 @@ int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_o
 int member_apply(struct ledger *l, struct plan *pl, uint64_t index);
 /* A base64 X25519 public key in its one canonical spelling. */
 int member_box_parse(unsigned char box[32], const char *s);
+/* The member whose name server is called name, or NULL. */
+const struct ledger_member *member_by_dns(const struct ledger *l, const char *name);
 int member_render(const struct ledger_member *m, struct cbuf *out);
 int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
 		 struct cc_err *e);
