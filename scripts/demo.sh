@@ -32,6 +32,7 @@ run "$C" genesis new --origin demo.concord.example/root \
 	--member cn:government:"$D/keys/cn.pub" --member br:government:"$D/keys/br.pub" \
 	--member za:government:"$D/keys/za.pub" --member de:government:"$D/keys/de.pub" \
 	--member isoc:technical:"$D/keys/isoc.pub" \
+	--dns cn=ns.cn.root.demo.concord.example.,127.0.0.1 \
 	--root-zone "$ZONE" --consultation 0 -o "$D/genesis"
 for m in cn br za de isoc; do run "$C" genesis sign "$D/genesis" --key "$D/keys/$m.key"; done
 run "$C" genesis show "$D/genesis"
@@ -83,6 +84,12 @@ fi
 step "5. Anyone can audit the node from outside: every signature, every decision"
 run "$C" verify "$URL"
 
+step "6. The node derives the signed root zone from the log: DNSSEC, NSEC, ZONEMD"
+"$C" root zone >"$D/root.zone"
+printf '  %s records, serial %s; the trust anchor resolvers take:\n' "$(wc -l <"$D/root.zone")" \
+	"$(awk 'NR == 1 {print $7}' "$D/root.zone")"
+run "$C" root trust-anchor
+
 step "The node keeps running (pid $(cat "$D/concordd.pid"), log $D/concordd.log)"
 cat <<MSG
   API        $URL/v1/network
@@ -93,6 +100,7 @@ Try next (keys are in $D/keys):
   $C show tld/cn
   $C proposals
   $C export-root | head
+  $C root zone | head; $C root trust-anchor
   $C propose --key $D/keys/cn.key put tld/cn $D/cn.zone
   $C verify $URL
 Stop it with: kill \$(cat $D/concordd.pid)

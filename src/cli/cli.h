@@ -87,6 +87,7 @@ int cli_object(int argc, char **argv, struct cc_err *e);
 int cli_show(int argc, char **argv, struct cc_err *e);
 int cli_proposals(int argc, char **argv, struct cc_err *e);
 int cli_export_root(int argc, char **argv, struct cc_err *e);
+int cli_root(int argc, char **argv, struct cc_err *e);
 int cli_replay(int argc, char **argv, struct cc_err *e);
 int cli_verify(int argc, char **argv, struct cc_err *e);
 

@@ -67,6 +67,12 @@ static const struct cli_verb cli_verbs[] = {
     {"export-root", "print the governed root delegations", cli_export_root, 1,
      "concord export-root [--node URL]",
      "Prints the governed delegations (NS, DS, glue) as a master file.\n"},
+    {"root", "the signed root zone a node serves, and its trust anchor", cli_root, 1,
+     "concord root zone [--node URL]\n"
+     "concord root trust-anchor [--node URL]",
+     "zone          prints the signed root zone (DNSSEC, NSEC, ZONEMD) as a master file.\n"
+     "trust-anchor  prints the zone's key-signing key as a DS line and a DNSKEY line, the\n"
+     "              form of an unbound trust-anchor-file (and the DS for any resolver).\n"},
     {"replay-root-changes", "replay real root zone changes as proposals", cli_replay, 1,
      "concord replay-root-changes FILE --keys DIR [--node URL] [--from SERIAL] [--limit N]",
      "Replays a file of real root zone changes ($CHANGE blocks of '-' and '+' records) as\n"

@@ -1107,7 +1107,7 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 	return ret;
 }
 
-int ledger_export_root(const struct ledger *l, struct cbuf *out)
+int ledger_delegations(const struct ledger *l, struct rr_set *out)
 {
 	struct rr_set all = {0};
 	int ret = 0;
@@ -1115,19 +1115,32 @@ int ledger_export_root(const struct ledger *l, struct cbuf *out)
 	for (size_t i = 0; ret == 0 && i < l->tlds.cap; i++) {
 		const struct tld *t = l->tlds.slot[i].val;
 
-		for (size_t j = 0; t && ret == 0 && j < t->recs.n; j++)
-			ret = rr_set_add(&all, &t->recs.v[j]);
+		if (t)
+			ret = rr_set_append(&all, t->recs.v, t->recs.n);
 	}
 	for (size_t i = 0; ret == 0 && i < l->hosts.cap; i++) {
 		const struct host *h = l->hosts.slot[i].val;
 
-		for (size_t j = 0; h && ret == 0 && j < h->addrs.n; j++)
-			ret = rr_set_add(&all, &h->addrs.v[j]);
+		if (h)
+			ret = rr_set_append(&all, h->addrs.v, h->addrs.n);
 	}
 	if (ret == 0)
 		rr_sort(&all);
+	for (size_t i = 0; i < all.n; i++)
+		all.v[i].ttl = all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
+	if (ret == 0)
+		ret = rr_set_append(out, all.v, all.n);
+	rr_set_free(&all);
+	return ret;
+}
+
+int ledger_export_root(const struct ledger *l, struct cbuf *out)
+{
+	struct rr_set all = {0};
+	int ret = ledger_delegations(l, &all);
+
 	for (size_t i = 0; ret == 0 && i < all.n; i++)
-		ret = rr_format(&all.v[i], all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION, out);
+		ret = rr_format(&all.v[i], all.v[i].ttl, out);
 	rr_set_free(&all);
 	return ret;
 }

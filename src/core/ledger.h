@@ -19,6 +19,7 @@
 #include "core/note.h"
 #include "core/policy.h"
 #include "core/proposal.h"
+#include "core/rr.h"
 
 #define LEDGER_MAX_MEMBERS 512
 #define LEDGER_CLOCK_SKEW  300 /* seconds a proposal's creation may lie ahead of the entry time */
@@ -145,6 +146,9 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 /* The governed delegations as one master file: every TLD's NS and DS and the glue of their
  * name servers, in canonical order. */
 int ledger_export_root(const struct ledger *l, struct cbuf *out);
+/* The same records, appended to out in canonical order, each with its zone TTL (172800 for
+ * NS and glue, 86400 for DS). */
+int ledger_delegations(const struct ledger *l, struct rr_set *out);
 
 /* Which policy governs path now (e.g. "policy/cctld"), or CC_ENOENT. */
 int ledger_policy_for(const struct ledger *l, const char *path, char out[PATH_MAX_LEN + 1]);

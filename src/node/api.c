@@ -470,6 +470,12 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 			return api_bad_method(q->c, method, "GET, HEAD");
 		return api_record(q, url + 12);
 	}
+	if (strcmp(url, "/v1/zone") == 0) {
+		if (!is_get(method))
+			return api_bad_method(q->c, method, "GET, HEAD");
+		ret = node_zone(q->a->n, (int64_t)time(NULL), &out, &e);
+		return api_read(q, ret, &e, CT_TEXT, &out, "no-cache");
+	}
 	if (strcmp(url, "/v1/root") == 0) {
 		if (!is_get(method))
 			return api_bad_method(q->c, method, "GET, HEAD");

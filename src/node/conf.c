@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,16 +202,15 @@ out:
 	return ret;
 }
 
-int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e)
+/* A secret key file: one PRIVATE+KEY line, named name when name is not NULL. */
+static int conf_read_signer(const char *path, const char *name, struct note_signer *s,
+			    struct cc_err *e)
 {
-	char path[CONF_PATH_MAX];
 	struct cbuf b = CBUF_INIT;
 	struct stat sb;
 	size_t n;
 	int ret;
 
-	if ((ret = conf_path(path, dir, CONF_KEY_FILE, e)) < 0)
-		return ret;
 	if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0)
 		fprintf(stderr, "concordd: warning: %s is readable by others (chmod 600 it)\n",
 			path);
@@ -219,15 +219,62 @@ int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e)
 	n = b.len;
 	while (n > 0 && (b.p[n - 1] == '\n' || b.p[n - 1] == '\r'))
 		n--;
-	if (memchr(b.p, '\n', n) != NULL) {
-		ret = cc_fail(e, CC_EINVAL, "%s: expected one PRIVATE+KEY line", path);
+	if (memchr(b.p, '\n', n) != NULL || (ret = key_parse_signer(s, b.p, n, e)) < 0 ||
+	    (name && strcmp(s->key.name, name) != 0)) {
+		ret = cc_fail(e, CC_EINVAL, "%s: expected one PRIVATE+KEY line%s%s", path,
+			      name ? " named " : "", name ? name : "");
 		goto out;
 	}
-	if ((ret = key_parse_signer(s, b.p, n, e)) < 0)
-		goto out;
 out:
 	if (b.p)
-		memset(b.p, 0, b.cap);
+		sodium_memzero(b.p, b.cap);
 	cbuf_free(&b);
+	return ret;
+}
+
+int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e)
+{
+	char path[CONF_PATH_MAX];
+	int ret = conf_path(path, dir, CONF_KEY_FILE, e);
+
+	return ret < 0 ? ret : conf_read_signer(path, NULL, s, e);
+}
+
+int conf_dnssec_seed(unsigned char seed[32], const char *dir, const char *file, const char *name,
+		     int *created, struct cc_err *e)
+{
+	char path[CONF_PATH_MAX];
+	struct note_signer k;
+	struct cbuf text = CBUF_INIT;
+	struct stat sb;
+	int ret;
+
+	*created = 0;
+	memset(&k, 0, sizeof(k));
+	if ((ret = conf_path(path, dir, file, e)) < 0)
+		return ret;
+	if (stat(path, &sb) != 0) {
+		/* A new zone key: written once, fsynced, never replaced here. */
+		randombytes_buf(seed, 32);
+		ret = note_signer_from_seed(&k, name, seed);
+		if (ret == 0)
+			ret = key_format_signer(&k, &text);
+		if (ret == 0 && (text.len == 0 || text.p[text.len - 1] != '\n'))
+			ret = cbuf_putc(&text, '\n');
+		if (ret == 0)
+			ret = conf_write_file(path, text.p, text.len, 0600, e);
+		if (ret == 0)
+			ret = conf_sync_dir(dir, e);
+		*created = ret == 0;
+	} else if ((ret = conf_read_signer(path, name, &k, e)) == 0) {
+		/* libsodium's secret key is the seed followed by the public key. */
+		memcpy(seed, k.sk, 32);
+	}
+	if (ret < 0)
+		sodium_memzero(seed, 32);
+	if (text.p)
+		sodium_memzero(text.p, text.cap);
+	cbuf_free(&text);
+	sodium_memzero(&k, sizeof(k));
 	return ret;
 }

@@ -4,6 +4,9 @@
  *                   line; '#' starts a comment
  *   DIR/node.key    the log signing key: one PRIVATE+KEY line (key_format_signer) whose key
  *                   name is the network origin, mode 0600
+ *   DIR/ksk.key, DIR/zsk.key   the DNSSEC keys of the zone the node serves (Ed25519): one
+ *                   PRIVATE+KEY line each, named "dnssec-ksk" and "dnssec-zsk", mode 0600;
+ *                   made on the first start when missing
  *   DIR/concord.db  the SQLite store (store.h) */
 #ifndef CONCORD_NODE_CONF_H
 #define CONCORD_NODE_CONF_H
@@ -19,6 +22,8 @@
 #define CONF_FILE	  "node.conf"
 #define CONF_KEY_FILE	  "node.key"
 #define CONF_DB_FILE	  "concord.db"
+#define CONF_KSK_FILE	  "ksk.key"
+#define CONF_ZSK_FILE	  "zsk.key"
 #define CONF_HTTP_DEFAULT "127.0.0.1:8053"
 #define CONF_ADDR_MAX	  128
 #define CONF_PATH_MAX	  4096
@@ -37,6 +42,10 @@ int conf_read(struct conf *c, const char *dir, struct cc_err *e);
 
 /* The node's log key from DIR/node.key. */
 int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e);
+/* A DNSSEC key's seed from DIR/file (name its key name), made first when the file does not
+ * exist (created is then 1). The caller wipes seed. */
+int conf_dnssec_seed(unsigned char seed[32], const char *dir, const char *file, const char *name,
+		     int *created, struct cc_err *e);
 
 /* Reads a whole file of at most max bytes. */
 int conf_read_file(const char *path, size_t max, struct cbuf *out, struct cc_err *e);

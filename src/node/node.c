@@ -22,6 +22,7 @@
 #include "core/proposal.h"
 #include "core/tfmt.h"
 #include "core/tlog.h"
+#include "dns/zone.h"
 #include "node/conf.h"
 #include "node/store.h"
 
@@ -152,6 +153,12 @@ struct node {
 	int ck_done;		/* a pass finished since the committer last looked */
 	int ck_stop;		/* the checkpointer must finish */
 	int ck_started;		/* checkpointer running */
+
+	/* The signed zone, built from the durable state when asked for and kept until the log
+	 * or the signing epoch moves on. */
+	pthread_mutex_t zone_mu; /* guards zone; taken before the node lock, never after */
+	struct zone *zone;	 /* the last zone built, or NULL */
+	struct dns_key ksk, zsk; /* the zone's keys (DIR/ksk.key, DIR/zsk.key) */
 
 	/* Readers that show the state of the in-memory ledger wait until it is durable, so
 	 * that nothing served is ahead of the checkpoint. */
@@ -2214,6 +2221,28 @@ static int reload_final(void *ctx, const char *id, const char *status, int64_t i
 	return 0;
 }
 
+/* The zone's keys, made on the first start. */
+static int node_dnssec_keys(struct node *n, struct cc_err *e)
+{
+	static const struct {
+		const char *file, *name;
+		uint16_t flags;
+	} k[2] = {{CONF_KSK_FILE, "dnssec-ksk", DNS_KEY_KSK},
+		  {CONF_ZSK_FILE, "dnssec-zsk", DNS_KEY_ZSK}};
+	unsigned char seed[32];
+	int ret = 0, created;
+
+	for (int i = 0; ret == 0 && i < 2; i++) {
+		ret = conf_dnssec_seed(seed, n->dir, k[i].file, k[i].name, &created, e);
+		if (ret == 0)
+			ret = dns_key_from_seed(i == 0 ? &n->ksk : &n->zsk, seed, k[i].flags);
+		sodium_memzero(seed, sizeof(seed));
+		if (ret == 0 && created)
+			node_log("made the zone's %s in %s/%s", k[i].name, n->dir, k[i].file);
+	}
+	return ret < 0 && e && e->code == 0 ? cc_fail(e, ret, "cannot read the DNSSEC keys") : ret;
+}
+
 int node_open(struct node **out, const char *dir, struct cc_err *e)
 {
 	char path[CONF_PATH_MAX];
@@ -2242,6 +2271,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	pthread_mutex_init(&n->ck_mu, NULL);
 	pthread_mutex_init(&n->keys_mu, NULL);
 	pthread_mutex_init(&n->dur_mu, NULL);
+	pthread_mutex_init(&n->zone_mu, NULL);
 	pthread_cond_init(&n->dur_cond, NULL);
 	pthread_cond_init(&n->ck_cond, NULL);
 	pthread_condattr_init(&ca);
@@ -2271,6 +2301,8 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	if ((ret = conf_read(&n->conf, dir, e)) < 0)
 		goto out;
 	if ((ret = conf_read_key(&n->key, dir, e)) < 0)
+		goto out;
+	if ((ret = node_dnssec_keys(n, e)) < 0)
 		goto out;
 	if ((ret = conf_path(path, dir, CONF_DB_FILE, e)) < 0)
 		goto out;
@@ -2353,6 +2385,10 @@ void node_close(struct node *n)
 	free(n->log_vkey);
 	free(n->v);
 	sodium_memzero(&n->key, sizeof(n->key));
+	zone_free(n->zone);
+	dns_key_wipe(&n->ksk);
+	dns_key_wipe(&n->zsk);
+	pthread_mutex_destroy(&n->zone_mu);
 	if (n->dirfd >= 0)
 		close(n->dirfd); /* releases the lock, after the store is closed */
 	pthread_mutex_destroy(&n->rd_mu);
@@ -2729,6 +2765,37 @@ int node_records(struct node *n, const char *prefix, struct cbuf *json, struct c
 	ret = json_out(json_pack("{s:I, s:o}", "tree_size", (json_int_t)size, "records", rl.list),
 		       json);
 	return ret < 0 ? cc_fail(e, ret, "out of memory") : 0;
+}
+
+int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
+{
+	const struct zone_keys keys = {&n->ksk, &n->zsk};
+	uint32_t epoch = (uint32_t)(now / ZONE_EPOCH);
+	struct zone *z = NULL;
+	uint64_t size;
+	int ret = 0;
+
+	cbuf_reset(text);
+	pthread_mutex_lock(&n->zone_mu);
+	rdlock(n);
+	size = ledger_size(n->ledger);
+	if (n->zone == NULL || n->zone->log_size != size || n->zone->epoch != epoch) {
+		ret = zone_build(n->ledger, &keys, epoch, &z, e);
+		if (ret == 0) {
+			zone_free(n->zone);
+			n->zone = z;
+		}
+	}
+	unlock(n);
+	if (ret == 0)
+		ret = zone_write(n->zone, text);
+	pthread_mutex_unlock(&n->zone_mu);
+	/* Served only once what it shows is durable, like every other read. */
+	if (ret == 0 && wait_durable(n, size) < 0)
+		ret = cc_fail(e, CC_EIO, "the node is shutting down");
+	if (ret < 0 && e && e->code == 0)
+		ret = cc_fail(e, ret, "cannot build the zone");
+	return ret;
 }
 
 int node_root(struct node *n, struct cbuf *text, struct cc_err *e)

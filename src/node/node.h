@@ -104,5 +104,8 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 		struct cc_err *e);
 int node_records(struct node *n, const char *prefix, struct cbuf *json, struct cc_err *e);
 int node_root(struct node *n, struct cbuf *text, struct cc_err *e);
+/* The signed root zone (dns/zone.h) of the durable state, at signing epoch now / 86400, as
+ * a master file. CC_ENOENT when no member runs a name server. */
+int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e);
 
 #endif

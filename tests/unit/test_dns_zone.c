@@ -1,0 +1,252 @@
+/* The signed root zone built from a ledger over the real root zone: its apex from the members'
+ * name servers, every delegation, NSEC and RRSIGs, ZONEMD; the same inputs give the same bytes,
+ * and the real tools (ldns-verify-zone, dnssec-verify, named-checkzone) accept it when they are
+ * installed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/genesis.h"
+#include "core/ledger.h"
+#include "core/tlog.h"
+#include "dns/zone.h"
+
+#define EPOCH 20779u /* 2026-11-22 */
+
+static int add(void *ctx, const struct rr *r)
+{
+	return rr_set_add(ctx, r);
+}
+
+static struct ledger *root_ledger(int with_dns)
+{
+	static const char *ids[] = {"br", "cn", "de", "isoc", "za"};
+	static const char *dns[] = {"ns.cn.root.concord.example. 192.0.2.53 2001:db8::53",
+				    "ns.isoc.root-servers.net. 198.51.100.7"};
+	const char *dir = getenv("CONCORD_DATA");
+	char path[4096];
+	struct rr_set root = {0};
+	struct key_pair k[5];
+	struct genesis_member gm[5];
+	struct genesis_params gp = {0};
+	struct cbuf bundle = CBUF_INIT;
+	struct cc_err e = {0};
+	const unsigned char *entry;
+	size_t elen, off = 0;
+	struct ledger *l;
+
+	snprintf(path, sizeof(path), "%s/root-2025082000.zone", dir ? dir : "../shared/data/root");
+	if (rr_scan_file(path, add, &root, &e) < 0)
+		return NULL;
+	for (size_t i = 0; i < 5; i++) {
+		unsigned char seed[32];
+
+		memset(seed, (int)i + 7, sizeof(seed));
+		assert_int_equal(note_signer_from_seed(&k[i].sign, ids[i], seed), 0);
+		crypto_box_seed_keypair(k[i].box_pk, k[i].box_sk, seed);
+		memset(&gm[i], 0, sizeof(gm[i]));
+		snprintf(gm[i].id, sizeof(gm[i].id), "%s", ids[i]);
+		gm[i].chamber = i == 3 ? CHAMBER_TECHNICAL : CHAMBER_GOVERNMENT;
+		key_public(&k[i], &gm[i].pub);
+	}
+	if (with_dns) {
+		assert_int_equal(member_dns_parse(&gm[1].dns, dns[0], strlen(dns[0]), &e), 0);
+		assert_int_equal(member_dns_parse(&gm[3].dns, dns[1], strlen(dns[1]), &e), 0);
+	}
+	gp.origin = "test.concord.example/root";
+	gp.time = 1795000000;
+	gp.members = gm;
+	gp.nmembers = 5;
+	gp.root = &root;
+	if (genesis_build(&gp, &bundle, &e) < 0)
+		fail_msg("%s", e.msg);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(genesis_sign(&bundle, &k[i], &e), 0);
+	l = ledger_new();
+	while (tlog_bundle_next((unsigned char *)bundle.p, bundle.len, &off, &entry, &elen) == 1)
+		if (ledger_apply_entry(l, entry, elen, 1, &e) < 0)
+			fail_msg("%s", e.msg);
+	rr_set_free(&root);
+	cbuf_free(&bundle);
+	return l;
+}
+
+static void keys(struct dns_key *ksk, struct dns_key *zsk)
+{
+	unsigned char seed[32];
+
+	memset(seed, 0x4b, sizeof(seed));
+	assert_int_equal(dns_key_from_seed(ksk, seed, DNS_KEY_KSK), 0);
+	memset(seed, 0x5a, sizeof(seed));
+	assert_int_equal(dns_key_from_seed(zsk, seed, DNS_KEY_ZSK), 0);
+}
+
+static size_t count(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* TLDs with a DS RRset: owners of the DS lines, each counted once. */
+static size_t ds_owners(const char *text)
+{
+	char last[300] = "";
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, " IN DS ")) != NULL; p++) {
+		const char *bol = p;
+
+		while (bol > text && bol[-1] != '\n')
+			bol--;
+		if (strncmp(bol, last, strlen(last)) != 0 || last[0] == '\0' ||
+		    bol[strlen(last)] != ' ') {
+			snprintf(last, sizeof(last), "%.*s", (int)strcspn(bol, " "), bol);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Runs a tool on a zone file when it is installed: 1 when it accepts the zone, 0 when it
+ * refuses it, -1 when it is not installed. Its output goes to the test log. */
+static int tool(const char *name, const char *args, const char *path)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+	if (system(cmd) != 0) {
+		printf("(%s not installed: skipped)\n", name);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "%s %s %s >/dev/null", name, args, path);
+	return system(cmd) == 0;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The signature of aaa.'s DS with its first bytes changed. */
+static void spoil(struct cbuf *text)
+{
+	char *p = strstr(text->p, "\naaa. 86400 IN RRSIG DS ");
+
+	assert_non_null(p);
+	p = strstr(p, " . ");
+	assert_non_null(p);
+	p[3] = p[3] == 'A' ? 'B' : 'A';
+}
+
+static void test_root_zone(void **state)
+{
+	struct ledger *l = root_ledger(1);
+	struct dns_key ksk, zsk;
+	struct zone_keys zk = {&ksk, &zsk};
+	struct zone *z = NULL, *again = NULL;
+	struct cbuf text = CBUF_INIT, text2 = CBUF_INIT;
+	struct cc_err e = {0};
+	char dir[] = "/tmp/concord-zone-XXXXXX", path[256], cmd[300];
+
+	if (l == NULL)
+		skip();
+	keys(&ksk, &zsk);
+	if (zone_build(l, &zk, EPOCH, &z, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(z->serial, ledger_size(l) + EPOCH);
+	assert_int_equal(zone_write(z, &text), 0);
+	/* The apex as the issue asks: SOA, two NS, two DNSKEY, ZONEMD, all signed. */
+	{
+		static const char soa[] = ". 86400 IN SOA ns.cn.root.concord.example. "
+					  "hostmaster.invalid. ";
+
+		assert_memory_equal(text.p, soa, sizeof(soa) - 1);
+	}
+	assert_non_null(strstr(text.p, ". 518400 IN NS ns.cn.root.concord.example.\n"));
+	assert_non_null(strstr(text.p, ". 518400 IN NS ns.isoc.root-servers.net.\n"));
+	assert_non_null(strstr(text.p, ". 172800 IN DNSKEY 257 3 15 "));
+	assert_non_null(strstr(text.p, ". 172800 IN DNSKEY 256 3 15 "));
+	assert_non_null(strstr(text.p, ". 86400 IN ZONEMD "));
+	assert_non_null(strstr(text.p, ". 86400 IN RRSIG ZONEMD 15 0 86400 "));
+	/* In-zone server addresses are signed; those under net. are glue. */
+	assert_non_null(strstr(text.p, "ns.cn.root.concord.example. 518400 IN A 192.0.2.53\n"));
+	assert_non_null(strstr(text.p, "ns.cn.root.concord.example. 518400 IN RRSIG A "));
+	assert_non_null(strstr(text.p, "ns.isoc.root-servers.net. 518400 IN A 198.51.100.7\n"));
+	assert_null(strstr(text.p, "ns.isoc.root-servers.net. 518400 IN RRSIG"));
+	/* Every TLD delegation, with an NSEC each; DS signed, NS not. */
+	assert_int_equal(count(text.p, " IN NSEC "), 1440 + 1 + 1);
+	assert_int_equal(count(text.p, " IN DS "), 1506);
+	assert_int_equal(count(text.p, " IN RRSIG DS "), ds_owners(text.p));
+	assert_null(strstr(text.p, " IN RRSIG NS 15 1 "));
+	assert_non_null(strstr(text.p, "\ncn. 86400 IN NSEC co. NS DS RRSIG NSEC\n"));
+	/* Same inputs, same bytes. */
+	assert_int_equal(zone_build(l, &zk, EPOCH, &again, &e), 0);
+	assert_int_equal(zone_write(again, &text2), 0);
+	assert_int_equal(text.len, text2.len);
+	assert_memory_equal(text.p, text2.p, text.len);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/root.zone", dir);
+	write_file(path, text.p, text.len);
+	/* The validity period is around EPOCH: ldns is told the time; dnssec-verify checks the
+	 * signatures (-x: the DNSKEY set by the KSK only) and not the time. */
+	assert_int_not_equal(tool("ldns-verify-zone", "-Z -t 20261122120000", path), 0);
+	assert_int_not_equal(tool("dnssec-verify", "-q -o . -x", path), 0);
+	assert_int_not_equal(tool("named-checkzone", "-q -n ignore -i local .", path), 0);
+	/* ... and they do look: one spoilt signature is enough to be refused. */
+	spoil(&text);
+	write_file(path, text.p, text.len);
+	assert_int_not_equal(tool("ldns-verify-zone", "-Z -t 20261122120000", path), 1);
+	assert_int_not_equal(tool("dnssec-verify", "-q -o . -x", path), 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	zone_free(z);
+	zone_free(again);
+	cbuf_free(&text);
+	cbuf_free(&text2);
+	ledger_free(l);
+}
+
+static void test_no_name_server(void **state)
+{
+	struct ledger *l = root_ledger(0);
+	struct dns_key ksk, zsk;
+	struct zone_keys zk = {&ksk, &zsk};
+	struct zone *z = (struct zone *)1;
+	struct cc_err e = {0};
+
+	if (l == NULL)
+		skip();
+	keys(&ksk, &zsk);
+	assert_int_equal(zone_build(l, &zk, EPOCH, &z, &e), CC_ENOENT);
+	assert_null(z);
+	assert_non_null(strstr(e.msg, "no member runs a name server"));
+	ledger_free(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_root_zone),
+	    cmocka_unit_test(test_no_name_server),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
