@@ -18,76 +18,7 @@
 #include "core/ledger.h"
 #include "core/tlog.h"
 #include "dns/zone.h"
-
-#define EPOCH 20779u /* 2026-11-22 */
-
-static int add(void *ctx, const struct rr *r)
-{
-	return rr_set_add(ctx, r);
-}
-
-static struct ledger *root_ledger(int with_dns)
-{
-	static const char *ids[] = {"br", "cn", "de", "isoc", "za"};
-	static const char *dns[] = {"ns.cn.root.concord.example. 192.0.2.53 2001:db8::53",
-				    "ns.isoc.root-servers.net. 198.51.100.7"};
-	const char *dir = getenv("CONCORD_DATA");
-	char path[4096];
-	struct rr_set root = {0};
-	struct key_pair k[5];
-	struct genesis_member gm[5];
-	struct genesis_params gp = {0};
-	struct cbuf bundle = CBUF_INIT;
-	struct cc_err e = {0};
-	const unsigned char *entry;
-	size_t elen, off = 0;
-	struct ledger *l;
-
-	snprintf(path, sizeof(path), "%s/root-2025082000.zone", dir ? dir : "../shared/data/root");
-	if (rr_scan_file(path, add, &root, &e) < 0)
-		return NULL;
-	for (size_t i = 0; i < 5; i++) {
-		unsigned char seed[32];
-
-		memset(seed, (int)i + 7, sizeof(seed));
-		assert_int_equal(note_signer_from_seed(&k[i].sign, ids[i], seed), 0);
-		crypto_box_seed_keypair(k[i].box_pk, k[i].box_sk, seed);
-		memset(&gm[i], 0, sizeof(gm[i]));
-		snprintf(gm[i].id, sizeof(gm[i].id), "%s", ids[i]);
-		gm[i].chamber = i == 3 ? CHAMBER_TECHNICAL : CHAMBER_GOVERNMENT;
-		key_public(&k[i], &gm[i].pub);
-	}
-	if (with_dns) {
-		assert_int_equal(member_dns_parse(&gm[1].dns, dns[0], strlen(dns[0]), &e), 0);
-		assert_int_equal(member_dns_parse(&gm[3].dns, dns[1], strlen(dns[1]), &e), 0);
-	}
-	gp.origin = "test.concord.example/root";
-	gp.time = 1795000000;
-	gp.members = gm;
-	gp.nmembers = 5;
-	gp.root = &root;
-	if (genesis_build(&gp, &bundle, &e) < 0)
-		fail_msg("%s", e.msg);
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(genesis_sign(&bundle, &k[i], &e), 0);
-	l = ledger_new();
-	while (tlog_bundle_next((unsigned char *)bundle.p, bundle.len, &off, &entry, &elen) == 1)
-		if (ledger_apply_entry(l, entry, elen, 1, &e) < 0)
-			fail_msg("%s", e.msg);
-	rr_set_free(&root);
-	cbuf_free(&bundle);
-	return l;
-}
-
-static void keys(struct dns_key *ksk, struct dns_key *zsk)
-{
-	unsigned char seed[32];
-
-	memset(seed, 0x4b, sizeof(seed));
-	assert_int_equal(dns_key_from_seed(ksk, seed, DNS_KEY_KSK), 0);
-	memset(seed, 0x5a, sizeof(seed));
-	assert_int_equal(dns_key_from_seed(zsk, seed, DNS_KEY_ZSK), 0);
-}
+#include "zone_fixture.h"
 
 static size_t count(const char *text, const char *what)
 {

@@ -1,0 +1,49 @@
+/* Authoritative answers from a signed zone (dns/zone.h): query parsing, referrals with DS or
+ * their NSEC proof, NXDOMAIN and NODATA with NSEC proofs, priming, EDNS(0) with the DO bit,
+ * truncation. Pure: no sockets, no clock; the server hands in a query and sends what comes
+ * back.
+ *
+ * An ans_zone is a read-only index over a zone, shared by every worker; answering uses only
+ * the caller's buffer and a table on the stack: no allocation, no lock. */
+#ifndef CONCORD_DNS_ANSWER_H
+#define CONCORD_DNS_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "dns/zone.h"
+
+#define ANS_UDP_DEFAULT 1232 /* EDNS payload size offered, and the largest UDP answer */
+#define ANS_UDP_MIN	512  /* without EDNS */
+#define ANS_MSG_MAX	65535
+
+enum ans_rcode {
+	ANS_NOERROR = 0,
+	ANS_FORMERR = 1,
+	ANS_SERVFAIL = 2,
+	ANS_NXDOMAIN = 3,
+	ANS_NOTIMP = 4,
+	ANS_REFUSED = 5,
+	ANS_BADVERS = 16
+};
+
+struct ans_zone; /* the index */
+
+/* Indexes z (which must outlive the index). CC_ENOMEM, CC_EINVAL for a zone without apex. */
+int ans_zone_new(const struct zone *z, struct ans_zone **out);
+void ans_zone_free(struct ans_zone *az);
+
+struct ans_query {	/* what the server knows of the query besides its bytes */
+	int tcp;	/* came over TCP: 65,535 bytes may be answered */
+	size_t udp_max; /* largest UDP answer the server allows (ANS_UDP_DEFAULT) */
+};
+
+/* Answers the query msg[0..len) into out (cap bytes, at least ANS_UDP_MIN); returns the
+ * answer's length, or 0 when nothing must be sent (not a query, shorter than a header).
+ * Every other query gets an answer: FORMERR, NOTIMP, REFUSED (another class, zone
+ * transfers here), BADVERS, or the zone's data. */
+size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const uint8_t *msg,
+		  size_t len, uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,317 @@
+/* Answers from the signed root zone: referrals with DS or NSEC, the DS from the parent side,
+ * priming, NXDOMAIN and NODATA with their NSEC proofs, EDNS and the DO bit, truncation, and
+ * the refusals (FORMERR, NOTIMP, REFUSED, BADVERS). Every answer must parse with libknot. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libknot/libknot.h>
+
+#include "dns/answer.h"
+#include "dns/wire.h"
+#include "zone_fixture.h"
+
+struct a {
+	size_t len;
+	int rcode, aa, tc;
+	unsigned an, ns, ar;
+	knot_pkt_t *pkt;
+	uint8_t wire[65535];
+};
+
+static struct a A; /* the last answer */
+static struct ledger *L;
+static struct zone *Z;
+static struct ans_zone *AZ;
+static struct dns_key KSK, ZSK;
+
+static int setup(void **state)
+{
+	struct zone_keys zk = {&KSK, &ZSK};
+	struct cc_err e = {0};
+
+	(void)state;
+	L = root_ledger(1);
+	if (L == NULL)
+		return 0;
+	keys(&KSK, &ZSK);
+	if (zone_build(L, &zk, EPOCH, &Z, &e) < 0 || ans_zone_new(Z, &AZ) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	knot_pkt_free(A.pkt);
+	ans_zone_free(AZ);
+	zone_free(Z);
+	ledger_free(L);
+	return 0;
+}
+
+struct q {
+	const char *name;
+	uint16_t type, qclass;
+	int edns, dnssec;
+	uint16_t udp;
+};
+
+static size_t query(const struct q *q, uint8_t *msg)
+{
+	size_t len = 12;
+	int n;
+
+	memset(msg, 0, 12);
+	dns_put16(msg, 0x1234);
+	msg[2] = 0x01; /* RD */
+	dns_put16(msg + 4, 1);
+	n = dns_name_from_text(msg + len, q->name);
+	assert_true(n > 0);
+	len += (size_t)n;
+	dns_put16(msg + len, q->type);
+	dns_put16(msg + len + 2, q->qclass ? q->qclass : DNS_CLASS_IN);
+	len += 4;
+	if (q->edns) {
+		dns_put16(msg + 10, 1);
+		msg[len] = 0;
+		dns_put16(msg + len + 1, DNS_OPT);
+		dns_put16(msg + len + 3, q->udp ? q->udp : 1232);
+		msg[len + 5] = 0;
+		msg[len + 6] = 0;
+		msg[len + 7] = q->dnssec ? 0x80 : 0;
+		msg[len + 8] = 0;
+		dns_put16(msg + len + 9, 0);
+		len += 11;
+	}
+	return len;
+}
+
+static struct a *ask(const struct q *q, int tcp)
+{
+	struct a *a0 = &A;
+	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	uint8_t msg[600];
+	size_t len = query(q, msg);
+
+	knot_pkt_free(a0->pkt);
+	memset(a0, 0, offsetof(struct a, wire));
+	a0->len = ans_answer(AZ, &aq, msg, len, a0->wire, sizeof(a0->wire));
+	assert_true(a0->len >= 12);
+	assert_int_equal(dns_get16(a0->wire), 0x1234);
+	assert_true(a0->wire[2] & 0x80);
+	a0->aa = (a0->wire[2] & 0x04) != 0;
+	a0->tc = (a0->wire[2] & 0x02) != 0;
+	a0->rcode = a0->wire[3] & 15;
+	a0->an = dns_get16(a0->wire + 6);
+	a0->ns = dns_get16(a0->wire + 8);
+	a0->ar = dns_get16(a0->wire + 10);
+	/* A well-formed message, every name and record in place. */
+	a0->pkt = knot_pkt_new(a0->wire, (uint16_t)a0->len, NULL);
+	assert_non_null(a0->pkt);
+	assert_int_equal(knot_pkt_parse(a0->pkt, 0), KNOT_EOK);
+	return a0;
+}
+
+/* Records of type in a section of the last answer. */
+static unsigned in_section(const struct a *a, knot_section_t s, uint16_t type)
+{
+	const knot_pktsection_t *sec = knot_pkt_section(a->pkt, s);
+	unsigned n = 0;
+
+	for (uint16_t i = 0; i < sec->count; i++)
+		n += knot_pkt_rr(sec, i)->type == type;
+	return n;
+}
+
+static void test_priming(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	a = ask(&(struct q){".", DNS_NS, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 0);
+	assert_true(a->aa && !a->tc);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_NS), 2);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+	/* cn's in-zone server with its signatures, isoc's glue under net. without */
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_A), 2);
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_AAAA), 1);
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_RRSIG), 2);
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_OPT), 1);
+	/* without DO, no signature anywhere */
+	a = ask(&(struct q){".", DNS_NS, 0, 1, 0, 0}, 0);
+	assert_int_equal(a->an, 2);
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_RRSIG), 0);
+}
+
+static void test_referral(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	/* cn. is signed: NS, DS and its RRSIG, glue. Not authoritative. */
+	a = ask(&(struct q){"www.gov.CN.", DNS_A, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 0);
+	assert_false(a->aa);
+	assert_int_equal(a->an, 0);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NS), 6);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_DS), 1);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_RRSIG), 1);
+	assert_true(in_section(a, KNOT_ADDITIONAL, DNS_A) >= 5);
+	/* An unsigned delegation: the NSEC that proves it has no DS. */
+	a = ask(&(struct q){"xn--fiqs8s.", DNS_NS, 0, 1, 1, 0}, 0);
+	if (in_section(a, KNOT_AUTHORITY, DNS_DS) == 0) {
+		assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NSEC), 1);
+		assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_RRSIG), 1);
+	}
+	/* Without EDNS a referral still fits 512 bytes: glue that does not is left out. */
+	a = ask(&(struct q){"example.com.", DNS_A, 0, 0, 0, 0}, 0);
+	assert_true(a->len <= 512);
+	assert_false(a->tc);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NS), 13);
+}
+
+static void test_ds_from_parent(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	a = ask(&(struct q){"cn.", DNS_DS, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 0);
+	assert_true(a->aa);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_DS), 1);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+	assert_int_equal(a->ns, 0);
+}
+
+static void test_negative(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	/* NXDOMAIN: SOA, the NSEC over the name and the one over the wildcard, signed. */
+	a = ask(&(struct q){"no-such-tld-here.", DNS_A, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 3);
+	assert_true(a->aa);
+	assert_int_equal(a->an, 0);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_SOA), 1);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NSEC), 2);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_RRSIG), 3);
+	/* Before the first TLD: the apex NSEC covers both. */
+	a = ask(&(struct q){"0.", DNS_A, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 3);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NSEC), 1);
+	/* NODATA at the apex, and at an empty non-terminal. */
+	a = ask(&(struct q){".", DNS_A, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 0);
+	assert_true(a->aa);
+	assert_int_equal(a->an, 0);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NSEC), 1);
+	a = ask(&(struct q){"root.concord.example.", DNS_A, 0, 1, 1, 0}, 0);
+	assert_int_equal(a->rcode, 0);
+	assert_int_equal(a->an, 0);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_SOA), 1);
+	assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NSEC), 1);
+	/* Without DO: the SOA only. */
+	a = ask(&(struct q){"no-such-tld-here.", DNS_A, 0, 0, 0, 0}, 0);
+	assert_int_equal(a->rcode, 3);
+	assert_int_equal(a->ns, 1);
+}
+
+static void test_apex(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	a = ask(&(struct q){".", DNS_DNSKEY, 0, 1, 1, 0}, 0);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_DNSKEY), 2);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+	a = ask(&(struct q){".", DNS_SOA, 0, 0, 0, 0}, 0);
+	assert_int_equal(a->an, 1);
+	assert_true(a->aa);
+	a = ask(&(struct q){".", DNS_ZONEMD, 0, 1, 1, 0}, 0);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_ZONEMD), 1);
+	a = ask(&(struct q){"ns.cn.root.concord.example.", DNS_AAAA, 0, 1, 1, 0}, 0);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_AAAA), 1);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+}
+
+static void test_truncation(void **state)
+{
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	/* The apex ANY with signatures cannot fit 512 bytes: TC, the question alone; over TCP
+	 * it all comes. */
+	a = ask(&(struct q){".", 255, 0, 1, 1, 512}, 0);
+	assert_true(a->tc);
+	assert_int_equal(a->an + a->ns, 0);
+	a = ask(&(struct q){".", 255, 0, 1, 1, 512}, 1);
+	assert_false(a->tc);
+	assert_true(a->an >= 8);
+}
+
+static void test_refusals(void **state)
+{
+	struct ans_query aq = {0, ANS_UDP_DEFAULT};
+	uint8_t msg[600], out[4096];
+	size_t len;
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	a = ask(&(struct q){"cn.", DNS_A, 3 /* CH */, 0, 0, 0}, 0);
+	assert_int_equal(a->rcode, ANS_REFUSED);
+	a = ask(&(struct q){".", 252 /* AXFR */, 0, 0, 0, 0}, 0);
+	assert_int_equal(a->rcode, ANS_REFUSED);
+	/* opcode 2 (STATUS) */
+	len = query(&(struct q){"cn.", DNS_A, 0, 0, 0, 0}, msg);
+	msg[2] |= 2 << 3;
+	len = ans_answer(AZ, &aq, msg, len, out, sizeof(out));
+	assert_int_equal(out[3] & 15, ANS_NOTIMP);
+	/* two questions, a truncated question, trailing garbage: FORMERR */
+	len = query(&(struct q){"cn.", DNS_A, 0, 0, 0, 0}, msg);
+	dns_put16(msg + 4, 2);
+	assert_true(ans_answer(AZ, &aq, msg, len, out, sizeof(out)) >= 12);
+	assert_int_equal(out[3] & 15, ANS_FORMERR);
+	len = query(&(struct q){"cn.", DNS_A, 0, 0, 0, 0}, msg);
+	assert_true(ans_answer(AZ, &aq, msg, len - 3, out, sizeof(out)) >= 12);
+	assert_int_equal(out[3] & 15, ANS_FORMERR);
+	msg[len] = 0;
+	assert_true(ans_answer(AZ, &aq, msg, len + 1, out, sizeof(out)) >= 12);
+	assert_int_equal(out[3] & 15, ANS_FORMERR);
+	/* EDNS version 1: BADVERS (extended rcode 1 in the OPT) */
+	len = query(&(struct q){"cn.", DNS_A, 0, 1, 0, 0}, msg);
+	msg[len - 5] = 1;
+	len = ans_answer(AZ, &aq, msg, len, out, sizeof(out));
+	assert_int_equal(out[3] & 15, 0);
+	assert_int_equal(out[len - 6], 1);
+	/* a response, or less than a header: no answer at all */
+	len = query(&(struct q){"cn.", DNS_A, 0, 0, 0, 0}, msg);
+	msg[2] |= 0x80;
+	assert_int_equal(ans_answer(AZ, &aq, msg, len, out, sizeof(out)), 0);
+	assert_int_equal(ans_answer(AZ, &aq, msg, 11, out, sizeof(out)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_priming),	   cmocka_unit_test(test_referral),
+	    cmocka_unit_test(test_ds_from_parent), cmocka_unit_test(test_negative),
+	    cmocka_unit_test(test_apex),	   cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_refusals),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
