@@ -98,7 +98,7 @@ FIRST=$(head -n 1 "$W/founders")
 "$C" node init "$W/node" --genesis "$W/genesis" --key "$W/keys/$FIRST.key" >&2
 
 : >"$W/node.log"
-"$CD" "$W/node" --http 127.0.0.1:0 2>>"$W/node.log" &
+"$CD" "$W/node" --http 127.0.0.1:0 --dns 127.0.0.1:0 2>>"$W/node.log" &
 NODE_PID=$!
 PORT=
 for _ in $(seq 200); do

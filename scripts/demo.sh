@@ -8,6 +8,9 @@ B=${CONCORD_BUILD:-build}
 C="$B/concord"
 D=${CONCORD_DEMO_DIR:-demo}
 ADDR=${CONCORD_DEMO_HTTP:-127.0.0.1:8053}
+DNS=${CONCORD_DEMO_DNS:-127.0.0.1:5353}
+DNSHOST=${DNS%:*}
+DNSPORT=${DNS##*:}
 URL="http://$ADDR"
 ZONE=data/root/root-2025082000.zone
 export CONCORD_NODE=$URL
@@ -39,7 +42,7 @@ run "$C" genesis show "$D/genesis"
 
 step "cn runs a node"
 run "$C" node init "$D/node" --genesis "$D/genesis" --key "$D/keys/cn.key"
-nohup "$B/concordd" "$D/node" --http "$ADDR" >"$D/concordd.log" 2>&1 &
+nohup "$B/concordd" "$D/node" --http "$ADDR" --dns "$DNS" >"$D/concordd.log" 2>&1 &
 echo $! >"$D/concordd.pid"
 for _ in $(seq 100); do
 	sleep 0.1
@@ -89,12 +92,18 @@ step "6. The node derives the signed root zone from the log: DNSSEC, NSEC, ZONEM
 printf '  %s records, serial %s; the trust anchor resolvers take:\n' "$(wc -l <"$D/root.zone")" \
 	"$(awk 'NR == 1 {print $7}' "$D/root.zone")"
 run "$C" root trust-anchor
+# The node serves it over DNS too, once the publisher has built it.
+for _ in $(seq 100); do grep -q 'serving zone serial' "$D/concordd.log" && break; sleep 0.1; done
+if command -v dig >/dev/null; then
+	run dig +dnssec +norec -p "$DNSPORT" @"$DNSHOST" cn. NS
+fi
 
 step "The node keeps running (pid $(cat "$D/concordd.pid"), log $D/concordd.log)"
 cat <<MSG
   API        $URL/v1/network
   log        $URL/log/checkpoint   (c2sp.org/tlog-tiles under $URL/log/)
   records    $URL/v1/records/tld/cn
+  DNS        $DNS (UDP and TCP): dig +dnssec +norec -p $DNSPORT @$DNSHOST cn. NS
 
 Try next (keys are in $D/keys):
   $C show tld/cn

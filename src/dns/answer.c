@@ -323,26 +323,24 @@ full:
 	return -1;
 }
 
-/* The addresses the zone holds for name (priming, glue); those that do not fit are left
- * out, and in-bailiwick glue that does not fit makes the answer truncated. */
-static void put_addrs(struct ans_ctx *c, const uint8_t *name, int needed)
-{
-	const struct ans_node *nd = node_find(c->az, name);
-
-	if (nd == NULL)
-		return;
-	if (put_set(c, nd, DNS_A, 2, NULL) < 0 || put_set(c, nd, DNS_AAAA, 2, NULL) < 0)
-		c->m->tc |= needed;
-}
-
-/* Additional section for an NS RRset at nd: its targets' addresses. */
+/* Additional section for an NS RRset at nd: its targets' addresses the zone holds, every
+ * IPv4 address first, then IPv6 (the ones most resolvers can use come first when not all
+ * fit). Addresses that do not fit are left out; in-domain glue that does not fit makes the
+ * answer truncated (RFC 9471). */
 static void put_ns_addrs(struct ans_ctx *c, const struct ans_node *nd)
 {
+	static const uint16_t order[2] = {DNS_A, DNS_AAAA};
 	const struct zone_rr *rr = c->az->z->rr;
 	size_t first, n = node_set(c->az, nd, DNS_NS, &first);
 
-	for (size_t i = 0; i < n; i++)
-		put_addrs(c, rr[first + i].rdata, dns_name_is_below(rr[first + i].rdata, nd->name));
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *target = rr[first + i].rdata;
+			const struct ans_node *h = node_find(c->az, target);
+
+			if (h && put_set(c, h, order[k], 2, NULL) < 0)
+				c->m->tc |= dns_name_is_below(target, nd->name);
+		}
 }
 
 /* SOA (and its RRSIG) in the authority section, for negative answers. */

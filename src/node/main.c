@@ -10,25 +10,29 @@
 
 #include "node/api.h"
 #include "node/conf.h"
+#include "node/dnsd.h"
 #include "node/node.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: concordd DIR [--http ADDR:PORT]\n"
+		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
 		"                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
+		"  --dns ADDR:PORT    serve the signed root zone over UDP and TCP there\n"
+		"                     (default %s; 53 in production; off for none)\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
-		CONF_HTTP_DEFAULT);
+		CONF_HTTP_DEFAULT, DNSD_DEFAULT);
 }
 
 int main(int argc, char **argv)
 {
-	const char *dir = NULL, *http = NULL;
+	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT;
 	struct node *n = NULL;
 	struct api *a = NULL;
+	struct dnsd *d = NULL;
 	struct cc_err e = {0};
 	char host[CONF_ADDR_MAX];
 	unsigned port;
@@ -44,6 +48,10 @@ int main(int argc, char **argv)
 			http = argv[++i];
 		} else if (strncmp(argv[i], "--http=", 7) == 0) {
 			http = argv[i] + 7;
+		} else if (strcmp(argv[i], "--dns") == 0 && i + 1 < argc) {
+			dns = argv[++i];
+		} else if (strncmp(argv[i], "--dns=", 6) == 0) {
+			dns = argv[i] + 6;
 		} else if (argv[i][0] != '-' && dir == NULL) {
 			dir = argv[i];
 		} else {
@@ -80,6 +88,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "concordd: %s\n", e.msg);
 		goto out;
 	}
+	if (strcmp(dns, "off") != 0) {
+		if (dnsd_start(&d, dns, 0, &e) < 0 || node_serve_dns(n, d, &e) < 0) {
+			fprintf(stderr, "concordd: %s\n", e.msg);
+			goto out;
+		}
+		fprintf(stderr, "concordd: DNS on %s port %u (UDP and TCP)\n", dns, dnsd_port(d));
+	}
 	if (strchr(host, ':'))
 		fprintf(stderr, "concordd: serving %s at http://[%s]:%u/ (log size %llu)\n",
 			node_origin(n), host, api_port(a), (unsigned long long)node_size(n));
@@ -93,12 +108,18 @@ int main(int argc, char **argv)
 	api_quiesce(a);
 	node_stop(n);
 	api_drain(a, 2000);
+	dnsd_stop(d);
+	d = NULL;
 	size = node_size(n);
 	ret = 0;
 out:
 	if (a) {
 		node_stop(n); /* wakes any suspended request before MHD may close it */
 		api_stop(a);
+	}
+	if (d) {
+		node_stop(n); /* the publisher feeds d */
+		dnsd_stop(d);
 	}
 	node_close(n);
 	if (ret == 0)

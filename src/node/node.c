@@ -24,6 +24,7 @@
 #include "core/tlog.h"
 #include "dns/zone.h"
 #include "node/conf.h"
+#include "node/dnsd.h"
 #include "node/store.h"
 
 #define NODE_LIST_MAX	 1000  /* proposals in one listing */
@@ -159,6 +160,9 @@ struct node {
 	pthread_mutex_t zone_mu; /* guards zone; taken before the node lock, never after */
 	struct zone *zone;	 /* the last zone built, or NULL */
 	struct dns_key ksk, zsk; /* the zone's keys (DIR/ksk.key, DIR/zsk.key) */
+	struct dnsd *dnsd;	 /* the DNS server the publisher feeds, or NULL */
+	pthread_t publisher;	 /* rebuilds the zone when the durable log or the day moves */
+	int publishing;		 /* publisher running */
 
 	/* Readers that show the state of the in-memory ledger wait until it is durable, so
 	 * that nothing served is ahead of the checkpoint. */
@@ -2112,6 +2116,13 @@ void node_stop(struct node *n)
 		next = w->next;
 		w->done(w);
 	}
+	if (n->publishing) {
+		pthread_mutex_lock(&n->dur_mu);
+		pthread_cond_broadcast(&n->dur_cond);
+		pthread_mutex_unlock(&n->dur_mu);
+		pthread_join(n->publisher, NULL);
+		n->publishing = 0;
+	}
 	log_flush(n);
 }
 
@@ -2796,6 +2807,73 @@ int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
 	if (ret < 0 && e && e->code == 0)
 		ret = cc_fail(e, ret, "cannot build the zone");
 	return ret;
+}
+
+/* Builds the zone of the durable state and hands it to the DNS server, whenever the log
+ * has grown or a new day has come; checks once a second. */
+static void *node_publisher(void *arg)
+{
+	struct node *n = arg;
+	const struct zone_keys keys = {&n->ksk, &n->zsk};
+	uint64_t done = UINT64_MAX;
+	uint32_t done_epoch = 0;
+	int warned = 0;
+
+	while (!node_stopping(n)) {
+		uint32_t epoch = (uint32_t)((int64_t)time(NULL) / ZONE_EPOCH);
+		struct zone *z = NULL;
+		struct ans_zone *az = NULL;
+		struct cc_err e = {0};
+		uint64_t size;
+		int ret;
+
+		pthread_mutex_lock(&n->dur_mu);
+		if (n->durable == done && epoch == done_epoch) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&n->dur_cond, &n->dur_mu, &until);
+			pthread_mutex_unlock(&n->dur_mu);
+			continue;
+		}
+		pthread_mutex_unlock(&n->dur_mu);
+		rdlock(n);
+		size = ledger_size(n->ledger);
+		ret = zone_build(n->ledger, &keys, epoch, &z, &e);
+		unlock(n);
+		if (ret == 0)
+			ret = ans_zone_new(z, &az);
+		/* What is served never runs ahead of what is durable. */
+		if (ret == 0 && wait_durable(n, size) < 0)
+			ret = CC_EIO;
+		if (ret == 0) {
+			dnsd_publish(n->dnsd, z, az);
+			z = NULL;
+			az = NULL;
+			node_log("serving zone serial %u over DNS (log size %" PRIu64 ")",
+				 (unsigned)(size + epoch), size);
+			warned = 0;
+		} else if (!warned) {
+			node_log("no zone to serve over DNS: %s",
+				 e.msg[0] ? e.msg : cc_strerror(ret));
+			warned = 1;
+		}
+		ans_zone_free(az);
+		zone_free(z);
+		done = size;
+		done_epoch = epoch;
+	}
+	return NULL;
+}
+
+int node_serve_dns(struct node *n, struct dnsd *d, struct cc_err *e)
+{
+	n->dnsd = d;
+	if (pthread_create(&n->publisher, NULL, node_publisher, n) != 0)
+		return cc_fail(e, CC_ENOMEM, "cannot start the zone publisher");
+	n->publishing = 1;
+	return 0;
 }
 
 int node_root(struct node *n, struct cbuf *text, struct cc_err *e)

@@ -60,8 +60,13 @@ struct node_waiter {			     /* a request waiting for a commit */
 int node_open(struct node **out, const char *dir, struct cc_err *e);
 /* Starts the committer thread. */
 int node_start(struct node *n, struct cc_err *e);
-/* Refuses further changes, commits what is queued, wakes every waiter, joins the committer. */
+/* Refuses further changes, commits what is queued, wakes every waiter, joins the committer
+ * (and the zone publisher). */
 void node_stop(struct node *n);
+struct dnsd;
+/* Starts the thread that publishes the signed zone of the durable state to the DNS server d
+ * whenever the log grows or the day changes. d must outlive node_stop. */
+int node_serve_dns(struct node *n, struct dnsd *d, struct cc_err *e);
 void node_close(struct node *n);
 
 const char *node_origin(const struct node *n);

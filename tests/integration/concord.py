@@ -210,16 +210,18 @@ class Node:
     def start(self):
         with open(self.logfile, "ab") as log:
             offset = log.tell()
-            self.proc = subprocess.Popen([CONCORDD, self.dir, "--http", "127.0.0.1:0"],
-                                         stdout=log, stderr=log)
+            self.proc = subprocess.Popen([CONCORDD, self.dir, "--http", "127.0.0.1:0",
+                                          "--dns", "127.0.0.1:0"], stdout=log, stderr=log)
         for _ in range(1200):  # 60 s at most, for the sanitizer build on a busy machine
             if self.proc.poll() is not None:
                 raise AssertionError(f"concordd exited with {self.proc.returncode}:\n"
                                      + self.log_text(offset))
             m = re.search(r"serving \S+ at (http://127\.0\.0\.1:\d+)/", self.log_text(offset))
-            if m:
+            d = re.search(r"DNS on \S+ port (\d+) ", self.log_text(offset))
+            if m and d:
                 self.url = m.group(1)
                 self.http = Http(self.url)
+                self.dns_port = int(d.group(1))
                 return self
             time.sleep(0.05)
         self.proc.kill()

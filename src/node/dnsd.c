@@ -1,0 +1,501 @@
+#include "node/dnsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns/wire.h"
+#include "node/conf.h"
+
+#define DNSD_BATCH   32	  /* datagrams per recvmmsg / sendmmsg */
+#define DNSD_QUERY   4096 /* bytes read of a datagram */
+#define DNSD_POLL_MS 200  /* how often an idle thread looks at the stop flag */
+
+struct snap { /* a published zone and its index, kept alive by its users */
+	struct zone *z;
+	struct ans_zone *az;
+	atomic_int refs;
+};
+
+struct udp_bufs { /* a worker's batch: queries in, answers out */
+	uint8_t in[DNSD_BATCH][DNSD_QUERY];
+	uint8_t out[DNSD_BATCH][ANS_UDP_DEFAULT];
+};
+
+struct udp_worker {
+	struct dnsd *d;
+	int fd;
+	pthread_t th;
+	int started;
+	struct udp_bufs *b;
+};
+
+struct tcp_conn {
+	int fd;
+	uint8_t *in; /* 2-byte length and the query */
+	size_t inlen;
+	uint8_t *out; /* 2-byte length and the answer being sent */
+	size_t outlen, outoff;
+	int64_t last_ms; /* last activity */
+};
+
+struct dnsd {
+	struct sockaddr_storage sa; /* bound address (UDP and TCP share the port) */
+	socklen_t salen;
+	unsigned port;
+	struct udp_worker w[DNSD_WORKERS_MAX];
+	int nw;
+	int tcp_fd;
+	pthread_t tcp_th;
+	int tcp_started;
+	atomic_int stop;
+	pthread_mutex_t mu; /* guards cur */
+	struct snap *cur;
+};
+
+/* ---- zones ---- */
+
+static void snap_release(struct snap *s)
+{
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	ans_zone_free(s->az);
+	zone_free(s->z);
+	free(s);
+}
+
+static struct snap *snap_get(struct dnsd *d)
+{
+	struct snap *s;
+
+	pthread_mutex_lock(&d->mu);
+	s = d->cur;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&d->mu);
+	return s;
+}
+
+void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az)
+{
+	struct snap *s = calloc(1, sizeof(*s)), *old;
+
+	if (s == NULL) {
+		/* Keep serving the zone in place; the next publication tries again. */
+		ans_zone_free(az);
+		zone_free(z);
+		return;
+	}
+	s->z = z;
+	s->az = az;
+	atomic_init(&s->refs, 1);
+	pthread_mutex_lock(&d->mu);
+	old = d->cur;
+	d->cur = s;
+	pthread_mutex_unlock(&d->mu);
+	snap_release(old);
+}
+
+/* An answer without a zone to answer from. */
+static size_t servfail(const uint8_t *q, size_t len, uint8_t *out)
+{
+	if (len < 12 || (q[2] & 0x80))
+		return 0;
+	memset(out, 0, 12);
+	memcpy(out, q, 2);
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x79));
+	out[3] = 2;
+	return 12;
+}
+
+static size_t answer(struct snap *s, int tcp, const uint8_t *q, size_t len, uint8_t *out,
+		     size_t cap)
+{
+	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+
+	return s ? ans_answer(s->az, &aq, q, len, out, cap) : servfail(q, len, out);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- UDP ---- */
+
+static void *udp_main(void *arg)
+{
+	struct udp_worker *w = arg;
+	uint8_t(*in)[DNSD_QUERY] = w->b->in, (*out)[ANS_UDP_DEFAULT] = w->b->out;
+	struct mmsghdr rm[DNSD_BATCH], sm[DNSD_BATCH];
+	struct iovec riov[DNSD_BATCH], siov[DNSD_BATCH];
+	struct sockaddr_storage from[DNSD_BATCH];
+	struct pollfd p = {w->fd, POLLIN, 0};
+
+	while (!atomic_load(&w->d->stop)) {
+		struct snap *s;
+		int n, k = 0;
+
+		if (poll(&p, 1, DNSD_POLL_MS) <= 0)
+			continue;
+		for (int i = 0; i < DNSD_BATCH; i++) {
+			riov[i].iov_base = in[i];
+			riov[i].iov_len = sizeof(in[i]);
+			memset(&rm[i], 0, sizeof(rm[i]));
+			rm[i].msg_hdr.msg_iov = &riov[i];
+			rm[i].msg_hdr.msg_iovlen = 1;
+			rm[i].msg_hdr.msg_name = &from[i];
+			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(w->fd, rm, DNSD_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			continue;
+		s = snap_get(w->d);
+		for (int i = 0; i < n; i++) {
+			size_t len = answer(s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
+
+			if (len == 0)
+				continue;
+			siov[k].iov_base = out[k];
+			siov[k].iov_len = len;
+			memset(&sm[k], 0, sizeof(sm[k]));
+			sm[k].msg_hdr.msg_iov = &siov[k];
+			sm[k].msg_hdr.msg_iovlen = 1;
+			sm[k].msg_hdr.msg_name = &from[i];
+			sm[k].msg_hdr.msg_namelen = rm[i].msg_hdr.msg_namelen;
+			k++;
+		}
+		snap_release(s);
+		/* A full socket buffer drops answers, as UDP may; the client asks again. */
+		for (int sent = 0; sent < k;) {
+			int r = sendmmsg(w->fd, sm + sent, (unsigned)(k - sent), 0);
+
+			if (r <= 0)
+				break;
+			sent += r;
+		}
+	}
+	return NULL;
+}
+
+/* ---- TCP ---- */
+
+static void conn_close(struct tcp_conn *c)
+{
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* Sends what is pending; 0 when done or waiting for room, -1 when the connection is gone. */
+static int conn_flush(struct tcp_conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t k = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (k <= 0)
+			return -1;
+		c->outoff += (size_t)k;
+	}
+	c->outlen = c->outoff = 0;
+	return 0;
+}
+
+/* Reads what came; answers each whole query in turn. -1 when the connection must close. */
+static int conn_read(struct dnsd *d, struct tcp_conn *c)
+{
+	for (;;) {
+		size_t need = c->inlen < 2 ? 2 : 2 + (size_t)dns_get16(c->in);
+		ssize_t k;
+
+		if (c->inlen >= 2 && c->inlen == need) {
+			struct snap *s;
+			size_t len;
+
+			if (c->outlen > 0)
+				return 0; /* the previous answer first */
+			s = snap_get(d);
+			len = answer(s, 1, c->in + 2, need - 2, c->out + 2, 65535);
+			snap_release(s);
+			c->inlen = 0;
+			if (len == 0)
+				return -1;
+			dns_put16(c->out, (uint16_t)len);
+			c->outlen = len + 2;
+			c->outoff = 0;
+			if (conn_flush(c) < 0)
+				return -1;
+			continue;
+		}
+		k = recv(c->fd, c->in + c->inlen, need - c->inlen, 0);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (k <= 0)
+			return -1;
+		c->inlen += (size_t)k;
+		c->last_ms = now_ms();
+		if (c->inlen == 2 && dns_get16(c->in) < 12)
+			return -1; /* shorter than a header: nothing to answer */
+	}
+}
+
+static void *tcp_main(void *arg)
+{
+	struct dnsd *d = arg;
+	struct tcp_conn conns[DNSD_TCP_MAX];
+	struct pollfd p[DNSD_TCP_MAX + 1];
+	int map[DNSD_TCP_MAX + 1];
+
+	for (int i = 0; i < DNSD_TCP_MAX; i++)
+		conns[i].fd = -1;
+	while (!atomic_load(&d->stop)) {
+		int np = 0, open = 0;
+		int64_t t = now_ms();
+
+		for (int i = 0; i < DNSD_TCP_MAX; i++) {
+			if (conns[i].fd < 0)
+				continue;
+			if (t - conns[i].last_ms > DNSD_TCP_IDLE_MS) {
+				conn_close(&conns[i]);
+				continue;
+			}
+			open++;
+			p[np].fd = conns[i].fd;
+			p[np].events = conns[i].outlen ? POLLOUT : POLLIN;
+			map[np++] = i;
+		}
+		if (open < DNSD_TCP_MAX) {
+			p[np].fd = d->tcp_fd;
+			p[np].events = POLLIN;
+			map[np++] = -1;
+		}
+		if (poll(p, (nfds_t)np, DNSD_POLL_MS) <= 0)
+			continue;
+		for (int k = 0; k < np; k++) {
+			struct tcp_conn *c;
+
+			if (!p[k].revents)
+				continue;
+			if (map[k] < 0) {
+				int fd =
+				    accept4(d->tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				int slot = -1;
+
+				for (int i = 0; fd >= 0 && i < DNSD_TCP_MAX && slot < 0; i++)
+					if (conns[i].fd < 0)
+						slot = i;
+				if (fd < 0)
+					continue;
+				c = slot >= 0 ? &conns[slot] : NULL;
+				if (c == NULL || (c->in = malloc(2 + 65535)) == NULL ||
+				    (c->out = malloc(2 + 65535)) == NULL) {
+					if (c) {
+						free(c->in);
+						c->in = NULL;
+					}
+					close(fd);
+					continue;
+				}
+				c->fd = fd;
+				c->inlen = c->outlen = c->outoff = 0;
+				c->last_ms = now_ms();
+				continue;
+			}
+			c = &conns[map[k]];
+			if ((p[k].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
+			    !(p[k].revents & POLLIN)) {
+				conn_close(c);
+				continue;
+			}
+			if ((c->outlen && conn_flush(c) < 0) || conn_read(d, c) < 0)
+				conn_close(c);
+		}
+	}
+	for (int i = 0; i < DNSD_TCP_MAX; i++)
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i]);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int dnsd_socket(struct dnsd *d, int type, struct cc_err *e)
+{
+	int fd = socket(d->sa.ss_family,
+			type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
+	int one = 1;
+
+	if (fd < 0)
+		return cc_fail(e, CC_EIO, "DNS socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* One UDP socket per worker on the same port: the kernel spreads the queries. */
+	if (type == SOCK_DGRAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (d->sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&d->sa, d->salen) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int err = errno;
+
+		close(fd);
+		return cc_fail(e, CC_EIO, "DNS %s on port %u: %s",
+			       type == SOCK_STREAM ? "TCP" : "UDP", d->port, strerror(err));
+	}
+	return fd;
+}
+
+static void set_port(struct dnsd *d, unsigned port)
+{
+	d->port = port;
+	if (d->sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&d->sa)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&d->sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* The worker sockets and the TCP listener on one port. */
+static int dnsd_bind(struct dnsd *d, int workers, struct cc_err *e)
+{
+	for (int i = 0; i < workers; i++) {
+		int fd = dnsd_socket(d, SOCK_DGRAM, e);
+
+		if (fd < 0)
+			return fd;
+		d->w[d->nw].fd = fd;
+		d->w[d->nw].d = d;
+		d->w[d->nw].b = malloc(sizeof(struct udp_bufs));
+		d->nw++;
+		if (d->w[d->nw - 1].b == NULL)
+			return cc_fail(e, CC_ENOMEM, "out of memory");
+		if (i == 0 && d->port == 0) {
+			/* Port 0: the kernel's choice, then the same for the other sockets. */
+			struct sockaddr_storage b;
+			socklen_t bl = sizeof(b);
+
+			getsockname(fd, (struct sockaddr *)&b, &bl);
+			set_port(d, ntohs(b.ss_family == AF_INET
+					      ? ((struct sockaddr_in *)&b)->sin_port
+					      : ((struct sockaddr_in6 *)&b)->sin6_port));
+		}
+	}
+	d->tcp_fd = dnsd_socket(d, SOCK_STREAM, e);
+	return d->tcp_fd < 0 ? d->tcp_fd : 0;
+}
+
+static void dnsd_unbind(struct dnsd *d)
+{
+	for (int i = 0; i < d->nw; i++) {
+		close(d->w[i].fd);
+		free(d->w[i].b);
+	}
+	d->nw = 0;
+	if (d->tcp_fd >= 0)
+		close(d->tcp_fd);
+	d->tcp_fd = -1;
+}
+
+int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *e)
+{
+	struct dnsd *d = calloc(1, sizeof(*d));
+	struct addrinfo hints = {0}, *ai = NULL;
+	char host[CONF_ADDR_MAX], portstr[8];
+	unsigned port;
+	int ret = 0;
+
+	*out = NULL;
+	if (d == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	pthread_mutex_init(&d->mu, NULL);
+	d->tcp_fd = -1;
+	if ((ret = conf_split_addr(addr, host, &port, e)) < 0)
+		goto fail;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, portstr, &hints, &ai) != 0 || ai->ai_addrlen > sizeof(d->sa)) {
+		ret = cc_fail(e, CC_EINVAL, "--dns %s: not an address and port", addr);
+		goto fail;
+	}
+	memcpy(&d->sa, ai->ai_addr, ai->ai_addrlen);
+	d->salen = ai->ai_addrlen;
+	d->port = port;
+	if (workers <= 0)
+		workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (workers < 1)
+		workers = 1;
+	if (workers > DNSD_WORKERS_MAX)
+		workers = DNSD_WORKERS_MAX;
+	/* Port 0: the kernel picks a UDP port, which TCP may hold elsewhere; try a few. */
+	for (int attempt = 0; attempt < (port == 0 ? 20 : 1); attempt++) {
+		ret = dnsd_bind(d, workers, e);
+		if (ret == 0 || port != 0)
+			break;
+		dnsd_unbind(d);
+		set_port(d, 0);
+	}
+	if (ret < 0)
+		goto fail;
+	for (int i = 0; i < d->nw; i++) {
+		if (pthread_create(&d->w[i].th, NULL, udp_main, &d->w[i]) != 0) {
+			ret = cc_fail(e, CC_ENOMEM, "cannot start the DNS threads");
+			goto fail;
+		}
+		d->w[i].started = 1;
+	}
+	if (pthread_create(&d->tcp_th, NULL, tcp_main, d) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "cannot start the DNS threads");
+		goto fail;
+	}
+	d->tcp_started = 1;
+	freeaddrinfo(ai);
+	*out = d;
+	return 0;
+fail:
+	if (ai)
+		freeaddrinfo(ai);
+	dnsd_stop(d);
+	return ret;
+}
+
+unsigned dnsd_port(const struct dnsd *d)
+{
+	return d->port;
+}
+
+void dnsd_stop(struct dnsd *d)
+{
+	if (d == NULL)
+		return;
+	atomic_store(&d->stop, 1);
+	for (int i = 0; i < d->nw; i++) {
+		if (d->w[i].started)
+			pthread_join(d->w[i].th, NULL);
+		close(d->w[i].fd);
+		free(d->w[i].b);
+	}
+	if (d->tcp_started)
+		pthread_join(d->tcp_th, NULL);
+	if (d->tcp_fd >= 0)
+		close(d->tcp_fd);
+	snap_release(d->cur);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}

@@ -1,0 +1,30 @@
+/* The node's DNS server: answers queries for the root zone over UDP and TCP from the zone
+ * last published (dns/answer.h). One SO_REUSEPORT UDP socket per worker thread, queries
+ * read and answers sent in batches (recvmmsg/sendmmsg); TCP on the same port with a bounded
+ * number of connections and an idle timeout. Until a zone is published every query gets
+ * SERVFAIL. */
+#ifndef CONCORD_NODE_DNSD_H
+#define CONCORD_NODE_DNSD_H
+
+#include "core/err.h"
+#include "dns/answer.h"
+
+#define DNSD_DEFAULT	 "127.0.0.1:5353"
+#define DNSD_TCP_MAX	 64    /* TCP connections at once; more wait in the backlog */
+#define DNSD_TCP_IDLE_MS 10000 /* a TCP connection without a whole query for this long is closed   \
+				*/
+#define DNSD_WORKERS_MAX 16
+
+struct dnsd;
+
+/* Binds addr ("127.0.0.1:5353", "[::1]:53"; port 0 picks one) for UDP and TCP and starts
+ * workers UDP threads (0: one per CPU) and the TCP thread. */
+int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *e);
+unsigned dnsd_port(const struct dnsd *d);
+/* Serves z (with its index az) from now on; takes both, and frees the previous pair once
+ * no worker uses it any more. */
+void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az);
+/* Stops the threads (within about 200 ms) and frees everything. */
+void dnsd_stop(struct dnsd *d);
+
+#endif
