@@ -213,3 +213,73 @@ def test_garbage_never_stops_it(dnode):
     assert r.rcode() == 0
     idle.close()
     half.close()
+
+
+@pytest.fixture(scope="module")
+def unbound(dnode, tmp_path_factory):
+    """unbound as a validating resolver: the node as stub for the root, anchored on
+    `concord root trust-anchor`."""
+    if shutil.which("unbound") is None:
+        pytest.skip("unbound is not installed")
+    d = tmp_path_factory.mktemp("unbound")
+    (d / "anchor").write_text(cli("root", "trust-anchor", "--node", dnode.url).stdout)
+    port = free_port()
+    (d / "unbound.conf").write_text(f"""server:
+    interface: 127.0.0.1
+    port: {port}
+    username: ""
+    chroot: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    use-syslog: no
+    logfile: "{d}/unbound.log"
+    do-not-query-localhost: no
+    trust-anchor-file: "{d}/anchor"
+    module-config: "validator iterator"
+    qname-minimisation: no
+    harden-referral-path: no
+    num-threads: 1
+    val-log-level: 2
+stub-zone:
+    name: "."
+    stub-addr: 127.0.0.1@{dnode.dns_port}
+remote-control:
+    control-enable: no
+""")
+    p = subprocess.Popen(["unbound", "-d", "-c", str(d / "unbound.conf")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port,
+                              timeout=0.5)
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("unbound did not start")
+        yield port
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def resolve(port, name, qtype):
+    q = dns.message.make_query(name, qtype, want_dnssec=True)
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=10)
+
+
+def test_unbound_validates(unbound):
+    # A TLD's DS, from the root side: authenticated.
+    r = resolve(unbound, "cn.", "DS")
+    assert r.rcode() == dns.rcode.NOERROR and r.answer, r
+    assert r.flags & dns.flags.AD, r
+    # A TLD that does not exist: NXDOMAIN, proven by NSEC, authenticated.
+    r = resolve(unbound, "no-such-tld-here.", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN, r
+    assert r.flags & dns.flags.AD, r
+    # The root's own keys and zone digest.
+    r = resolve(unbound, ".", "DNSKEY")
+    assert r.flags & dns.flags.AD and len(r.answer[0]) == 2, r
+    r = resolve(unbound, ".", "ZONEMD")
+    assert r.flags & dns.flags.AD, r

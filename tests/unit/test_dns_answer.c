@@ -302,13 +302,92 @@ static void test_refusals(void **state)
 	assert_int_equal(ans_answer(AZ, &aq, msg, 11, out, sizeof(out)), 0);
 }
 
+/* The whole of a few answers, as text, against tests/vectors/dns/golden.txt: the zone,
+ * keys and epoch are fixed and Ed25519 is deterministic, so every byte is. With
+ * CONCORD_GOLDEN_WRITE=1 the file is written instead (after a reviewed change). */
+static void dump(struct cbuf *out, const char *title, const struct a *a)
+{
+	static const char *names[3] = {"answer", "authority", "additional"};
+	size_t cap = 4096;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	cbuf_printf(out, "== %s\nrcode %d aa %d tc %d\n", title, a->rcode, a->aa, a->tc);
+	for (int s = 0; s < 3; s++) {
+		const knot_pktsection_t *sec = knot_pkt_section(a->pkt, (knot_section_t)s);
+
+		for (uint16_t i = 0; i < sec->count; i++) {
+			const knot_rrset_t *rr = knot_pkt_rr(sec, i);
+
+			if (rr->type == DNS_OPT)
+				continue;
+			assert_true(knot_rrset_txt_dump(rr, &buf, &cap, &KNOT_DUMP_STYLE_DEFAULT) >
+				    0);
+			cbuf_printf(out, "%s %s", names[s], buf);
+		}
+	}
+	free(buf);
+}
+
+static void test_golden(void **state)
+{
+	static const struct {
+		const char *title;
+		struct q q;
+		int tcp;
+	} cases[] = {
+	    {"priming . NS +dnssec", {".", DNS_NS, 0, 1, 1, 0}, 0},
+	    {"referral www.gov.cn. A +dnssec", {"www.gov.cn.", DNS_A, 0, 1, 1, 0}, 0},
+	    {"insecure referral xn--fiqs8s. NS +dnssec", {"xn--fiqs8s.", DNS_NS, 0, 1, 1, 0}, 0},
+	    {"DS from the parent cn. DS +dnssec", {"cn.", DNS_DS, 0, 1, 1, 0}, 0},
+	    {"NXDOMAIN no-such-tld. A +dnssec", {"no-such-tld.", DNS_A, 0, 1, 1, 0}, 0},
+	    {"NODATA at an empty non-terminal +dnssec",
+	     {"root.concord.example.", DNS_A, 0, 1, 1, 0},
+	     0},
+	    {"apex SOA, no EDNS", {".", DNS_SOA, 0, 0, 0, 0}, 0},
+	    {"referral without EDNS: org. A", {"org.", DNS_A, 0, 0, 0, 0}, 0},
+	    {"class CH: REFUSED", {"cn.", DNS_A, 3, 0, 0, 0}, 0},
+	};
+	struct cbuf out = CBUF_INIT, want = CBUF_INIT;
+	char path[4096];
+	FILE *f;
+
+	if (AZ == NULL)
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		dump(&out, cases[i].title, ask(&cases[i].q, cases[i].tcp));
+	snprintf(path, sizeof(path), "%s/dns/golden.txt",
+		 getenv("CONCORD_VECTORS") ? getenv("CONCORD_VECTORS") : "tests/vectors");
+	if (getenv("CONCORD_GOLDEN_WRITE")) {
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(out.p, 1, out.len, f), out.len);
+		fclose(f);
+	}
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: missing (CONCORD_GOLDEN_WRITE=1 writes it)", path);
+	for (int ch; (ch = fgetc(f)) != EOF;)
+		cbuf_putc(&want, (char)ch);
+	fclose(f);
+	if (want.len != out.len || memcmp(want.p, out.p, out.len) != 0) {
+		size_t k = 0;
+
+		while (k < want.len && k < out.len && want.p[k] == out.p[k])
+			k++;
+		fail_msg("answers differ from %s at byte %zu: ...%.200s", path, k, out.p + k);
+	}
+	cbuf_free(&out);
+	cbuf_free(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_priming),	   cmocka_unit_test(test_referral),
 	    cmocka_unit_test(test_ds_from_parent), cmocka_unit_test(test_negative),
 	    cmocka_unit_test(test_apex),	   cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_refusals),	   cmocka_unit_test(test_golden),
 	};
 
 	if (sodium_init() < 0)
