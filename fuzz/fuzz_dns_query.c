@@ -100,9 +100,30 @@ static void check(const uint8_t *data, size_t size, int tcp)
 	knot_pkt_free(pkt);
 }
 
+/* A transfer: every message well-formed, the SOA first and last, and an end. */
+static void check_xfr(const uint8_t *data, size_t size)
+{
+	static uint8_t out[65535];
+	size_t pos = 0, n, msgs = 0;
+
+	if (!ans_is_xfr(data, size))
+		return;
+	while ((n = ans_xfr_next(az, data, size, &pos, out, sizeof(out))) > 0) {
+		knot_pkt_t *pkt = knot_pkt_new(out, (uint16_t)n, NULL);
+
+		if (pkt == NULL || knot_pkt_parse(pkt, 0) != KNOT_EOK ||
+		    memcmp(out, data, 2) != 0 || ++msgs > 100)
+			abort();
+		knot_pkt_free(pkt);
+	}
+	if (msgs == 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check(data, size, 0);
 	check(data, size, 1);
+	check_xfr(data, size);
 	return 0;
 }

@@ -564,10 +564,10 @@ size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const ui
 	}
 	if (rcode == 0 && in.qclass != DNS_CLASS_IN)
 		rcode = ANS_REFUSED;
-	if (rcode == 0 && (in.qtype == ANS_TYPE_AXFR || in.qtype == ANS_TYPE_IXFR) && !q->tcp)
-		rcode = ANS_REFUSED; /* zone transfers go over TCP (RFC 5936 §4.2) */
+	/* Transfers of the root go over TCP through ans_xfr_next (RFC 5936 §4.2); of any other
+	 * zone, there is none here. */
 	if (rcode == 0 && (in.qtype == ANS_TYPE_AXFR || in.qtype == ANS_TYPE_IXFR))
-		rcode = ANS_NOTIMP; /* not served by this engine yet */
+		rcode = ANS_REFUSED;
 	if (rcode == 0) {
 		int r;
 
@@ -621,5 +621,64 @@ size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const ui
 		m.len += ANS_OPT_LEN;
 		dns_put16(out + 10, (uint16_t)(dns_get16(out + 10) + 1));
 	}
+	return m.len;
+}
+
+/* ---- zone transfers ---- */
+
+int ans_is_xfr(const uint8_t *msg, size_t len)
+{
+	struct ans_in in;
+
+	if (len < ANS_HDR || (msg[2] & 0x80))
+		return 0;
+	/* An IXFR carries the client's SOA in the authority section; only the question
+	 * matters here, so a malformed rest is left to ans_answer. */
+	if (ans_parse(msg, len, &in) != 0 && in.qend == 0)
+		return 0;
+	return in.qend > 0 && in.qclass == DNS_CLASS_IN && in.qname_len == 1 &&
+	       (in.qtype == ANS_TYPE_AXFR || in.qtype == ANS_TYPE_IXFR) &&
+	       ((msg[2] >> 3) & 15) == 0;
+}
+
+size_t ans_xfr_next(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *pos,
+		    uint8_t *out, size_t cap)
+{
+	const struct zone *z = az->z;
+	size_t n = z->n, total = n + 1, soa = 0, k = 0;
+	struct msg m;
+	struct ans_in in;
+
+	/* Records: the SOA (index n), all but the SOA in order, the SOA again (index n). */
+	while (soa < n && !(z->rr[soa].type == DNS_SOA && dns_name_labels(z->rr[soa].owner) == 0))
+		soa++;
+	if (soa == n || *pos > total || cap < ANS_UDP_MIN)
+		return 0;
+	if (*pos == total)
+		return 0;
+	ans_parse(msg, len, &in);
+	memset(&m, 0, sizeof(m));
+	m.p = out;
+	m.limit = cap < ANS_MSG_MAX ? cap : ANS_MSG_MAX;
+	memset(out, 0, ANS_HDR);
+	memcpy(out, msg, 2);
+	out[2] = (uint8_t)(0x84 | (msg[2] & 0x01));
+	m.len = ANS_HDR;
+	if (*pos == 0) {
+		/* The question in the first message only (RFC 5936 §2.2). */
+		memcpy(out + ANS_HDR, msg + ANS_HDR, in.qend - ANS_HDR);
+		m.len = in.qend;
+		dns_put16(out + 4, 1);
+	}
+	for (; *pos <= n; (*pos)++) {
+		size_t i = *pos == 0 || *pos == n ? soa : *pos - 1 + (*pos - 1 >= soa);
+
+		if (put_rr(&m, z->rr[i].owner, &z->rr[i]) < 0)
+			break;
+		k++;
+	}
+	if (k == 0)
+		return 0; /* a record larger than a message: cannot happen with this zone */
+	dns_put16(out + 6, (uint16_t)k);
 	return m.len;
 }

@@ -46,4 +46,16 @@ struct ans_query {	/* what the server knows of the query besides its bytes */
 size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const uint8_t *msg,
 		  size_t len, uint8_t *out, size_t cap);
 
+/* Zone transfers over TCP (RFC 5936): when msg is an AXFR or IXFR query for the root, IN,
+ * returns 1 and the caller asks ans_xfr_next for the messages of the transfer in turn; 0
+ * for any other message (answer it with ans_answer). IXFR is answered with the whole zone,
+ * as RFC 1995 allows a server to. */
+int ans_is_xfr(const uint8_t *msg, size_t len);
+/* The next message of the transfer of az asked for by msg: the SOA, every other record in
+ * canonical order, the SOA again, as many records a message as fit in cap (up to 65,535
+ * bytes). *pos is the transfer's progress, 0 at first; returns the message's length, or 0
+ * once everything was sent. */
+size_t ans_xfr_next(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *pos,
+		    uint8_t *out, size_t cap);
+
 #endif

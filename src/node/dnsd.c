@@ -41,13 +41,17 @@ struct udp_worker {
 	struct udp_bufs *b;
 };
 
+struct snap;
+
 struct tcp_conn {
 	int fd;
 	uint8_t *in; /* 2-byte length and the query */
 	size_t inlen;
 	uint8_t *out; /* 2-byte length and the answer being sent */
 	size_t outlen, outoff;
-	int64_t last_ms; /* last activity */
+	int64_t last_ms;  /* last activity */
+	struct snap *xfr; /* the zone being transferred (the query stays in in), or NULL */
+	size_t xfr_pos;	  /* ans_xfr_next's progress */
 };
 
 struct dnsd {
@@ -197,6 +201,7 @@ static void *udp_main(void *arg)
 static void conn_close(struct tcp_conn *c)
 {
 	close(c->fd);
+	snap_release(c->xfr);
 	free(c->in);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -214,37 +219,21 @@ static int conn_flush(struct tcp_conn *c)
 		if (k <= 0)
 			return -1;
 		c->outoff += (size_t)k;
+		c->last_ms = now_ms();
 	}
 	c->outlen = c->outoff = 0;
 	return 0;
 }
 
-/* Reads what came; answers each whole query in turn. -1 when the connection must close. */
-static int conn_read(struct dnsd *d, struct tcp_conn *c)
+/* Reads until a whole query is in; 1 then, 0 when more must come, -1 to close. */
+static int conn_fill(struct tcp_conn *c)
 {
 	for (;;) {
 		size_t need = c->inlen < 2 ? 2 : 2 + (size_t)dns_get16(c->in);
 		ssize_t k;
 
-		if (c->inlen >= 2 && c->inlen == need) {
-			struct snap *s;
-			size_t len;
-
-			if (c->outlen > 0)
-				return 0; /* the previous answer first */
-			s = snap_get(d);
-			len = answer(s, 1, c->in + 2, need - 2, c->out + 2, 65535);
-			snap_release(s);
-			c->inlen = 0;
-			if (len == 0)
-				return -1;
-			dns_put16(c->out, (uint16_t)len);
-			c->outlen = len + 2;
-			c->outoff = 0;
-			if (conn_flush(c) < 0)
-				return -1;
-			continue;
-		}
+		if (c->inlen >= 2 && c->inlen == need)
+			return 1;
 		k = recv(c->fd, c->in + c->inlen, need - c->inlen, 0);
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
@@ -254,6 +243,51 @@ static int conn_read(struct dnsd *d, struct tcp_conn *c)
 		c->last_ms = now_ms();
 		if (c->inlen == 2 && dns_get16(c->in) < 12)
 			return -1; /* shorter than a header: nothing to answer */
+	}
+}
+
+/* Moves the connection on as far as it can: sends, transfers, reads and answers queries
+ * one after the other. 0 to wait for the socket, -1 to close. */
+static int conn_work(struct dnsd *d, struct tcp_conn *c)
+{
+	for (;;) {
+		size_t len;
+		int r;
+
+		if (c->outlen > 0) {
+			if (conn_flush(c) < 0)
+				return -1;
+			if (c->outlen > 0)
+				return 0;
+		}
+		if (c->xfr) {
+			len = ans_xfr_next(c->xfr->az, c->in + 2, c->inlen - 2, &c->xfr_pos,
+					   c->out + 2, 65535);
+			if (len == 0) {
+				snap_release(c->xfr);
+				c->xfr = NULL;
+				c->inlen = 0;
+				continue;
+			}
+		} else {
+			struct snap *s;
+
+			if ((r = conn_fill(c)) <= 0)
+				return r;
+			if (ans_is_xfr(c->in + 2, c->inlen - 2) && (c->xfr = snap_get(d)) != NULL) {
+				c->xfr_pos = 0;
+				continue;
+			}
+			s = snap_get(d);
+			len = answer(s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535);
+			snap_release(s);
+			c->inlen = 0;
+			if (len == 0)
+				return -1;
+		}
+		dns_put16(c->out, (uint16_t)len);
+		c->outlen = len + 2;
+		c->outoff = 0;
 	}
 }
 
@@ -315,6 +349,7 @@ static void *tcp_main(void *arg)
 					continue;
 				}
 				c->fd = fd;
+				c->xfr = NULL;
 				c->inlen = c->outlen = c->outoff = 0;
 				c->last_ms = now_ms();
 				continue;
@@ -325,7 +360,7 @@ static void *tcp_main(void *arg)
 				conn_close(c);
 				continue;
 			}
-			if ((c->outlen && conn_flush(c) < 0) || conn_read(d, c) < 0)
+			if (conn_work(d, c) < 0)
 				conn_close(c);
 		}
 	}

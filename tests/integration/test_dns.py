@@ -283,3 +283,35 @@ def test_unbound_validates(unbound):
     assert r.flags & dns.flags.AD and len(r.answer[0]) == 2, r
     r = resolve(unbound, ".", "ZONEMD")
     assert r.flags & dns.flags.AD, r
+
+
+def test_axfr_read_back_verifies(dnode, tmp_path):
+    if shutil.which("dig") is None:
+        pytest.skip("dig is not installed")
+    r = subprocess.run(["dig", "+nocmd", "+nostats", "+noall", "+answer", "-p",
+                        str(dnode.dns_port), "@127.0.0.1", ".", "AXFR"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith(";")]
+    # SOA first and last; in between, exactly the zone the node publishes over HTTP.
+    assert lines[0].split()[3] == "SOA" and lines[-1] == lines[0]
+    served = cli("root", "zone", "--node", dnode.url).stdout.splitlines()
+
+    def key(ln):
+        f = ln.split(None, 4)
+        return (f[0].lower(), f[1], f[3], "".join(f[4].split()).upper())  # dig splits base64
+    assert sorted(map(key, lines[:-1])) == sorted(map(key, served))
+    path = tmp_path / "axfr.zone"
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    check = [["ldns-verify-zone", "-Z", str(path)],
+             ["dnssec-verify", "-q", "-o", ".", "-x", str(path)],
+             ["named-checkzone", "-q", "-n", "ignore", "-i", "local", ".", str(path)]]
+    for args in check:
+        if shutil.which(args[0]):
+            v = subprocess.run(args, capture_output=True, text=True, timeout=300)
+            assert v.returncode == 0, (args[0], v.stdout, v.stderr)
+    # IXFR is answered with the whole zone; a transfer of another zone, or over UDP, refused
+    q = dns.message.make_query(".", "AXFR")
+    assert ask(q, dnode.dns_port, False).rcode() == dns.rcode.REFUSED
+    q = dns.message.make_query("cn.", "AXFR")
+    assert ask(q, dnode.dns_port, True).rcode() == dns.rcode.REFUSED
