@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "dns/wire.h"
 #include "node/conf.h"
 
@@ -54,6 +56,15 @@ struct tcp_conn {
 	size_t xfr_pos;	  /* ans_xfr_next's progress */
 };
 
+struct notify_target {
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	uint32_t serial;  /* serial to announce, 0 when announced */
+	uint16_t id;	  /* id of the NOTIFY in flight */
+	int tries;	  /* sent so far for this serial */
+	int64_t next_ms;  /* when to send again */
+};
+
 struct dnsd {
 	struct sockaddr_storage sa; /* bound address (UDP and TCP share the port) */
 	socklen_t salen;
@@ -64,8 +75,13 @@ struct dnsd {
 	pthread_t tcp_th;
 	int tcp_started;
 	atomic_int stop;
-	pthread_mutex_t mu; /* guards cur */
+	pthread_mutex_t mu; /* guards cur and the notify targets */
 	struct snap *cur;
+	struct notify_target nt[DNSD_NOTIFY_MAX];
+	int nnt;
+	int notify_fd;
+	pthread_t notify_th;
+	int notify_started;
 };
 
 /* ---- zones ---- */
@@ -107,6 +123,12 @@ void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az)
 	pthread_mutex_lock(&d->mu);
 	old = d->cur;
 	d->cur = s;
+	for (int i = 0; i < d->nnt; i++)
+		if (old == NULL || old->z->serial != z->serial) {
+			d->nt[i].serial = z->serial;
+			d->nt[i].tries = 0;
+			d->nt[i].next_ms = 0;
+		}
 	pthread_mutex_unlock(&d->mu);
 	snap_release(old);
 }
@@ -370,6 +392,107 @@ static void *tcp_main(void *arg)
 	return NULL;
 }
 
+/* ---- NOTIFY ---- */
+
+static void *notify_main(void *arg)
+{
+	struct dnsd *d = arg;
+	uint8_t msg[64], in[512];
+	struct pollfd p = {d->notify_fd, POLLIN, 0};
+
+	while (!atomic_load(&d->stop)) {
+		int64_t t = now_ms();
+
+		pthread_mutex_lock(&d->mu);
+		for (int i = 0; i < d->nnt; i++) {
+			struct notify_target *n = &d->nt[i];
+
+			if (n->serial == 0 || n->next_ms > t)
+				continue;
+			if (n->tries == 6) {
+				n->serial = 0; /* it will hear of the next change */
+				continue;
+			}
+			/* NOTIFY, AA, question . SOA IN, the new SOA serial as a hint (RFC 1996 §3.7)
+			 * left out: secondaries ask for the SOA themselves. */
+			randombytes_buf(&n->id, sizeof(n->id));
+			memset(msg, 0, 12);
+			dns_put16(msg, n->id);
+			msg[2] = (uint8_t)(4 << 3 | 0x04);
+			dns_put16(msg + 4, 1);
+			msg[12] = 0;
+			dns_put16(msg + 13, DNS_SOA);
+			dns_put16(msg + 15, DNS_CLASS_IN);
+			sendto(d->notify_fd, msg, 17, 0, (struct sockaddr *)&n->sa, n->salen);
+			n->next_ms = t + (1000LL << n->tries);
+			n->tries++;
+		}
+		pthread_mutex_unlock(&d->mu);
+		if (poll(&p, 1, DNSD_POLL_MS) <= 0)
+			continue;
+		for (;;) {
+			ssize_t k = recv(d->notify_fd, in, sizeof(in), MSG_DONTWAIT);
+
+			if (k < 12)
+				break;
+			/* The answer to a NOTIFY: QR, opcode 4, an id in flight. */
+			if ((in[2] & 0x80) == 0 || ((in[2] >> 3) & 15) != 4)
+				continue;
+			pthread_mutex_lock(&d->mu);
+			for (int i = 0; i < d->nnt; i++)
+				if (d->nt[i].serial && d->nt[i].id == dns_get16(in))
+					d->nt[i].serial = 0;
+			pthread_mutex_unlock(&d->mu);
+		}
+	}
+	return NULL;
+}
+
+int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	char host[CONF_ADDR_MAX], portstr[8];
+	unsigned port;
+	int ret = conf_split_addr(addr, host, &port, e);
+
+	if (ret < 0)
+		return ret;
+	if (d->nnt == DNSD_NOTIFY_MAX)
+		return cc_fail(e, CC_ETOOBIG, "more than %d secondaries to notify", DNSD_NOTIFY_MAX);
+	snprintf(portstr, sizeof(portstr), "%u", port ? port : 53);
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, portstr, &hints, &ai) != 0 || ai->ai_addrlen > sizeof(d->nt[0].sa)) {
+		if (ai)
+			freeaddrinfo(ai);
+		return cc_fail(e, CC_EINVAL, "--notify %s: not an address and port", addr);
+	}
+	if (ai->ai_family != d->sa.ss_family) {
+		freeaddrinfo(ai);
+		return cc_fail(e, CC_EINVAL, "--notify %s: not the address family of --dns", addr);
+	}
+	pthread_mutex_lock(&d->mu);
+	memcpy(&d->nt[d->nnt].sa, ai->ai_addr, ai->ai_addrlen);
+	d->nt[d->nnt].salen = ai->ai_addrlen;
+	d->nnt++;
+	pthread_mutex_unlock(&d->mu);
+	freeaddrinfo(ai);
+	if (!d->notify_started) {
+		/* From an address of the server's family, any port: secondaries check the
+		 * source address against what they allow. */
+		d->notify_fd = socket(d->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (d->notify_fd < 0)
+			return cc_fail(e, CC_EIO, "NOTIFY socket: %s", strerror(errno));
+		if (pthread_create(&d->notify_th, NULL, notify_main, d) != 0) {
+			close(d->notify_fd);
+			d->notify_fd = -1;
+			return cc_fail(e, CC_ENOMEM, "cannot start the NOTIFY thread");
+		}
+		d->notify_started = 1;
+	}
+	return 0;
+}
+
 /* ---- lifecycle ---- */
 
 static int dnsd_socket(struct dnsd *d, int type, struct cc_err *e)
@@ -528,6 +651,10 @@ void dnsd_stop(struct dnsd *d)
 	}
 	if (d->tcp_started)
 		pthread_join(d->tcp_th, NULL);
+	if (d->notify_started) {
+		pthread_join(d->notify_th, NULL);
+		close(d->notify_fd);
+	}
 	if (d->tcp_fd >= 0)
 		close(d->tcp_fd);
 	snap_release(d->cur);

@@ -24,6 +24,11 @@ unsigned dnsd_port(const struct dnsd *d);
 /* Serves z (with its index az) from now on; takes both, and frees the previous pair once
  * no worker uses it any more. */
 void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az);
+/* Secondaries to NOTIFY (RFC 1996) whenever a zone with a new serial is published: each is
+ * sent a NOTIFY over UDP, again after 1, 2, 4, 8 and 16 s until it answers. At most
+ * DNSD_NOTIFY_MAX; call before dnsd_publish. */
+#define DNSD_NOTIFY_MAX 16
+int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e);
 /* Stops the threads (within about 200 ms) and frees everything. */
 void dnsd_stop(struct dnsd *d);
 

@@ -16,20 +16,22 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off]\n"
+		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--notify ADDR:PORT ...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
 		"                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
 		"  --dns ADDR:PORT    serve the signed root zone over UDP and TCP there\n"
 		"                     (default %s; 53 in production; off for none)\n"
+		"  --notify ADDR:PORT a secondary to NOTIFY of each new serial (repeat, up to 16)\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
 		CONF_HTTP_DEFAULT, DNSD_DEFAULT);
 }
 
 int main(int argc, char **argv)
 {
-	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT;
+	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT, *notify[DNSD_NOTIFY_MAX];
+	int nnotify = 0;
 	struct node *n = NULL;
 	struct api *a = NULL;
 	struct dnsd *d = NULL;
@@ -48,6 +50,9 @@ int main(int argc, char **argv)
 			http = argv[++i];
 		} else if (strncmp(argv[i], "--http=", 7) == 0) {
 			http = argv[i] + 7;
+		} else if (strcmp(argv[i], "--notify") == 0 && i + 1 < argc &&
+			   nnotify < DNSD_NOTIFY_MAX) {
+			notify[nnotify++] = argv[++i];
 		} else if (strcmp(argv[i], "--dns") == 0 && i + 1 < argc) {
 			dns = argv[++i];
 		} else if (strncmp(argv[i], "--dns=", 6) == 0) {
@@ -89,7 +94,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(dns, "off") != 0) {
-		if (dnsd_start(&d, dns, 0, &e) < 0 || node_serve_dns(n, d, &e) < 0) {
+		int bad = dnsd_start(&d, dns, 0, &e) < 0;
+
+		for (int i = 0; !bad && i < nnotify; i++)
+			bad = dnsd_notify_add(d, notify[i], &e) < 0;
+		if (bad || node_serve_dns(n, d, &e) < 0) {
 			fprintf(stderr, "concordd: %s\n", e.msg);
 			goto out;
 		}

@@ -207,11 +207,12 @@ class Node:
         self.url = self.http = None
         self.logfile = dir.rstrip("/") + ".log"
 
-    def start(self):
+    def start(self, *extra):
         with open(self.logfile, "ab") as log:
             offset = log.tell()
             self.proc = subprocess.Popen([CONCORDD, self.dir, "--http", "127.0.0.1:0",
-                                          "--dns", "127.0.0.1:0"], stdout=log, stderr=log)
+                                          "--dns", "127.0.0.1:0", *extra],
+                                         stdout=log, stderr=log)
         for _ in range(1200):  # 60 s at most, for the sanitizer build on a busy machine
             if self.proc.poll() is not None:
                 raise AssertionError(f"concordd exited with {self.proc.returncode}:\n"

@@ -315,3 +315,73 @@ def test_axfr_read_back_verifies(dnode, tmp_path):
     assert ask(q, dnode.dns_port, False).rcode() == dns.rcode.REFUSED
     q = dns.message.make_query("cn.", "AXFR")
     assert ask(q, dnode.dns_port, True).rcode() == dns.rcode.REFUSED
+
+
+def soa_serial(port):
+    try:
+        r = dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port,
+                          timeout=0.5)
+        return r.answer[0][0].serial if r.answer else None
+    except Exception:
+        return None
+
+
+def test_nsd_secondary_follows(dnet, tmp_path):
+    """NSD as a secondary of the node: it transfers the zone, and every accepted change
+    reaches it through NOTIFY and a transfer."""
+    if shutil.which("nsd") is None:
+        pytest.skip("nsd is not installed")
+    port = free_port()
+    node = dnet.node(str(tmp_path / "primary"))
+    node.start("--notify", f"127.0.0.1:{port}")
+    d = tmp_path / "nsd"
+    d.mkdir()
+    (d / "nsd.conf").write_text(f"""server:
+    ip-address: 127.0.0.1
+    port: {port}
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    database: ""
+    logfile: "{d}/nsd.log"
+    server-count: 1
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "secondary.zone"
+    request-xfr: AXFR 127.0.0.1@{node.dns_port} NOKEY
+    allow-notify: 127.0.0.1 NOKEY
+""")
+    p = subprocess.Popen(["nsd", "-d", "-c", str(d / "nsd.conf")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        serial = wait_published(node)
+        for _ in range(600):
+            if soa_serial(port) == serial:
+                break
+            time.sleep(0.1)
+        assert soa_serial(port) == serial, (d / "nsd.log").read_text()
+        for k in range(2):
+            content = node.http.record("tld/br")["content"]
+            ds = f"br. 86400 IN DS {5000 + k} 15 2 " + "EF" * 32
+            st, j, _ = dnet.propose(node.http, ["br"], [("put", "tld/br", content + ds + "\n")])
+            assert st == 201, j
+            serial = wait_published(node, serial + 1)
+            for _ in range(600):
+                if soa_serial(port) == serial:
+                    break
+                time.sleep(0.1)
+            assert soa_serial(port) == serial, (d / "nsd.log").read_text()
+            r = dns.query.udp(dns.message.make_query("br.", "DS"), "127.0.0.1", port=port,
+                              timeout=2)
+            assert any(f"{5000 + k} 15 2" in x.to_text() for rr in r.answer for x in rr), r
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+        node.stop()
