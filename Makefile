@@ -3,6 +3,7 @@
 #   make test       build, run unit and integration tests, then again under ASan+UBSan
 #   make demo       start a demo network node and play the governance scenario
 #   make bench-ledger   ledger throughput against the Ed25519 verification bound
+#   make bench-sign     signing the root zone, next to ldns-signzone
 SHELL := /bin/bash
 BUILD ?= build
 CC ?= cc
@@ -40,7 +41,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all build deps test test-unit test-integration test-asan demo clean fuzz fuzz-smoke \
-	bench-ledger format
+	bench-ledger bench-sign format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -110,6 +111,9 @@ fuzz-smoke: fuzz
 
 bench-ledger: all
 	@./bench/ledger.sh
+
+bench-sign: all
+	@./bench/sign.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
