@@ -116,11 +116,9 @@ int main(int argc, char **argv)
 		char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
 
-		if (!strstr(p, " IN RRSIG ") || strstr(p, " IN RRSIG ") > p + n)
-			if ((!strstr(p, " IN NSEC ") || strstr(p, " IN NSEC ") > p + n) &&
-			    (!strstr(p, " IN DNSKEY ") || strstr(p, " IN DNSKEY ") > p + n) &&
-			    (!strstr(p, " IN ZONEMD ") || strstr(p, " IN ZONEMD ") > p + n))
-				fwrite(p, 1, n, f);
+		if (!memmem(p, n, " IN RRSIG ", 10) && !memmem(p, n, " IN NSEC ", 9) &&
+		    !memmem(p, n, " IN DNSKEY ", 11) && !memmem(p, n, " IN ZONEMD ", 11))
+			fwrite(p, 1, n, f);
 		p += n;
 	}
 	fclose(f);
@@ -147,9 +145,11 @@ int main(int argc, char **argv)
 		op.version = (int64_t)version;
 		op.content = content.p;
 		op.content_len = content.len;
-		if (proposal_format(&body, gp.origin, "cn", 1795000100 + i, 1795090000, &op, 1) < 0 ||
+		if (proposal_format(&body, gp.origin, "cn", 1795000100 + i, 1795090000, &op, 1) <
+			0 ||
 		    note_sign(&k.sign, body.p, body.len, &sig) < 0 ||
-		    (tfmt_format(1795000200 + i, when), cbuf_printf(&entry, "concord proposal %s\n", when)) < 0 ||
+		    (tfmt_format(1795000200 + i, when),
+		     cbuf_printf(&entry, "concord proposal %s\n", when)) < 0 ||
 		    note_format(body.p, body.len, &sig, 1, &entry) < 0)
 			die("proposal", NULL);
 		t0 = now_ms();

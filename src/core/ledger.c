@@ -1124,8 +1124,6 @@ int ledger_delegations(const struct ledger *l, struct rr_set *out)
 		if (h)
 			ret = rr_set_append(&all, h->addrs.v, h->addrs.n);
 	}
-	if (ret == 0)
-		rr_sort(&all);
 	for (size_t i = 0; i < all.n; i++)
 		all.v[i].ttl = all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
 	if (ret == 0)
@@ -1139,6 +1137,8 @@ int ledger_export_root(const struct ledger *l, struct cbuf *out)
 	struct rr_set all = {0};
 	int ret = ledger_delegations(l, &all);
 
+	if (ret == 0)
+		rr_sort(&all);
 	for (size_t i = 0; ret == 0 && i < all.n; i++)
 		ret = rr_format(&all.v[i], all.v[i].ttl, out);
 	rr_set_free(&all);

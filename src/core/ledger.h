@@ -146,8 +146,9 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 /* The governed delegations as one master file: every TLD's NS and DS and the glue of their
  * name servers, in canonical order. */
 int ledger_export_root(const struct ledger *l, struct cbuf *out);
-/* The same records, appended to out in canonical order, each with its zone TTL (172800 for
- * NS and glue, 86400 for DS). */
+/* The same records, appended to out in no particular order (sorting them is the caller's
+ * choice: the zone sorts them its own way), each with its zone TTL (172800 for NS and glue,
+ * 86400 for DS). */
 int ledger_delegations(const struct ledger *l, struct rr_set *out);
 
 /* Which policy governs path now (e.g. "policy/cctld"), or CC_ENOENT. */

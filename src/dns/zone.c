@@ -75,6 +75,30 @@ static void zone_sort(struct zone *z)
 	qsort(z->rr, z->n, sizeof(*z->rr), zone_rr_cmp);
 }
 
+/* Records rr[0 .. n0) are in order and more were appended: sort those and merge, rather than
+ * sort the whole zone again. */
+static int zone_merge(struct zone *z, size_t n0)
+{
+	struct zone_rr *v;
+	size_t i = 0, j = n0, k = 0;
+
+	if (n0 == z->n)
+		return 0;
+	qsort(z->rr + n0, z->n - n0, sizeof(*z->rr), zone_rr_cmp);
+	v = malloc(z->cap * sizeof(*v));
+	if (v == NULL) {
+		zone_sort(z);
+		return 0;
+	}
+	while (i < n0 || j < z->n)
+		v[k++] = j == z->n || (i < n0 && zone_rr_cmp(&z->rr[i], &z->rr[j]) <= 0)
+			     ? z->rr[i++]
+			     : z->rr[j++];
+	free(z->rr);
+	z->rr = v;
+	return 0;
+}
+
 void zone_free(struct zone *z)
 {
 	if (z == NULL)
@@ -371,6 +395,7 @@ static int zone_zonemd(struct zone *z, const struct zone_keys *k)
 {
 	struct dns_zonemd *md = NULL;
 	uint8_t digest[DNS_ZONEMD_DIGEST], rd[DNS_ZONEMD_RDATA];
+	size_t n0;
 	int ret = dns_zonemd_init(&md);
 
 	for (size_t i = 0; ret == 0 && i < z->n; i++) {
@@ -381,14 +406,18 @@ static int zone_zonemd(struct zone *z, const struct zone_keys *k)
 	}
 	if (ret == 0)
 		ret = dns_zonemd_final(md, digest);
+	n0 = z->n;
 	if (ret == 0)
 		ret = zone_add(z, zone_root, DNS_ZONEMD, ZONE_TTL_NEGATIVE, rd,
 			       dns_zonemd_rdata(z->serial, digest, rd), 1);
 	dns_zonemd_free(md);
 	if (ret == 0) {
-		zone_sort(z);
+		zone_merge(z, n0);
+		n0 = z->n;
 		ret = zone_sign(z, k, DNS_ZONEMD);
 	}
+	if (ret == 0)
+		zone_merge(z, n0);
 	return ret;
 }
 
@@ -399,7 +428,7 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	struct rr_set dl = {0};
 	struct cuts cuts = {0};
 	uint8_t mname[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX], key[DNS_DNSKEY_RDATA];
-	size_t len;
+	size_t len, n0;
 	int ret;
 
 	*out = NULL;
@@ -463,17 +492,17 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	for (size_t i = 0; i < z->n; i++)
 		if (z->rr[i].auth == -1)
 			z->rr[i].auth = !zone_below_cut(&cuts, z->rr[i].owner);
+	n0 = z->n;
 	ret = zone_chain(z, e);
 	if (ret < 0)
 		goto out;
-	zone_sort(z);
+	zone_merge(z, n0);
+	n0 = z->n;
 	ret = zone_sign(z, k, 0);
 	if (ret == 0) {
-		zone_sort(z);
+		zone_merge(z, n0);
 		ret = zone_zonemd(z, k);
 	}
-	if (ret == 0)
-		zone_sort(z);
 fail:
 	if (ret < 0 && (e == NULL || e->code == 0))
 		ret = cc_fail(e, ret, "cannot build the zone: %s", cc_strerror(ret));
