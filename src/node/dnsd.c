@@ -59,10 +59,10 @@ struct tcp_conn {
 struct notify_target {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	uint32_t serial;  /* serial to announce, 0 when announced */
-	uint16_t id;	  /* id of the NOTIFY in flight */
-	int tries;	  /* sent so far for this serial */
-	int64_t next_ms;  /* when to send again */
+	uint32_t serial; /* serial to announce, 0 when announced */
+	uint16_t id;	 /* id of the NOTIFY in flight */
+	int tries;	 /* sent so far for this serial */
+	int64_t next_ms; /* when to send again */
 };
 
 struct dnsd {
@@ -413,8 +413,8 @@ static void *notify_main(void *arg)
 				n->serial = 0; /* it will hear of the next change */
 				continue;
 			}
-			/* NOTIFY, AA, question . SOA IN, the new SOA serial as a hint (RFC 1996 §3.7)
-			 * left out: secondaries ask for the SOA themselves. */
+			/* NOTIFY, AA, question . SOA IN, the new SOA serial as a hint (RFC 1996
+			 * §3.7) left out: secondaries ask for the SOA themselves. */
 			randombytes_buf(&n->id, sizeof(n->id));
 			memset(msg, 0, 12);
 			dns_put16(msg, n->id);
@@ -458,7 +458,8 @@ int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e)
 	if (ret < 0)
 		return ret;
 	if (d->nnt == DNSD_NOTIFY_MAX)
-		return cc_fail(e, CC_ETOOBIG, "more than %d secondaries to notify", DNSD_NOTIFY_MAX);
+		return cc_fail(e, CC_ETOOBIG, "more than %d secondaries to notify",
+			       DNSD_NOTIFY_MAX);
 	snprintf(portstr, sizeof(portstr), "%u", port ? port : 53);
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	hints.ai_socktype = SOCK_DGRAM;

@@ -9,10 +9,11 @@
 #include "core/err.h"
 #include "dns/answer.h"
 
-#define DNSD_DEFAULT	 "127.0.0.1:5353"
-#define DNSD_TCP_MAX	 64    /* TCP connections at once; more wait in the backlog */
-#define DNSD_TCP_IDLE_MS 10000 /* a TCP connection without a whole query for this long is closed   \
-				*/
+#define DNSD_DEFAULT "127.0.0.1:5353"
+#define DNSD_TCP_MAX 64 /* TCP connections at once; more wait in the backlog */
+#define DNSD_TCP_IDLE_MS                                                                           \
+	10000 /* a TCP connection without a whole query for this long is closed                    \
+	       */
 #define DNSD_WORKERS_MAX 16
 
 struct dnsd;

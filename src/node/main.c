@@ -16,7 +16,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--notify ADDR:PORT ...]\n"
+		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--notify ADDR:PORT "
+		"...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"

@@ -75,28 +75,7 @@ def nsd(dnode, tmp_path_factory):
     d = tmp_path_factory.mktemp("nsd")
     (d / "root.zone").write_text(cli("root", "zone", "--node", dnode.url).stdout)
     port = free_port()
-    (d / "nsd.conf").write_text(f"""server:
-    ip-address: 127.0.0.1
-    port: {port}
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    database: ""
-    logfile: "{d}/nsd.log"
-    server-count: 1
-    rrl-ratelimit: 0
-    minimal-responses: yes
-    refuse-any: no
-remote-control:
-    control-enable: no
-zone:
-    name: "."
-    zonefile: "root.zone"
-""")
+    nsd_conf(d, port, 'zonefile: "root.zone"')
     p = subprocess.Popen(["nsd", "-d", "-c", str(d / "nsd.conf")], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:
@@ -328,7 +307,8 @@ def soa_serial(port):
         return None
 
 
-def nsd_secondary(d, port, primary):
+def nsd_conf(d, port, zone):
+    """An NSD on loopback port serving the root zone as zone says, everything in d."""
     (d / "nsd.conf").write_text(f"""server:
     ip-address: 127.0.0.1
     port: {port}
@@ -343,15 +323,21 @@ def nsd_secondary(d, port, primary):
     logfile: "{d}/secondary.log"
     server-count: 1
     rrl-ratelimit: 0
+    minimal-responses: yes
+    refuse-any: no
 remote-control:
     control-enable: no
 zone:
     name: "."
-    zonefile: "secondary.zone"
-    request-xfr: AXFR 127.0.0.1@{primary} NOKEY
-    allow-notify: 127.0.0.1 NOKEY
+    {zone}
 """)
     return ["nsd", "-d", "-c", str(d / "nsd.conf")]
+
+
+def nsd_secondary(d, port, primary):
+    return nsd_conf(d, port, f"""zonefile: "secondary.zone"
+    request-xfr: AXFR 127.0.0.1@{primary} NOKEY
+    allow-notify: 127.0.0.1 NOKEY""")
 
 
 def knot_secondary(d, port, primary):
