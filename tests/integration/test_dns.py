@@ -3,6 +3,7 @@ NSD serving the very same signed zone: 10,000 questions from the real TLD list (
 names below delegations, non-existent TLDs, apex types; with and without DO; over UDP and
 TCP) must get the same answers once both are normalised (record order). And the zone follows
 accepted changes, and malformed packets never stop it."""
+import contextlib
 import grp
 import os
 import pwd
@@ -67,6 +68,27 @@ def free_port():
     raise AssertionError("no free port")
 
 
+@contextlib.contextmanager
+def serving(args, port):
+    """A DNS server process (args) until the block ends; entered once it answers on port
+    (30 s at most)."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port,
+                              timeout=0.5)
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"{args[0]} did not start")
+        yield p
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def nsd(dnode, tmp_path_factory):
     """NSD serving the zone the node serves, from a master file, on its own port."""
@@ -76,22 +98,8 @@ def nsd(dnode, tmp_path_factory):
     (d / "root.zone").write_text(cli("root", "zone", "--node", dnode.url).stdout)
     port = free_port()
     nsd_conf(d, port, 'zonefile: "root.zone"')
-    p = subprocess.Popen(["nsd", "-d", "-c", str(d / "nsd.conf")], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port,
-                              timeout=0.2)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("nsd did not start")
+    with serving(["nsd", "-d", "-c", str(d / "nsd.conf")], port):
         yield port
-    finally:
-        p.terminate()
-        p.wait(timeout=30)
 
 
 def ask(q, port, tcp):
@@ -227,22 +235,8 @@ stub-zone:
 remote-control:
     control-enable: no
 """)
-    p = subprocess.Popen(["unbound", "-d", "-c", str(d / "unbound.conf")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port,
-                              timeout=0.5)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("unbound did not start")
+    with serving(["unbound", "-d", "-c", str(d / "unbound.conf")], port):
         yield port
-    finally:
-        p.terminate()
-        p.wait(timeout=30)
 
 
 def resolve(port, name, qtype):
