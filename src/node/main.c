@@ -16,23 +16,24 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--notify ADDR:PORT "
-		"...]\n"
+		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--dns-workers N]\n"
+		"                    [--notify ADDR:PORT ...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
 		"                     (default %s; [::1]:PORT for IPv6, port 0 for any)\n"
 		"  --dns ADDR:PORT    serve the signed root zone over UDP and TCP there\n"
 		"                     (default %s; 53 in production; off for none)\n"
+		"  --dns-workers N    UDP worker threads, 1..%d (default: one per CPU)\n"
 		"  --notify ADDR:PORT a secondary to NOTIFY of each new serial (repeat, up to 16)\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
-		CONF_HTTP_DEFAULT, DNSD_DEFAULT);
+		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX);
 }
 
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT, *notify[DNSD_NOTIFY_MAX];
-	int nnotify = 0;
+	int nnotify = 0, workers = 0;
 	struct node *n = NULL;
 	struct api *a = NULL;
 	struct dnsd *d = NULL;
@@ -56,6 +57,16 @@ int main(int argc, char **argv)
 			notify[nnotify++] = argv[++i];
 		} else if (strcmp(argv[i], "--dns") == 0 && i + 1 < argc) {
 			dns = argv[++i];
+		} else if (strcmp(argv[i], "--dns-workers") == 0 && i + 1 < argc) {
+			char *end;
+			long w = strtol(argv[++i], &end, 10);
+
+			if (*end != '\0' || w < 1 || w > DNSD_WORKERS_MAX) {
+				fprintf(stderr, "concordd: --dns-workers takes 1 to %d\n",
+					DNSD_WORKERS_MAX);
+				return 2;
+			}
+			workers = (int)w;
 		} else if (strncmp(argv[i], "--dns=", 6) == 0) {
 			dns = argv[i] + 6;
 		} else if (argv[i][0] != '-' && dir == NULL) {
@@ -95,7 +106,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(dns, "off") != 0) {
-		int bad = dnsd_start(&d, dns, 0, &e) < 0;
+		int bad = dnsd_start(&d, dns, workers, &e) < 0;
 
 		for (int i = 0; !bad && i < nnotify; i++)
 			bad = dnsd_notify_add(d, notify[i], &e) < 0;
