@@ -37,6 +37,9 @@ void ledger_free(struct ledger *l)
 			host_free(l->hosts.slot[i].val);
 	map_free(&l->tlds);
 	map_free(&l->hosts);
+	for (size_t i = 0; i < l->ntouched; i++)
+		free(l->touched[i].name);
+	free(l->touched);
 	free(l->members);
 	free(l->policies);
 	free(l->chunks);
@@ -208,10 +211,92 @@ out:
 	return ret;
 }
 
+/* ---- what entries wrote, for the zone (ledger_touched) ---- */
+
+/* Remembers that entry index wrote name. Forgetting is always safe (a reader then rebuilds
+ * everything), so memory trouble here costs history, never the entry. */
+static void touch(struct ledger *l, uint64_t index, const char *name)
+{
+	struct ledger_touch *t;
+
+	if (l->ntouched == LEDGER_TOUCH_MAX) {
+		size_t half = LEDGER_TOUCH_MAX / 2;
+
+		l->touch_floor = l->touched[half - 1].index + 1;
+		for (size_t i = 0; i < half; i++)
+			free(l->touched[i].name);
+		memmove(l->touched, l->touched + half, (l->ntouched - half) * sizeof(*t));
+		l->ntouched -= half;
+	}
+	if (l->touched == NULL) {
+		l->touched = malloc(LEDGER_TOUCH_MAX * sizeof(*t));
+		if (l->touched == NULL)
+			goto forget;
+	}
+	t = &l->touched[l->ntouched];
+	t->name = strdup(name);
+	if (t->name == NULL)
+		goto forget;
+	t->index = index;
+	l->ntouched++;
+	return;
+forget:
+	l->touch_floor = index + 1;
+}
+
+/* The names a plan writes, before it is applied: its TLDs, the name servers they named
+ * until now (a host no TLD uses any more disappears), the hosts given new addresses, and
+ * the apex when a member (and with it maybe a root server) changes. */
+static void plan_touch(struct ledger *l, const struct plan *pl, uint64_t index)
+{
+	char owner[RR_NAME_MAX + 2];
+
+	if (pl->genesis) {
+		l->touch_floor = index + 1;
+		return;
+	}
+	for (size_t i = 0; i < pl->ntlds; i++) {
+		const struct tld *t = pl->tlds[i].cur;
+
+		snprintf(owner, sizeof(owner), "%s.", pl->tlds[i].label);
+		touch(l, index, owner);
+		for (size_t j = 0; t && j < t->recs.n; j++)
+			if (t->recs.v[j].type == RR_NS)
+				touch(l, index, t->recs.v[j].rdata);
+	}
+	for (size_t i = 0; i < pl->nhosts; i++)
+		if (pl->hosts[i].changed)
+			touch(l, index, pl->hosts[i].name);
+	if (pl->nmembers)
+		touch(l, index, ".");
+}
+
+int ledger_touched(const struct ledger *l, uint64_t since, ledger_touch_fn fn, void *ctx)
+{
+	size_t lo = 0, hi = l->ntouched;
+	int ret = 0;
+
+	if (since < l->touch_floor)
+		return CC_ENOENT;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->touched[mid].index < since)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; ret == 0 && i < l->ntouched; i++)
+		ret = fn(ctx, l->touched[i].name);
+	return ret;
+}
+
 static int plan_apply(struct ledger *l, struct plan *pl, uint64_t index)
 {
-	int ret = tld_apply(l, pl, index);
+	int ret;
 
+	plan_touch(l, pl, index);
+	ret = tld_apply(l, pl, index);
 	if (ret == 0)
 		ret = member_apply(l, pl, index);
 	if (ret == 0)
@@ -1129,6 +1214,30 @@ int ledger_delegations(const struct ledger *l, struct rr_set *out)
 	if (ret == 0)
 		ret = rr_set_append(out, all.v, all.n);
 	rr_set_free(&all);
+	return ret;
+}
+
+int ledger_delegations_at(const struct ledger *l, const char *owner, struct rr_set *out)
+{
+	size_t len = strlen(owner), n0 = out->n;
+	const struct host *h = map_get(&l->hosts, owner);
+	int ret = 0;
+
+	/* A TLD's owner is its one label and the root: "cn." */
+	if (len > 1 && len < 65 && memchr(owner, '.', len - 1) == NULL) {
+		char label[64];
+		const struct tld *t;
+
+		memcpy(label, owner, len - 1);
+		label[len - 1] = '\0';
+		t = map_get(&l->tlds, label);
+		if (t)
+			ret = rr_set_append(out, t->recs.v, t->recs.n);
+	}
+	if (ret == 0 && h)
+		ret = rr_set_append(out, h->addrs.v, h->addrs.n);
+	for (size_t i = n0; ret == 0 && i < out->n; i++)
+		out->v[i].ttl = out->v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
 	return ret;
 }
 

@@ -151,6 +151,18 @@ int ledger_export_root(const struct ledger *l, struct cbuf *out);
  * 86400 for DS). */
 int ledger_delegations(const struct ledger *l, struct rr_set *out);
 
+/* The owner names of delegation records (a TLD's NS and DS, a name server's addresses)
+ * that entries since .. ledger_size(l) - 1 wrote, in the order written, repeats included;
+ * "." when a member record changed (the apex: the root servers). Returns fn's first
+ * non-zero result, or CC_ENOENT when the ledger no longer remembers that far back (the
+ * genesis, or more than LEDGER_TOUCH_MAX names ago): the caller then reads everything. */
+typedef int (*ledger_touch_fn)(void *ctx, const char *name);
+int ledger_touched(const struct ledger *l, uint64_t since, ledger_touch_fn fn, void *ctx);
+/* The delegation records at one owner name (absolute, lower-case): the NS and DS of the TLD
+ * of that name, the addresses of the name server host of that name, appended to out with
+ * their zone TTLs as ledger_delegations gives them. */
+int ledger_delegations_at(const struct ledger *l, const char *owner, struct rr_set *out);
+
 /* Which policy governs path now (e.g. "policy/cctld"), or CC_ENOENT. */
 int ledger_policy_for(const struct ledger *l, const char *path, char out[PATH_MAX_LEN + 1]);
 

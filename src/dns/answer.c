@@ -23,7 +23,24 @@ struct ans_zone {
 	const struct zone *z;
 	struct ans_node *nodes; /* canonical order, the apex first */
 	size_t n;
+	struct zone_delta *const *hist; /* versions that led to z, oldest first (not owned) */
+	size_t nhist;
 };
+
+void ans_zone_history(struct ans_zone *az, struct zone_delta *const *d, size_t n)
+{
+	/* Only a chain that ends at this zone can answer an IXFR. */
+	while (n > 0 && d[n - 1]->to != az->z->serial)
+		n--;
+	for (size_t i = n; i > 1; i--)
+		if (d[i - 2]->to != d[i - 1]->from) {
+			d += i - 1;
+			n -= i - 1;
+			break;
+		}
+	az->hist = d;
+	az->nhist = n;
+}
 
 int ans_zone_new(const struct zone *z, struct ans_zone **out)
 {
@@ -529,6 +546,44 @@ static int ans_parse(const uint8_t *msg, size_t len, struct ans_in *in)
 	return off == len ? 0 : ANS_FORMERR;
 }
 
+/* Skips a name that may be compressed (in an IXFR's SOA); 0 when malformed. */
+static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
+{
+	for (size_t labels = 0; off < len && labels < 128; labels++) {
+		if ((msg[off] & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (msg[off] & 0xc0)
+			return 0;
+		if (msg[off] == 0)
+			return off + 1;
+		off += 1 + (size_t)msg[off];
+	}
+	return 0;
+}
+
+/* The serial of the SOA an IXFR query carries in its authority section (RFC 1995 §3);
+ * 1 when there is one (serial may be NULL), 0 when the query has none. */
+static int ixfr_serial(const uint8_t *msg, size_t len, const struct ans_in *in, uint32_t *serial)
+{
+	size_t off, rdend;
+
+	if (dns_get16(msg + 6) != 0 || dns_get16(msg + 8) != 1)
+		return 0;
+	off = skip_name(msg, len, in->qend);
+	if (off == 0 || len - off < 10 || dns_get16(msg + off) != DNS_SOA)
+		return 0;
+	rdend = off + 10 + dns_get16(msg + off + 8);
+	if (rdend > len)
+		return 0;
+	off = skip_name(msg, rdend, off + 10);
+	off = off ? skip_name(msg, rdend, off) : 0;
+	if (off == 0 || rdend - off != 20)
+		return 0;
+	if (serial)
+		*serial = dns_get32(msg + off);
+	return 1;
+}
+
 size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const uint8_t *msg,
 		  size_t len, uint8_t *out, size_t cap)
 {
@@ -561,6 +616,21 @@ size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const ui
 		memcpy(out + ANS_HDR, msg + ANS_HDR, in.qend - ANS_HDR);
 		m.len = in.qend;
 		dns_put16(out + 4, 1);
+	}
+	/* An IXFR over UDP is answered with the current SOA alone: the client is up to date,
+	 * or asks again over TCP (RFC 1995 §2). Its authority section (the client's SOA) is
+	 * what ans_parse calls malformed. */
+	if (in.qend > 0 && in.qtype == ANS_TYPE_IXFR && in.qclass == DNS_CLASS_IN &&
+	    in.qname_len == 1 && ((msg[2] >> 3) & 15) == 0 && ixfr_serial(msg, len, &in, NULL)) {
+		const struct ans_node *apex = &az->nodes[0];
+
+		for (uint32_t i = 0; i < apex->n; i++)
+			if (az->z->rr[apex->first + i].type == DNS_SOA &&
+			    put_rr(&m, in.qname, &az->z->rr[apex->first + i]) == 0)
+				dns_put16(out + 6, 1);
+		out[2] = (uint8_t)(0x84 | (msg[2] & 0x01));
+		out[3] = 0;
+		return m.len;
 	}
 	if (rcode == 0 && in.qclass != DNS_CLASS_IN)
 		rcode = ANS_REFUSED;
@@ -641,22 +711,110 @@ int ans_is_xfr(const uint8_t *msg, size_t len)
 	       ((msg[2] >> 3) & 15) == 0;
 }
 
+/* The SOA of a zone, and the index of its i-th other record. */
+static size_t zone_soa(const struct zone *z)
+{
+	size_t soa = 0;
+
+	while (soa < z->n &&
+	       !(z->rr[soa].type == DNS_SOA && dns_name_labels(z->rr[soa].owner) == 0))
+		soa++;
+	return soa;
+}
+
+enum { XFR_FULL = ANS_XFR_WHOLE, XFR_CURRENT = ANS_XFR_CURRENT, XFR_INCREMENTAL = ANS_XFR_DELTAS };
+
+/* What the transfer asked for by msg sends: the whole zone (AXFR, or an IXFR from a version
+ * the history does not reach), the SOA alone (the client is up to date), or the history's
+ * deltas from hist[*from] on. */
+static int xfr_mode(const struct ans_zone *az, const uint8_t *msg, size_t len,
+		    const struct ans_in *in, size_t *from)
+{
+	uint32_t serial, cur = az->z->serial;
+
+	if (in->qtype != ANS_TYPE_IXFR || !ixfr_serial(msg, len, in, &serial))
+		return XFR_FULL;
+	/* Serial arithmetic (RFC 1982): the client's is not older than ours. */
+	if (serial == cur || (int32_t)(serial - cur) > 0)
+		return XFR_CURRENT;
+	for (size_t k = 0; k < az->nhist; k++)
+		if (az->hist[k]->from == serial) {
+			*from = k;
+			return XFR_INCREMENTAL;
+		}
+	return XFR_FULL;
+}
+
+/* The pos-th record of a transfer (NULL past its end): for the whole zone the SOA, every
+ * other record, the SOA again; for deltas the current SOA, then for each version the old
+ * SOA, what it removed, the new SOA, what it added (RFC 1995 §4), then the current SOA. */
+static const struct zone_rr *xfr_record(const struct ans_zone *az, int mode, size_t from,
+					size_t pos)
+{
+	const struct zone *z = az->z;
+	size_t soa = zone_soa(z);
+
+	if (soa == z->n)
+		return NULL;
+	if (pos == 0)
+		return &z->rr[soa];
+	if (mode == XFR_CURRENT)
+		return NULL;
+	if (mode == XFR_FULL)
+		return pos < z->n    ? &z->rr[pos - 1 + (pos - 1 >= soa)]
+		       : pos == z->n ? &z->rr[soa]
+				     : NULL;
+	pos--;
+	for (size_t k = from; k < az->nhist; k++) {
+		const struct zone *part[2] = {az->hist[k]->del, az->hist[k]->add};
+
+		for (int h = 0; h < 2; h++) {
+			size_t ps = zone_soa(part[h]);
+
+			if (ps == part[h]->n)
+				return NULL; /* every version changes the SOA */
+			if (pos < part[h]->n)
+				return pos == 0 ? &part[h]->rr[ps]
+						: &part[h]->rr[pos - 1 + (pos - 1 >= ps)];
+			pos -= part[h]->n;
+		}
+	}
+	return pos == 0 ? &z->rr[soa] : NULL;
+}
+
+int ans_xfr_kind(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *versions)
+{
+	struct ans_in in;
+	size_t from = 0;
+	int mode;
+
+	*versions = 0;
+	if (len < ANS_HDR)
+		return ANS_XFR_WHOLE;
+	ans_parse(msg, len, &in);
+	mode = in.qend ? xfr_mode(az, msg, len, &in, &from) : ANS_XFR_WHOLE;
+	if (mode == ANS_XFR_DELTAS)
+		*versions = az->nhist - from;
+	return mode;
+}
+
 size_t ans_xfr_next(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *pos,
 		    uint8_t *out, size_t cap)
 {
-	const struct zone *z = az->z;
-	size_t n = z->n, total = n + 1, soa = 0, k = 0;
+	const struct zone_rr *r;
+	size_t k = 0, from = 0;
 	struct msg m;
 	struct ans_in in;
+	int mode;
 
-	/* Records: the SOA (index n), all but the SOA in order, the SOA again (index n). */
-	while (soa < n && !(z->rr[soa].type == DNS_SOA && dns_name_labels(z->rr[soa].owner) == 0))
-		soa++;
-	if (soa == n || *pos > total || cap < ANS_UDP_MIN)
-		return 0;
-	if (*pos == total)
+	if (cap < ANS_UDP_MIN || len < ANS_HDR)
 		return 0;
 	ans_parse(msg, len, &in);
+	if (in.qend == 0)
+		return 0;
+	mode = xfr_mode(az, msg, len, &in, &from);
+	if (xfr_record(az, mode, from, *pos) == NULL)
+		return 0;
 	memset(&m, 0, sizeof(m));
 	m.p = out;
 	m.limit = cap < ANS_MSG_MAX ? cap : ANS_MSG_MAX;
@@ -670,10 +828,8 @@ size_t ans_xfr_next(const struct ans_zone *az, const uint8_t *msg, size_t len, s
 		m.len = in.qend;
 		dns_put16(out + 4, 1);
 	}
-	for (; *pos <= n; (*pos)++) {
-		size_t i = *pos == 0 || *pos == n ? soa : *pos - 1 + (*pos - 1 >= soa);
-
-		if (put_rr(&m, z->rr[i].owner, &z->rr[i]) < 0)
+	for (; (r = xfr_record(az, mode, from, *pos)) != NULL; (*pos)++) {
+		if (put_rr(&m, r->owner, r) < 0)
 			break;
 		k++;
 	}

@@ -33,6 +33,10 @@ struct ans_zone; /* the index */
 /* Indexes z (which must outlive the index). CC_ENOMEM, CC_EINVAL for a zone without apex. */
 int ans_zone_new(const struct zone *z, struct ans_zone **out);
 void ans_zone_free(struct ans_zone *az);
+/* The versions that led to the zone, oldest first (consecutive deltas ending at its serial;
+ * a prefix that does not chain is ignored): IXFR answers from them. Not copied: d must
+ * outlive the index. */
+void ans_zone_history(struct ans_zone *az, struct zone_delta *const *d, size_t n);
 
 struct ans_query {	/* what the server knows of the query besides its bytes */
 	int tcp;	/* came over TCP: 65,535 bytes may be answered */
@@ -46,13 +50,20 @@ struct ans_query {	/* what the server knows of the query besides its bytes */
 size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const uint8_t *msg,
 		  size_t len, uint8_t *out, size_t cap);
 
-/* Zone transfers over TCP (RFC 5936): when msg is an AXFR or IXFR query for the root, IN,
- * returns 1 and the caller asks ans_xfr_next for the messages of the transfer in turn; 0
- * for any other message (answer it with ans_answer). IXFR is answered with the whole zone,
- * as RFC 1995 allows a server to. */
+/* Zone transfers over TCP (RFC 5936, RFC 1995): when msg is an AXFR or IXFR query for the
+ * root, IN, returns 1 and the caller asks ans_xfr_next for the messages of the transfer in
+ * turn; 0 for any other message (answer it with ans_answer, which answers an IXFR over UDP
+ * with the SOA alone). An IXFR is answered from the history (ans_zone_history) when it
+ * reaches the client's serial, with the SOA alone when the client is up to date, and with
+ * the whole zone otherwise, as RFC 1995 allows. */
 int ans_is_xfr(const uint8_t *msg, size_t len);
-/* The next message of the transfer of az asked for by msg: the SOA, every other record in
- * canonical order, the SOA again, as many records a message as fit in cap (up to 65,535
+/* What the transfer asked for by msg sends, for the server's log: the whole zone, the SOA
+ * alone (the client is up to date), or the deltas of *versions versions. */
+enum ans_xfr_kind { ANS_XFR_WHOLE, ANS_XFR_CURRENT, ANS_XFR_DELTAS };
+int ans_xfr_kind(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *versions);
+/* The next message of the transfer of az asked for by msg: for the whole zone the SOA,
+ * every other record in canonical order, the SOA again; for an IXFR from the history the
+ * deltas in RFC 1995's form; as many records a message as fit in cap (up to 65,535
  * bytes). *pos is the transfer's progress, 0 at first; returns the message's length, or 0
  * once everything was sent. */
 size_t ans_xfr_next(const struct ans_zone *az, const uint8_t *msg, size_t len, size_t *pos,

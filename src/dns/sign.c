@@ -425,6 +425,34 @@ int dns_zonemd_final(struct dns_zonemd *z, uint8_t digest[DNS_ZONEMD_DIGEST])
 	return 0;
 }
 
+int dns_zonemd_image(const uint8_t *img, size_t len, const size_t (*skip)[2], size_t nskip,
+		     uint8_t digest[DNS_ZONEMD_DIGEST])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int dlen = 0;
+	size_t at = 0;
+	int ret = CC_ENOMEM;
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha384(), NULL) != 1)
+		goto out;
+	ret = CC_EINVAL;
+	for (size_t i = 0; i <= nskip; i++) {
+		size_t to = i < nskip ? skip[i][0] : len;
+
+		if (to < at || to > len || (i < nskip && skip[i][1] < to))
+			goto out;
+		if (to > at && EVP_DigestUpdate(ctx, img + at, to - at) != 1)
+			goto out;
+		at = i < nskip ? skip[i][1] : len;
+	}
+	if (EVP_DigestFinal_ex(ctx, digest, &dlen) != 1 || dlen != DNS_ZONEMD_DIGEST)
+		goto out;
+	ret = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
 void dns_zonemd_free(struct dns_zonemd *z)
 {
 	if (z == NULL)

@@ -122,6 +122,13 @@ int dns_zonemd_add(struct dns_zonemd *z, const uint8_t *owner, uint16_t type, ui
 /* The digest; once only (CC_EINVAL after). Frees nothing. */
 int dns_zonemd_final(struct dns_zonemd *z, uint8_t digest[DNS_ZONEMD_DIGEST]);
 void dns_zonemd_free(struct dns_zonemd *z); /* NULL is fine */
+/* The same digest when the caller holds the zone already as the digest's input: every RR
+ * in canonical wire form (owner, type, class, TTL, rdata length, rdata), in canonical
+ * order, no duplicates, back to back in img[0 .. len), minus the byte ranges skip[i] =
+ * {from, to} (ascending, disjoint): the apex ZONEMD and its RRSIG. The caller vouches for
+ * the form and the order; this only hashes. */
+int dns_zonemd_image(const uint8_t *img, size_t len, const size_t (*skip)[2], size_t nskip,
+		     uint8_t digest[DNS_ZONEMD_DIGEST]);
 /* ZONEMD rdata: serial, scheme 1 (SIMPLE), hash algorithm 1 (SHA-384), digest. Returns
  * DNS_ZONEMD_RDATA. */
 size_t dns_zonemd_rdata(uint32_t serial, const uint8_t digest[DNS_ZONEMD_DIGEST],

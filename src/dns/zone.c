@@ -14,14 +14,49 @@ static const uint8_t zone_root[1] = {0};
 
 /* ---- records ---- */
 
-static int zone_add(struct zone *z, const uint8_t *owner, uint16_t type, uint32_t ttl,
-		    const uint8_t *rdata, size_t rdlen, int auth)
-{
-	struct zone_rr *r;
-	size_t olen = dns_name_len(owner);
+/* Records being added live in large blocks until zone_seal moves them into the image: a
+ * whole zone is tens of thousands of small records. */
+struct zone_arena {
+	struct zone_arena *next;
+	size_t used, cap;
+	uint8_t data[];
+};
 
-	if (rdlen > UINT16_MAX)
-		return CC_EINVAL;
+#define ZONE_ARENA_BLOCK (256u * 1024u)
+
+static uint8_t *arena_alloc(struct zone *z, size_t n)
+{
+	struct zone_arena *a = z->arena;
+
+	if (a == NULL || a->cap - a->used < n) {
+		size_t cap = n > ZONE_ARENA_BLOCK ? n : ZONE_ARENA_BLOCK;
+
+		a = malloc(sizeof(*a) + cap);
+		if (a == NULL)
+			return NULL;
+		a->next = z->arena;
+		a->used = 0;
+		a->cap = cap;
+		z->arena = a;
+	}
+	a->used += n;
+	return a->data + a->used - n;
+}
+
+static void arena_free(struct zone *z)
+{
+	while (z->arena) {
+		struct zone_arena *next = z->arena->next;
+
+		free(z->arena);
+		z->arena = next;
+	}
+}
+
+/* Appends a record whose owner and rdata already live long enough (in another zone's
+ * image or arena). */
+static int zone_put(struct zone *z, const struct zone_rr *r)
+{
 	if (z->n == z->cap) {
 		size_t cap = z->cap ? 2 * z->cap : 4096;
 		struct zone_rr *v = realloc(z->rr, cap * sizeof(*v));
@@ -31,23 +66,76 @@ static int zone_add(struct zone *z, const uint8_t *owner, uint16_t type, uint32_
 		z->rr = v;
 		z->cap = cap;
 	}
-	r = &z->rr[z->n];
-	memset(r, 0, sizeof(*r));
-	r->owner = malloc(olen);
-	r->rdata = malloc(rdlen ? rdlen : 1);
-	if (r->owner == NULL || r->rdata == NULL) {
-		free(r->owner);
-		free(r->rdata);
+	z->rr[z->n++] = *r;
+	return 0;
+}
+
+/* Every record, in an arena or an image, is laid out in canonical wire form: owner, type,
+ * class, TTL, rdata length, rdata. So a record's bytes run from its owner to the end of
+ * its rdata, and runs of records copied from an older image move as one block. */
+static int zone_add(struct zone *z, const uint8_t *owner, uint16_t type, uint32_t ttl,
+		    const uint8_t *rdata, size_t rdlen, int auth)
+{
+	size_t olen = dns_name_len(owner);
+	struct zone_rr r = {.type = type, .ttl = ttl, .rdlen = (uint16_t)rdlen, .auth = auth};
+	uint8_t *p;
+
+	if (rdlen > UINT16_MAX)
+		return CC_EINVAL;
+	p = arena_alloc(z, olen + 10 + rdlen);
+	if (p == NULL)
 		return CC_ENOMEM;
-	}
-	memcpy(r->owner, owner, olen);
+	memcpy(p, owner, olen);
+	dns_put16(p + olen, type);
+	dns_put16(p + olen + 2, DNS_CLASS_IN);
+	dns_put32(p + olen + 4, ttl);
+	dns_put16(p + olen + 8, (uint16_t)rdlen);
 	if (rdlen)
-		memcpy(r->rdata, rdata, rdlen);
-	r->type = type;
-	r->ttl = ttl;
-	r->rdlen = (uint16_t)rdlen;
-	r->auth = auth;
-	z->n++;
+		memcpy(p + olen + 10, rdata, rdlen);
+	r.owner = p;
+	r.rdata = p + olen + 10;
+	return zone_put(z, &r);
+}
+
+static size_t rr_wire_len(const struct zone_rr *r)
+{
+	return (size_t)(r->rdata - r->owner) + r->rdlen;
+}
+
+/* Moves every record into one image (the records must be in order), repointing owner and
+ * rdata there: consecutive records that were consecutive before are copied in one go. */
+static int zone_seal(struct zone *z)
+{
+	size_t len = 0, at = 0, run = 0;
+	uint8_t *img;
+
+	for (size_t i = 0; i < z->n; i++)
+		len += rr_wire_len(&z->rr[i]);
+	img = malloc(len ? len : 1);
+	if (img == NULL)
+		return CC_ENOMEM;
+	for (size_t i = 0; i <= z->n; i++) {
+		/* Records run .. i - 1 lie back to back in their source. */
+		if (i < z->n && i > run &&
+		    z->rr[i].owner == z->rr[i - 1].rdata + z->rr[i - 1].rdlen)
+			continue;
+		if (i > run) {
+			const uint8_t *src = z->rr[run].owner;
+			size_t n = (size_t)(z->rr[i - 1].rdata + z->rr[i - 1].rdlen - src);
+
+			memcpy(img + at, src, n);
+			for (size_t j = run; j < i; j++) {
+				z->rr[j].rdata = img + at + (z->rr[j].rdata - src);
+				z->rr[j].owner = img + at + (z->rr[j].owner - src);
+			}
+			at += n;
+		}
+		run = i;
+	}
+	arena_free(z);
+	free(z->img);
+	z->img = img;
+	z->img_len = len;
 	return 0;
 }
 
@@ -99,14 +187,27 @@ static int zone_merge(struct zone *z, size_t n0)
 	return 0;
 }
 
+static struct zone *zone_new(void)
+{
+	struct zone *z = calloc(1, sizeof(*z));
+
+	if (z)
+		z->refs = 1;
+	return z;
+}
+
+struct zone *zone_ref(struct zone *z)
+{
+	__atomic_fetch_add(&z->refs, 1, __ATOMIC_RELAXED);
+	return z;
+}
+
 void zone_free(struct zone *z)
 {
-	if (z == NULL)
+	if (z == NULL || __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	for (size_t i = 0; i < z->n; i++) {
-		free(z->rr[i].owner);
-		free(z->rr[i].rdata);
-	}
+	arena_free(z);
+	free(z->img);
 	free(z->rr);
 	free(z);
 }
@@ -177,8 +278,8 @@ static const uint8_t *zone_tld_of(const uint8_t *w)
 	return w;
 }
 
-struct cuts {	     /* delegation points: TLD owners, canonical order */
-	uint8_t **v; /* wire names (pointing into the zone's records) */
+struct cuts {		   /* delegation points: TLD owners, canonical order */
+	const uint8_t **v; /* wire names (pointing into the zone's records) */
 	size_t n, cap;
 };
 
@@ -281,8 +382,11 @@ static int zone_nsec(struct zone *z, size_t i, size_t end, const uint8_t *next, 
 
 	memcpy(owner, z->rr[i].owner, dns_name_len(z->rr[i].owner));
 	for (size_t j = i; j < end && nt < 60; j++) {
-		/* At a cut only the delegation's own NS and DS are the parent's types. */
-		if (cut && z->rr[j].type != DNS_NS && z->rr[j].type != DNS_DS)
+		/* At a cut only the delegation's own NS and DS are the parent's types. The
+		 * types added below may be there already when a zone is updated. */
+		if ((cut && z->rr[j].type != DNS_NS && z->rr[j].type != DNS_DS) ||
+		    z->rr[j].type == DNS_RRSIG || z->rr[j].type == DNS_NSEC ||
+		    z->rr[j].type == DNS_ZONEMD)
 			continue;
 		if (nt == 0 || types[nt - 1] != z->rr[j].type)
 			types[nt++] = z->rr[j].type;
@@ -391,40 +495,69 @@ static int zone_sign(struct zone *z, const struct zone_keys *k, uint16_t only)
 	return ret;
 }
 
-static int zone_zonemd(struct zone *z, const struct zone_keys *k)
-{
-	struct dns_zonemd *md = NULL;
-	uint8_t digest[DNS_ZONEMD_DIGEST], rd[DNS_ZONEMD_RDATA];
-	size_t n0;
-	int ret = dns_zonemd_init(&md);
+/* RRSIG rdata of our signatures: type covered, algorithm, labels, original TTL,
+ * expiration, inception, key tag, signer (the root), Ed25519 signature. */
+#define ZONE_RRSIG_RDATA (18 + 1 + DNS_SIG_LEN)
 
-	for (size_t i = 0; ret == 0 && i < z->n; i++) {
-		ret = dns_zonemd_add(md, z->rr[i].owner, z->rr[i].type, z->rr[i].ttl,
-				     z->rr[i].rdata, z->rr[i].rdlen);
-		if (ret == CC_EEXIST)
-			ret = 0;
+/* The apex ZONEMD and its RRSIG, as placeholders of their final size: the digest covers the
+ * zone once it is sealed into its image, and is then written in place (zone_finish). */
+static int zone_zonemd_slots(struct zone *z)
+{
+	uint8_t rd[ZONE_RRSIG_RDATA] = {0};
+	int ret = zone_add(z, zone_root, DNS_ZONEMD, ZONE_TTL_NEGATIVE, rd, DNS_ZONEMD_RDATA, 1);
+
+	dns_put16(rd, DNS_ZONEMD);
+	if (ret == 0)
+		ret = zone_add(z, zone_root, DNS_RRSIG, ZONE_TTL_NEGATIVE, rd, sizeof(rd), 1);
+	return ret;
+}
+
+/* Seals z, then computes its ZONEMD over the image and signs it, in place. */
+static int zone_finish(struct zone *z, const struct zone_keys *k)
+{
+	struct cbuf sig = CBUF_INIT;
+	struct dns_rdata rds;
+	uint8_t digest[DNS_ZONEMD_DIGEST], rd[DNS_ZONEMD_RDATA];
+	size_t skip[2][2], zi = SIZE_MAX, si = SIZE_MAX;
+	int ret = zone_seal(z);
+
+	for (size_t i = 0; ret == 0 && i < z->n && dns_name_labels(z->rr[i].owner) == 0; i++) {
+		if (z->rr[i].type == DNS_ZONEMD)
+			zi = i;
+		else if (z->rr[i].type == DNS_RRSIG && dns_get16(z->rr[i].rdata) == DNS_ZONEMD)
+			si = i;
 	}
+	if (ret == 0 && (zi == SIZE_MAX || si == SIZE_MAX || si > zi))
+		ret = CC_EINVAL;
+	if (ret < 0)
+		goto out;
+	/* Records span from their owner to the end of their rdata in the image. */
+	skip[0][0] = (size_t)(z->rr[si].owner - z->img);
+	skip[0][1] = (size_t)(z->rr[si].rdata - z->img) + z->rr[si].rdlen;
+	skip[1][0] = (size_t)(z->rr[zi].owner - z->img);
+	skip[1][1] = (size_t)(z->rr[zi].rdata - z->img) + z->rr[zi].rdlen;
+	ret = dns_zonemd_image(z->img, z->img_len, (const size_t(*)[2])skip, 2, digest);
+	if (ret < 0)
+		goto out;
+	dns_zonemd_rdata(z->serial, digest, rd);
+	memcpy(z->img + (z->rr[zi].rdata - z->img), rd, sizeof(rd));
+	rds.p = rd;
+	rds.len = sizeof(rd);
+	ret = dns_rrsig(k->zsk, zone_root, DNS_ZONEMD, ZONE_TTL_NEGATIVE, &rds, 1, zone_root,
+			zone_inception(z->epoch), zone_expiration(z->epoch), &sig);
+	if (ret == 0 && sig.len != z->rr[si].rdlen)
+		ret = CC_EINVAL;
 	if (ret == 0)
-		ret = dns_zonemd_final(md, digest);
-	n0 = z->n;
-	if (ret == 0)
-		ret = zone_add(z, zone_root, DNS_ZONEMD, ZONE_TTL_NEGATIVE, rd,
-			       dns_zonemd_rdata(z->serial, digest, rd), 1);
-	dns_zonemd_free(md);
-	if (ret == 0) {
-		zone_merge(z, n0);
-		n0 = z->n;
-		ret = zone_sign(z, k, DNS_ZONEMD);
-	}
-	if (ret == 0)
-		zone_merge(z, n0);
+		memcpy(z->img + (z->rr[si].rdata - z->img), sig.p, sig.len);
+out:
+	cbuf_free(&sig);
 	return ret;
 }
 
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
 	       struct cc_err *e)
 {
-	struct zone *z = calloc(1, sizeof(*z));
+	struct zone *z = zone_new();
 	struct rr_set dl = {0};
 	struct cuts cuts = {0};
 	uint8_t mname[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX], key[DNS_DNSKEY_RDATA];
@@ -478,7 +611,7 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 			continue;
 		if (cuts.n == cuts.cap) {
 			size_t cap = cuts.cap ? 2 * cuts.cap : 2048;
-			uint8_t **v = realloc(cuts.v, cap * sizeof(*v));
+			const uint8_t **v = realloc(cuts.v, cap * sizeof(*v));
 
 			if (v == NULL) {
 				ret = CC_ENOMEM;
@@ -501,13 +634,18 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	ret = zone_sign(z, k, 0);
 	if (ret == 0) {
 		zone_merge(z, n0);
-		ret = zone_zonemd(z, k);
+		n0 = z->n;
+		ret = zone_zonemd_slots(z);
+	}
+	if (ret == 0) {
+		zone_merge(z, n0);
+		ret = zone_finish(z, k);
 	}
 fail:
 	if (ret < 0 && (e == NULL || e->code == 0))
 		ret = cc_fail(e, ret, "cannot build the zone: %s", cc_strerror(ret));
 out:
-	free(cuts.v);
+	free((void *)cuts.v);
 	rr_set_free(&dl);
 	if (ret < 0) {
 		zone_free(z);
@@ -515,6 +653,542 @@ out:
 	}
 	*out = z;
 	return 0;
+}
+
+/* ---- changes by parts ---- */
+
+struct zone_changes {
+	uint64_t log_size;     /* the ledger's size when collected */
+	const uint8_t **names; /* changed owner names, canonical order, no repeats */
+	size_t nnames;
+	struct zone *recs; /* the records those names hold now, canonical order (unsealed) */
+	struct zone *own;  /* storage of names */
+};
+
+void zone_changes_free(struct zone_changes *c)
+{
+	if (c == NULL)
+		return;
+	free((void *)c->names);
+	zone_free(c->recs);
+	zone_free(c->own);
+	free(c);
+}
+
+size_t zone_changes_names(const struct zone_changes *c)
+{
+	return c->nnames;
+}
+
+static int name_ptr_cmp(const void *a, const void *b)
+{
+	return dns_name_cmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b);
+}
+
+/* The first record of z whose owner is not below-or-before name in canonical order. */
+static size_t zone_lower_bound(const struct zone *z, const uint8_t *name)
+{
+	size_t lo = 0, hi = z->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (dns_name_cmp(z->rr[mid].owner, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct touched {
+	struct zone_changes *c;
+	int apex; /* a member changed */
+	int ret;
+	size_t cap;
+};
+
+static int changes_add_name(struct zone_changes *c, size_t *cap, const uint8_t *name)
+{
+	uint8_t *p;
+
+	if (c->nnames == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		const uint8_t **v = realloc((void *)c->names, ncap * sizeof(*v));
+
+		if (v == NULL)
+			return CC_ENOMEM;
+		c->names = v;
+		*cap = ncap;
+	}
+	p = arena_alloc(c->own, dns_name_len(name));
+	if (p == NULL)
+		return CC_ENOMEM;
+	memcpy(p, name, dns_name_len(name));
+	c->names[c->nnames++] = p;
+	return 0;
+}
+
+static int on_touched(void *ctx, const char *name)
+{
+	struct touched *t = ctx;
+	uint8_t w[DNS_NAME_MAX];
+
+	if (strcmp(name, ".") == 0) {
+		t->apex = 1;
+		return 1;
+	}
+	if (dns_name_from_text(w, name) < 0)
+		return CC_EINVAL;
+	return changes_add_name(t->c, &t->cap, w);
+}
+
+/* Whether the TLD name (wire) is delegated in l: data below it is glue. */
+static int ledger_is_cut(const struct ledger *l, const uint8_t *tld, int *cut)
+{
+	struct rr_set s = {0};
+	char text[DNS_NAME_TEXT_MAX];
+	int ret = dns_name_to_text(tld, text, sizeof(text));
+
+	*cut = 0;
+	if (ret >= 0)
+		ret = ledger_delegations_at(l, text, &s);
+	for (size_t i = 0; ret >= 0 && i < s.n; i++)
+		*cut |= s.v[i].type == RR_NS;
+	rr_set_free(&s);
+	return ret < 0 ? ret : 0;
+}
+
+/* The records name holds in l, as zone_build would add them, appended to z. */
+static int changes_records(struct zone *z, const struct ledger *l, const uint8_t *name,
+			   struct cc_err *e)
+{
+	struct rr_set s = {0};
+	char text[DNS_NAME_TEXT_MAX];
+	uint8_t rd[RR_RDATA_MAX + DNS_NAME_MAX];
+	size_t len, nm = ledger_member_count(l);
+	int ret = dns_name_to_text(name, text, sizeof(text)), cut = 0;
+
+	if (ret >= 0 && dns_name_labels(name) > 0)
+		ret = ledger_is_cut(l, zone_tld_of(name), &cut);
+	if (ret >= 0)
+		ret = ledger_delegations_at(l, text, &s);
+	for (size_t i = 0; ret >= 0 && i < s.n; i++) {
+		if (zone_rdata_from_rr(&s.v[i], rd, &len) < 0) {
+			ret = cc_fail(e, CC_EINVAL, "record %s %s cannot be served", s.v[i].owner,
+				      s.v[i].rdata);
+			break;
+		}
+		ret = zone_add(z, name, s.v[i].type, s.v[i].ttl, rd, len,
+			       s.v[i].type == RR_DS   ? 1
+			       : s.v[i].type == RR_NS ? 0
+						      : !cut);
+	}
+	/* A root server under this name: its addresses, as zone_apex_ns adds them. */
+	for (size_t i = 0; ret >= 0 && i < nm; i++) {
+		const struct member_dns *d = &ledger_member_at(l, i)->dns;
+
+		if (strcmp(d->name, text) != 0)
+			continue;
+		for (unsigned a = 0; ret >= 0 && a < d->naddrs; a++) {
+			int v6 = strchr(d->addrs[a], ':') != NULL;
+
+			if (inet_pton(v6 ? AF_INET6 : AF_INET, d->addrs[a], rd) != 1)
+				ret = CC_EINVAL;
+			else
+				ret = zone_add(z, name, v6 ? DNS_AAAA : DNS_A, ZONE_TTL_APEX_NS, rd,
+					       v6 ? 16 : 4, !cut);
+		}
+	}
+	rr_set_free(&s);
+	return ret < 0 ? ret : 0;
+}
+
+int zone_changes(const struct zone *z, const struct ledger *l, struct zone_changes **out,
+		 struct cc_err *e)
+{
+	struct zone_changes *c = calloc(1, sizeof(*c));
+	struct touched t = {.c = c};
+	size_t n0, k = 0;
+	int ret = CC_ENOMEM;
+
+	*out = NULL;
+	if (c == NULL || (c->recs = zone_new()) == NULL || (c->own = zone_new()) == NULL)
+		goto fail;
+	c->log_size = ledger_size(l);
+	ret = ledger_touched(l, z->log_size, on_touched, &t);
+	if (ret == 1 || t.apex || ret == CC_ENOENT) {
+		ret = cc_fail(e, CC_ENOENT, "%s",
+			      t.apex ? "a member changed: the apex with it"
+				     : "the ledger's history is too short");
+		goto out;
+	}
+	if (ret < 0)
+		goto fail;
+	/* A TLD that appears or goes changes what is glue below it. */
+	n0 = c->nnames;
+	for (size_t i = 0; ret == 0 && i < n0; i++) {
+		if (dns_name_labels(c->names[i]) != 1)
+			continue;
+		for (size_t j = zone_lower_bound(z, c->names[i]);
+		     ret == 0 && j < z->n && dns_name_is_below(z->rr[j].owner, c->names[i]); j++)
+			if (j == 0 || dns_name_cmp(z->rr[j].owner, z->rr[j - 1].owner) != 0)
+				ret = changes_add_name(c, &t.cap, z->rr[j].owner);
+	}
+	if (ret < 0)
+		goto fail;
+	qsort((void *)c->names, c->nnames, sizeof(*c->names), name_ptr_cmp);
+	for (size_t i = 0; i < c->nnames; i++)
+		if (k == 0 || dns_name_cmp(c->names[k - 1], c->names[i]) != 0)
+			c->names[k++] = c->names[i];
+	c->nnames = k;
+	for (size_t i = 0; ret == 0 && i < c->nnames; i++)
+		ret = changes_records(c->recs, l, c->names[i], e);
+	if (ret < 0)
+		goto fail;
+	zone_sort(c->recs);
+	*out = c;
+	return 0;
+fail:
+	if (e == NULL || e->code == 0)
+		ret = cc_fail(e, ret, "cannot collect the zone's changes: %s", cc_strerror(ret));
+out:
+	zone_changes_free(c);
+	return ret;
+}
+
+void zone_delta_free(struct zone_delta *d)
+{
+	if (d == NULL)
+		return;
+	zone_free(d->del);
+	zone_free(d->add);
+	free(d);
+}
+
+/* One owner's records in the old and the new version of a zone. */
+struct zgroup {
+	const uint8_t *owner;
+	const uint8_t *next;	   /* the next name in the NSEC chain */
+	size_t old_first, old_end; /* in the old zone (empty: a new name) */
+	size_t new_first, new_end; /* in the changes, for a changed name */
+	size_t out_first, out_end; /* in the new zone */
+	int changed;		   /* a changed name: its records come from the changes */
+	int chain;		   /* in the NSEC chain of the new zone */
+	int nsec;		   /* its NSEC must be made again */
+};
+
+/* Owners of two records (each in wire form: the owner ends 10 octets before the rdata). */
+static int owner_eq(const struct zone_rr *a, const struct zone_rr *b)
+{
+	size_t n = (size_t)(a->rdata - a->owner) - 10;
+
+	return n == (size_t)(b->rdata - b->owner) - 10 && memcmp(a->owner, b->owner, n) == 0;
+}
+
+static int name_eq(const uint8_t *a, const uint8_t *b)
+{
+	size_t n = dns_name_len(a);
+
+	return n == dns_name_len(b) && memcmp(a, b, n) == 0;
+}
+
+/* Whether the signature rr is over an RRset of type. */
+static int sig_covers(const struct zone_rr *rr, uint16_t type)
+{
+	return rr->type == DNS_RRSIG && rr->rdlen >= 2 && dns_get16(rr->rdata) == type;
+}
+
+static int rr_same(const struct zone_rr *a, const struct zone_rr *b)
+{
+	return a->type == b->type && a->ttl == b->ttl && a->rdlen == b->rdlen &&
+	       memcmp(a->rdata, b->rdata, a->rdlen) == 0;
+}
+
+/* The old zone's signature over the RRset of type at g, when that RRset was exactly
+ * rr[0 .. n) (signatures are deterministic: reusing one gives the same bytes as signing
+ * again); NULL otherwise. */
+static const struct zone_rr *old_sig(const struct zone *old, const struct zgroup *g,
+				     const struct zone_rr *rr, size_t n)
+{
+	size_t of = g->old_first, oe, j = 0;
+
+	while (of < g->old_end && old->rr[of].type != rr->type)
+		of++;
+	for (oe = of; oe < g->old_end && old->rr[oe].type == rr->type;)
+		oe++;
+	if (oe - of != n)
+		return NULL;
+	while (j < n && rr_same(&old->rr[of + j], &rr[j]))
+		j++;
+	for (size_t s = g->old_first; j == n && s < g->old_end; s++)
+		if (sig_covers(&old->rr[s], rr->type))
+			return &old->rr[s];
+	return NULL;
+}
+
+/* A changed name's records, from the changes, each authoritative RRset signed. */
+static int update_base(struct zone *z, const struct zone *old, const struct zone_changes *c,
+		       const struct zgroup *g, const struct zone_keys *k)
+{
+	size_t n0 = z->n, nb;
+	int ret = 0;
+
+	for (size_t i = g->new_first; ret == 0 && i < g->new_end; i++)
+		ret = zone_put(z, &c->recs->rr[i]);
+	nb = z->n;
+	for (size_t i = n0; ret == 0 && i < nb;) {
+		size_t j = i;
+		const struct zone_rr *sig;
+
+		while (j < nb && z->rr[j].type == z->rr[i].type)
+			j++;
+		if (z->rr[i].auth == 1) {
+			sig = old_sig(old, g, &z->rr[i], j - i);
+			ret = sig ? zone_put(z, sig) : zone_sign_set(z, i, j, k);
+		}
+		i = j;
+	}
+	return ret;
+}
+
+/* The apex's records of each version: SOA with the new serial, its RRSIG, ZONEMD slots. */
+static int update_apex(struct zone *z, const struct zone *old, const struct zgroup *g,
+		       const struct zone_keys *k)
+{
+	uint8_t rd[2 * DNS_NAME_MAX + 20];
+	size_t soa = SIZE_MAX, len;
+	int ret;
+
+	for (size_t i = g->old_first; i < g->old_end; i++)
+		if (old->rr[i].type == DNS_SOA)
+			soa = i;
+	if (soa == SIZE_MAX || old->rr[soa].rdlen < 22 || old->rr[soa].rdlen > sizeof(rd))
+		return CC_EINVAL;
+	len = old->rr[soa].rdlen;
+	memcpy(rd, old->rr[soa].rdata, len);
+	dns_put32(rd + len - 20, z->serial);
+	ret = zone_add(z, zone_root, DNS_SOA, ZONE_TTL_NEGATIVE, rd, len, 1);
+	if (ret == 0)
+		ret = zone_sign_set(z, z->n - 1, z->n, k);
+	if (ret == 0)
+		ret = zone_zonemd_slots(z);
+	return ret;
+}
+
+/* g's NSEC (its records so far z->rr[g->out_first ..), sorted) and its signature. */
+static int update_nsec(struct zone *z, const struct zone *old, const struct zgroup *g,
+		       const struct zone_keys *k)
+{
+	const struct zone_rr *sig = NULL;
+	size_t end = z->n;
+	int cut = 0, ret;
+
+	for (size_t i = g->out_first; i < end; i++)
+		cut |= z->rr[i].type == DNS_NS && dns_name_labels(g->owner) > 0;
+	ret = zone_nsec(z, g->out_first, end, g->next, cut);
+	if (ret < 0)
+		return ret;
+	sig = old_sig(old, g, &z->rr[z->n - 1], 1);
+	return sig ? zone_put(z, sig) : zone_sign_set(z, z->n - 1, z->n, k);
+}
+
+/* The records of group g in the new zone, appended to z in order. */
+static int update_group(struct zone *z, const struct zone *old, const struct zone_changes *c,
+			struct zgroup *g, const struct zone_keys *k)
+{
+	int apex = dns_name_labels(g->owner) == 0, ret = 0;
+
+	g->out_first = z->n;
+	/* Most names: the same records as before, moved as one block. */
+	if (!g->changed && !g->nsec && !apex && z->cap - z->n >= g->old_end - g->old_first) {
+		memcpy(z->rr + z->n, old->rr + g->old_first,
+		       (g->old_end - g->old_first) * sizeof(*z->rr));
+		z->n += g->old_end - g->old_first;
+		g->out_end = z->n;
+		return 0;
+	}
+	if (g->changed)
+		ret = update_base(z, old, c, g, k);
+	for (size_t i = g->old_first; !g->changed && ret == 0 && i < g->old_end; i++) {
+		const struct zone_rr *r = &old->rr[i];
+
+		/* Made again below: the apex's records of each version, a stale NSEC. */
+		if ((apex && (r->type == DNS_SOA || r->type == DNS_ZONEMD ||
+			      sig_covers(r, DNS_SOA) || sig_covers(r, DNS_ZONEMD))) ||
+		    (g->nsec && (r->type == DNS_NSEC || sig_covers(r, DNS_NSEC))))
+			continue;
+		ret = zone_put(z, r);
+	}
+	if (ret == 0 && apex)
+		ret = update_apex(z, old, g, k);
+	if (ret == 0 && (g->changed || g->nsec || apex))
+		qsort(z->rr + g->out_first, z->n - g->out_first, sizeof(*z->rr), zone_rr_cmp);
+	if (ret == 0 && g->nsec) {
+		ret = update_nsec(z, old, g, k);
+		qsort(z->rr + g->out_first, z->n - g->out_first, sizeof(*z->rr), zone_rr_cmp);
+	}
+	g->out_end = z->n;
+	return ret;
+}
+
+static int group_has(const struct zone_rr *rr, size_t first, size_t end, uint16_t type)
+{
+	for (size_t i = first; i < end; i++)
+		if (rr[i].type == type)
+			return 1;
+	return 0;
+}
+
+/* Old and new versions' groups side by side; a changed name absent from the old zone is a
+ * new group, one whose records are all gone is kept (for the delta) outside the chain. */
+static int update_groups(const struct zone *old, const struct zone_changes *c, struct zgroup *g,
+			 size_t *ng)
+{
+	size_t i = 0, ci = 0, ri = 0, n = 0, first = SIZE_MAX, prev = SIZE_MAX;
+
+	while (i < old->n || ci < c->nnames) {
+		struct zgroup *x = &g[n++];
+		size_t end = i;
+		int d;
+
+		memset(x, 0, sizeof(*x));
+		while (end < old->n && owner_eq(&old->rr[end], &old->rr[i]))
+			end++;
+		d = i == old->n	      ? 1
+		    : ci == c->nnames ? -1
+				      : dns_name_cmp(old->rr[i].owner, c->names[ci]);
+		x->old_first = x->old_end = i;
+		if (d <= 0) {
+			x->owner = old->rr[i].owner;
+			x->old_end = i = end;
+		}
+		if (d >= 0) {
+			x->owner = c->names[ci];
+			x->changed = 1;
+			x->new_first = ri;
+			while (ri < c->recs->n && name_eq(c->recs->rr[ri].owner, c->names[ci]))
+				ri++;
+			x->new_end = ri;
+			ci++;
+			if (dns_name_labels(x->owner) == 0)
+				return CC_EINVAL; /* the apex changes by zone_build only */
+		}
+		for (size_t j = x->new_first; x->changed && j < x->new_end; j++)
+			x->chain |= c->recs->rr[j].auth == 1 || c->recs->rr[j].type == DNS_NS;
+		x->chain |= !x->changed && group_has(old->rr, x->old_first, x->old_end, DNS_NSEC);
+	}
+	if (ri != c->recs->n)
+		return CC_EINVAL;
+	/* Each chain name's next one, cyclic; an NSEC is made again when it changes. */
+	for (size_t j = 0; j <= n && n; j++) {
+		size_t at = j == n ? first : j;
+
+		if (at == SIZE_MAX || !g[at].chain)
+			continue;
+		if (prev != SIZE_MAX) {
+			g[prev].next = g[at].owner;
+			g[prev].nsec = g[prev].changed;
+			for (size_t s = g[prev].old_first; !g[prev].nsec && s < g[prev].old_end;
+			     s++)
+				if (old->rr[s].type == DNS_NSEC)
+					g[prev].nsec = !name_eq(old->rr[s].rdata, g[at].owner);
+		}
+		if (j == n)
+			break;
+		if (first == SIZE_MAX)
+			first = at;
+		prev = at;
+	}
+	*ng = n;
+	return 0;
+}
+
+/* What changed between old and z, group by group (both in canonical order). */
+static int update_delta(const struct zone *old, const struct zone *z, const struct zgroup *g,
+			size_t ng, struct zone_delta **out)
+{
+	struct zone_delta *d = calloc(1, sizeof(*d));
+	int ret = CC_ENOMEM;
+
+	*out = NULL;
+	if (d == NULL || (d->del = zone_new()) == NULL || (d->add = zone_new()) == NULL)
+		goto out;
+	d->from = old->serial;
+	d->to = z->serial;
+	d->del->serial = old->serial;
+	d->add->serial = z->serial;
+	ret = 0;
+	for (size_t k = 0; ret == 0 && k < ng; k++) {
+		size_t i = g[k].old_first, j = g[k].out_first;
+
+		if (!g[k].changed && !g[k].nsec && dns_name_labels(g[k].owner) > 0)
+			continue;
+		while (ret == 0 && (i < g[k].old_end || j < g[k].out_end)) {
+			int cmp = i == g[k].old_end   ? 1
+				  : j == g[k].out_end ? -1
+						      : zone_rr_cmp(&old->rr[i], &z->rr[j]);
+
+			if (cmp == 0 && old->rr[i].ttl == z->rr[j].ttl) {
+				i++;
+				j++;
+				continue;
+			}
+			if (cmp <= 0)
+				ret = zone_put(d->del, &old->rr[i++]);
+			if (ret == 0 && cmp >= 0)
+				ret = zone_put(d->add, &z->rr[j++]);
+		}
+	}
+	if (ret == 0)
+		ret = zone_seal(d->del);
+	if (ret == 0)
+		ret = zone_seal(d->add);
+	if (ret == 0) {
+		*out = d;
+		d = NULL;
+	}
+out:
+	zone_delta_free(d);
+	return ret;
+}
+
+int zone_update(const struct zone *old, const struct zone_changes *c, const struct zone_keys *k,
+		struct zone **out, struct zone_delta **delta, struct cc_err *e)
+{
+	struct zone *z = zone_new();
+	struct zgroup *g = malloc((old->n + c->nnames + 1) * sizeof(*g));
+	size_t ng = 0;
+	int ret = CC_ENOMEM;
+
+	*out = NULL;
+	if (delta)
+		*delta = NULL;
+	if (z == NULL || g == NULL)
+		goto out;
+	z->cap = old->n + 4 * c->recs->n + 64;
+	z->rr = malloc(z->cap * sizeof(*z->rr));
+	if (z->rr == NULL)
+		goto out;
+	z->epoch = old->epoch;
+	z->log_size = c->log_size;
+	z->serial = (uint32_t)(c->log_size + old->epoch);
+	ret = update_groups(old, c, g, &ng);
+	for (size_t i = 0; ret == 0 && i < ng; i++)
+		if (!g[i].changed || g[i].new_end > g[i].new_first)
+			ret = update_group(z, old, c, &g[i], k);
+	if (ret == 0)
+		ret = zone_finish(z, k);
+	if (ret == 0 && delta)
+		ret = update_delta(old, z, g, ng, delta);
+	if (ret == 0) {
+		*out = z;
+		z = NULL;
+	}
+out:
+	free(g);
+	zone_free(z);
+	return ret < 0 ? cc_fail(e, ret, "cannot update the zone: %s", cc_strerror(ret)) : 0;
 }
 
 /* ---- presentation ---- */

@@ -28,15 +28,17 @@
 #define ZONE_SOA_EXPIRE	  604800u
 #define ZONE_SOA_RNAME	  "hostmaster.invalid."
 
-struct zone_rr {	/* one record */
-	uint8_t *owner; /* wire name, lower-case (owned) */
-	uint16_t type;	/* enum dns_type */
+struct zone_rr {	      /* one record */
+	const uint8_t *owner; /* wire name, lower-case, in the zone's image */
+	uint16_t type;	      /* enum dns_type */
 	uint32_t ttl;
 	uint16_t rdlen;
-	uint8_t *rdata; /* canonical rdata (owned) */
-	int auth;	/* authoritative data (signed, in the NSEC chain) rather than glue or a
-			 * delegation's NS set */
+	const uint8_t *rdata; /* canonical rdata, in the zone's image */
+	int auth; /* authoritative data (signed, in the NSEC chain) rather than glue or a
+		   * delegation's NS set */
 };
+
+struct zone_arena;
 
 struct zone {
 	uint32_t serial;    /* log size + epoch: both only grow */
@@ -44,6 +46,13 @@ struct zone {
 	uint64_t log_size;  /* entries of the log the zone reflects */
 	struct zone_rr *rr; /* every record in canonical order (owner, type, rdata) */
 	size_t n, cap;
+	/* Every record in canonical wire form (owner, type, class, TTL, rdata length, rdata),
+	 * in order, back to back: what owner and rdata point into, and what ZONEMD digests. A
+	 * new version copies it with the few changed records spliced in. */
+	uint8_t *img;
+	size_t img_len;
+	struct zone_arena *arena; /* records being added, until they move into img */
+	int refs;		  /* holders: zone_ref takes one, zone_free drops one */
 };
 
 struct zone_keys {
@@ -57,7 +66,40 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	       struct cc_err *e);
 /* The zone as an RFC 1035 master file, one record per line, in canonical order. */
 int zone_write(const struct zone *z, struct cbuf *out);
+/* A zone is immutable once made, and may have several holders (the node, the DNS server's
+ * snapshots): zone_ref takes a reference (returns z), zone_free drops one and frees the
+ * zone with the last. Both may be called from any thread. */
+struct zone *zone_ref(struct zone *z);
 void zone_free(struct zone *z);
+
+/* What changed in the ledger since a zone was built: the names whose delegation records
+ * were written, with the records they hold now. Collected under the caller's lock on the
+ * ledger (it is quick); the signing, in zone_update, needs no lock. */
+struct zone_changes;
+
+/* The records what changed since z hold in l (ledger_touched). CC_ENOENT when the zone
+ * cannot be brought up to date by parts: the ledger no longer remembers that far back, or
+ * a member changed (the apex: root servers, SOA): build it anew with zone_build. */
+int zone_changes(const struct zone *z, const struct ledger *l, struct zone_changes **out,
+		 struct cc_err *e);
+void zone_changes_free(struct zone_changes *c);
+size_t zone_changes_names(const struct zone_changes *c); /* names that changed */
+
+/* A zone version's difference from the one before (an IXFR step, RFC 1995): the records
+ * removed and added, each a zone of its own (canonical order; the old and the new SOA
+ * among them). */
+struct zone_delta {
+	uint32_t from, to; /* serials */
+	struct zone *del, *add;
+};
+void zone_delta_free(struct zone_delta *d);
+
+/* The zone z brought to the state c was collected from, at z's signing epoch: re-signs
+ * only the RRsets that changed, the NSEC records (and their RRSIGs) whose next name
+ * changed, SOA and ZONEMD. The result is the zone zone_build makes from the same ledger,
+ * byte for byte. z and c are only read. With delta non-NULL, also what changed. */
+int zone_update(const struct zone *z, const struct zone_changes *c, const struct zone_keys *k,
+		struct zone **out, struct zone_delta **delta, struct cc_err *e);
 
 /* Presentation form of one record's rdata (appended to out); CC_EINVAL for malformed
  * rdata. */

@@ -1,5 +1,6 @@
 #include "node/dnsd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -24,9 +25,17 @@
 #define DNSD_QUERY   4096 /* bytes read of a datagram */
 #define DNSD_POLL_MS 200  /* how often an idle thread looks at the stop flag */
 
-struct snap { /* a published zone and its index, kept alive by its users */
+struct hist { /* one version's delta, shared by the snapshots whose history holds it */
+	struct zone_delta *d;
+	atomic_int refs;
+};
+
+struct snap { /* a published zone, its index and history, kept alive by their users */
 	struct zone *z;
 	struct ans_zone *az;
+	struct hist **h; /* the versions that led to z, oldest first */
+	struct zone_delta **hd;
+	size_t nh;
 	atomic_int refs;
 };
 
@@ -77,6 +86,8 @@ struct dnsd {
 	atomic_int stop;
 	pthread_mutex_t mu; /* guards cur and the notify targets */
 	struct snap *cur;
+	struct hist *hist[DNSD_HISTORY]; /* deltas up to cur's zone, oldest first */
+	size_t nhist;
 	struct notify_target nt[DNSD_NOTIFY_MAX];
 	int nnt;
 	int notify_fd;
@@ -86,13 +97,56 @@ struct dnsd {
 
 /* ---- zones ---- */
 
+static void hist_release(struct hist *h)
+{
+	if (h == NULL || atomic_fetch_sub(&h->refs, 1) != 1)
+		return;
+	zone_delta_free(h->d);
+	free(h);
+}
+
 static void snap_release(struct snap *s)
 {
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	ans_zone_free(s->az);
 	zone_free(s->z);
+	for (size_t i = 0; i < s->nh; i++)
+		hist_release(s->h[i]);
+	free(s->h);
+	free(s->hd);
 	free(s);
+}
+
+/* Adds deltas (taken) to d's history: they continue it, or start it anew; the oldest go
+ * beyond DNSD_HISTORY. Under d->mu. */
+static void hist_add(struct dnsd *d, struct zone_delta **deltas, size_t n)
+{
+	if (n == 0 || (d->nhist && d->hist[d->nhist - 1]->d->to != deltas[0]->from)) {
+		for (size_t i = 0; i < d->nhist; i++)
+			hist_release(d->hist[i]);
+		d->nhist = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hist *h = calloc(1, sizeof(*h));
+
+		if (h == NULL) {
+			/* A gap: what came before can no longer be chained. */
+			for (size_t j = 0; j < d->nhist; j++)
+				hist_release(d->hist[j]);
+			d->nhist = 0;
+			zone_delta_free(deltas[i]);
+			continue;
+		}
+		h->d = deltas[i];
+		atomic_init(&h->refs, 1);
+		if (d->nhist == DNSD_HISTORY) {
+			hist_release(d->hist[0]);
+			memmove(d->hist, d->hist + 1, (DNSD_HISTORY - 1) * sizeof(*d->hist));
+			d->nhist--;
+		}
+		d->hist[d->nhist++] = h;
+	}
 }
 
 static struct snap *snap_get(struct dnsd *d)
@@ -107,20 +161,38 @@ static struct snap *snap_get(struct dnsd *d)
 	return s;
 }
 
-void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az)
+void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zone_delta **deltas,
+		  size_t n)
 {
 	struct snap *s = calloc(1, sizeof(*s)), *old;
 
-	if (s == NULL) {
+	pthread_mutex_lock(&d->mu);
+	hist_add(d, deltas, n);
+	if (s) {
+		s->h = malloc((d->nhist + 1) * sizeof(*s->h));
+		s->hd = malloc((d->nhist + 1) * sizeof(*s->hd));
+	}
+	if (s == NULL || s->h == NULL || s->hd == NULL) {
 		/* Keep serving the zone in place; the next publication tries again. */
+		pthread_mutex_unlock(&d->mu);
+		if (s) {
+			free(s->h);
+			free(s->hd);
+			free(s);
+		}
 		ans_zone_free(az);
 		zone_free(z);
 		return;
 	}
+	for (size_t i = 0; i < d->nhist; i++) {
+		atomic_fetch_add(&d->hist[i]->refs, 1);
+		s->h[s->nh] = d->hist[i];
+		s->hd[s->nh++] = d->hist[i]->d;
+	}
 	s->z = z;
 	s->az = az;
+	ans_zone_history(az, s->hd, s->nh);
 	atomic_init(&s->refs, 1);
-	pthread_mutex_lock(&d->mu);
 	old = d->cur;
 	d->cur = s;
 	for (int i = 0; i < d->nnt; i++)
@@ -268,6 +340,35 @@ static int conn_fill(struct tcp_conn *c)
 	}
 }
 
+/* One line on stderr per transfer, as concordd logs (one write, so threads do not mix). */
+static void xfr_log(const struct tcp_conn *c)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	char host[INET6_ADDRSTRLEN] = "?";
+	const uint8_t *q = c->in + 2;
+	size_t qlen = c->inlen - 2, versions, qn;
+	int ixfr, kind = ans_xfr_kind(c->xfr->az, q, qlen, &versions);
+
+	if (getpeername(c->fd, (struct sockaddr *)&sa, &salen) == 0)
+		inet_ntop(sa.ss_family,
+			  sa.ss_family == AF_INET6
+			      ? (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr
+			      : (const void *)&((struct sockaddr_in *)&sa)->sin_addr,
+			  host, sizeof(host));
+	qn = 12 + 1; /* the root's question: the type follows the name */
+	ixfr = qlen >= qn + 2 && dns_get16(q + qn) == 251;
+	if (kind == ANS_XFR_DELTAS)
+		fprintf(stderr, "concordd: IXFR to %s: %zu version%s up to serial %u\n", host,
+			versions, versions == 1 ? "" : "s", c->xfr->z->serial);
+	else if (kind == ANS_XFR_CURRENT)
+		fprintf(stderr, "concordd: IXFR to %s: up to date at serial %u\n", host,
+			c->xfr->z->serial);
+	else
+		fprintf(stderr, "concordd: %s to %s: the whole zone at serial %u\n",
+			ixfr ? "IXFR" : "AXFR", host, c->xfr->z->serial);
+}
+
 /* Moves the connection on as far as it can: sends, transfers, reads and answers queries
  * one after the other. 0 to wait for the socket, -1 to close. */
 static int conn_work(struct dnsd *d, struct tcp_conn *c)
@@ -298,6 +399,7 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 				return r;
 			if (ans_is_xfr(c->in + 2, c->inlen - 2) && (c->xfr = snap_get(d)) != NULL) {
 				c->xfr_pos = 0;
+				xfr_log(c);
 				continue;
 			}
 			s = snap_get(d);
@@ -659,6 +761,8 @@ void dnsd_stop(struct dnsd *d)
 	if (d->tcp_fd >= 0)
 		close(d->tcp_fd);
 	snap_release(d->cur);
+	for (size_t i = 0; i < d->nhist; i++)
+		hist_release(d->hist[i]);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
 }

@@ -23,8 +23,12 @@ struct dnsd;
 int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *e);
 unsigned dnsd_port(const struct dnsd *d);
 /* Serves z (with its index az) from now on; takes both, and frees the previous pair once
- * no worker uses it any more. */
-void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az);
+ * no worker uses it any more. deltas[0 .. n) (taken too) are the versions from the zone
+ * published last to z, for IXFR: they extend the history kept (the last DNSD_HISTORY
+ * versions); n = 0 (a zone built whole) starts it anew. */
+#define DNSD_HISTORY 1024
+void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zone_delta **deltas,
+		  size_t n);
 /* Secondaries to NOTIFY (RFC 1996) whenever a zone with a new serial is published: each is
  * sent a NOTIFY over UDP, again after 1, 2, 4, 8 and 16 s until it answers. At most
  * DNSD_NOTIFY_MAX; call before dnsd_publish. */

@@ -157,8 +157,11 @@ struct node {
 
 	/* The signed zone, built from the durable state when asked for and kept until the log
 	 * or the signing epoch moves on. */
-	pthread_mutex_t zone_mu; /* guards zone; taken before the node lock, never after */
-	struct zone *zone;	 /* the last zone built, or NULL */
+	pthread_mutex_t zone_mu;     /* guards zone and journal; taken before the node lock */
+	struct zone *zone;	     /* the last zone made, or NULL */
+	struct zone_delta **journal; /* versions made since the publisher last took them */
+	size_t njournal;
+	int journal_gap;	 /* a version was built whole since: the history starts anew */
 	struct dns_key ksk, zsk; /* the zone's keys (DIR/ksk.key, DIR/zsk.key) */
 	struct dnsd *dnsd;	 /* the DNS server the publisher feeds, or NULL */
 	pthread_t publisher;	 /* rebuilds the zone when the durable log or the day moves */
@@ -2370,6 +2373,8 @@ out:
 	return ret;
 }
 
+static void journal_clear(struct node *n);
+
 void node_close(struct node *n)
 {
 	if (n == NULL)
@@ -2397,6 +2402,9 @@ void node_close(struct node *n)
 	free(n->v);
 	sodium_memzero(&n->key, sizeof(n->key));
 	zone_free(n->zone);
+	if (n->journal)
+		journal_clear(n);
+	free(n->journal);
 	dns_key_wipe(&n->ksk);
 	dns_key_wipe(&n->zsk);
 	pthread_mutex_destroy(&n->zone_mu);
@@ -2778,43 +2786,82 @@ int node_records(struct node *n, const char *prefix, struct cbuf *json, struct c
 	return ret < 0 ? cc_fail(e, ret, "out of memory") : 0;
 }
 
-int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
+#define NODE_JOURNAL_MAX 4096 /* versions kept for a publisher that falls behind */
+
+static void journal_clear(struct node *n)
+{
+	for (size_t i = 0; i < n->njournal; i++)
+		zone_delta_free(n->journal[i]);
+	n->njournal = 0;
+	n->journal_gap = 1;
+}
+
+/* Brings n->zone up to the in-memory ledger at epoch and returns a reference to it: by
+ * parts (zone_update) when the ledger remembers what changed and the day is the same, whole
+ * otherwise. Only collecting the changes holds the node lock; signing does not, except for a
+ * whole build. Under zone_mu; the deltas of versions made go to the journal. */
+static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct cc_err *e)
 {
 	const struct zone_keys keys = {&n->ksk, &n->zsk};
-	uint32_t epoch = (uint32_t)(now / ZONE_EPOCH);
+	struct zone_changes *c = NULL;
+	struct zone_delta *d = NULL;
+	struct zone *z = NULL, *cur = n->zone;
+	int ret = 0, whole = 0;
+
+	rdlock(n);
+	if (cur && cur->epoch == epoch && cur->log_size == ledger_size(n->ledger)) {
+		unlock(n);
+		*out = zone_ref(cur);
+		return 0;
+	}
+	if (cur == NULL || cur->epoch != epoch || zone_changes(cur, n->ledger, &c, NULL) < 0) {
+		whole = 1;
+		ret = zone_build(n->ledger, &keys, epoch, &z, e);
+		unlock(n);
+	} else {
+		unlock(n);
+		ret = zone_update(cur, c, &keys, &z, n->dnsd ? &d : NULL, e);
+	}
+	zone_changes_free(c);
+	if (ret < 0)
+		return ret;
+	if (whole || (n->dnsd && d == NULL) || n->njournal == NODE_JOURNAL_MAX) {
+		journal_clear(n);
+		zone_delta_free(d);
+	} else if (d) {
+		n->journal[n->njournal++] = d;
+	}
+	zone_free(n->zone);
+	n->zone = z;
+	*out = zone_ref(z);
+	return 0;
+}
+
+int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
+{
 	struct zone *z = NULL;
-	uint64_t size;
-	int ret = 0;
+	int ret;
 
 	cbuf_reset(text);
 	pthread_mutex_lock(&n->zone_mu);
-	rdlock(n);
-	size = ledger_size(n->ledger);
-	if (n->zone == NULL || n->zone->log_size != size || n->zone->epoch != epoch) {
-		ret = zone_build(n->ledger, &keys, epoch, &z, e);
-		if (ret == 0) {
-			zone_free(n->zone);
-			n->zone = z;
-		}
-	}
-	unlock(n);
-	if (ret == 0)
-		ret = zone_write(n->zone, text);
+	ret = zone_fresh(n, (uint32_t)(now / ZONE_EPOCH), &z, e);
 	pthread_mutex_unlock(&n->zone_mu);
+	if (ret == 0)
+		ret = zone_write(z, text);
 	/* Served only once what it shows is durable, like every other read. */
-	if (ret == 0 && wait_durable(n, size) < 0)
+	if (ret == 0 && wait_durable(n, z->log_size) < 0)
 		ret = cc_fail(e, CC_EIO, "the node is shutting down");
+	zone_free(z);
 	if (ret < 0 && e && e->code == 0)
 		ret = cc_fail(e, ret, "cannot build the zone");
 	return ret;
 }
 
-/* Builds the zone of the durable state and hands it to the DNS server, whenever the log
+/* Brings the zone up to the durable log and hands it to the DNS server, whenever the log
  * has grown or a new day has come; checks once a second. */
 static void *node_publisher(void *arg)
 {
 	struct node *n = arg;
-	const struct zone_keys keys = {&n->ksk, &n->zsk};
 	uint64_t done = UINT64_MAX;
 	uint32_t done_epoch = 0;
 	int warned = 0;
@@ -2823,9 +2870,11 @@ static void *node_publisher(void *arg)
 		uint32_t epoch = (uint32_t)((int64_t)time(NULL) / ZONE_EPOCH);
 		struct zone *z = NULL;
 		struct ans_zone *az = NULL;
+		struct zone_delta **deltas = NULL;
 		struct cc_err e = {0};
-		uint64_t size;
-		int ret;
+		size_t nd = 0;
+		uint64_t size = done;
+		int ret, gap = 0;
 
 		pthread_mutex_lock(&n->dur_mu);
 		if (n->durable == done && epoch == done_epoch) {
@@ -2838,27 +2887,52 @@ static void *node_publisher(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&n->dur_mu);
-		rdlock(n);
-		size = ledger_size(n->ledger);
-		ret = zone_build(n->ledger, &keys, epoch, &z, &e);
-		unlock(n);
-		if (ret == 0)
+		pthread_mutex_lock(&n->zone_mu);
+		ret = zone_fresh(n, epoch, &z, &e);
+		if (ret == 0) {
+			/* The versions that led to z, taken with it. */
+			deltas = malloc((n->njournal + 1) * sizeof(*deltas));
+			if (deltas) {
+				memcpy(deltas, n->journal, n->njournal * sizeof(*deltas));
+				nd = n->njournal;
+				gap = n->journal_gap;
+				n->njournal = 0;
+				n->journal_gap = 0;
+			} else {
+				journal_clear(n);
+			}
+		}
+		pthread_mutex_unlock(&n->zone_mu);
+		if (ret == 0) {
+			size = z->log_size;
 			ret = ans_zone_new(z, &az);
+		}
 		/* What is served never runs ahead of what is durable. */
 		if (ret == 0 && wait_durable(n, size) < 0)
 			ret = CC_EIO;
 		if (ret == 0) {
-			dnsd_publish(n->dnsd, z, az);
+			uint32_t serial = z->serial;
+
+			if (gap) {
+				for (size_t i = 0; i < nd; i++)
+					zone_delta_free(deltas[i]);
+				nd = 0;
+			}
+			dnsd_publish(n->dnsd, z, az, deltas, nd);
+			nd = 0;
 			z = NULL;
 			az = NULL;
-			node_log("serving zone serial %u over DNS (log size %" PRIu64 ")",
-				 (unsigned)(size + epoch), size);
+			node_log("serving zone serial %u over DNS (log size %" PRIu64 ")", serial,
+				 size);
 			warned = 0;
 		} else if (!warned) {
 			node_log("no zone to serve over DNS: %s",
 				 e.msg[0] ? e.msg : cc_strerror(ret));
 			warned = 1;
 		}
+		for (size_t i = 0; i < nd; i++)
+			zone_delta_free(deltas[i]);
+		free(deltas);
 		ans_zone_free(az);
 		zone_free(z);
 		done = size;
@@ -2869,7 +2943,13 @@ static void *node_publisher(void *arg)
 
 int node_serve_dns(struct node *n, struct dnsd *d, struct cc_err *e)
 {
+	n->journal = calloc(NODE_JOURNAL_MAX, sizeof(*n->journal));
+	if (n->journal == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	pthread_mutex_lock(&n->zone_mu);
+	n->journal_gap = 1;
 	n->dnsd = d;
+	pthread_mutex_unlock(&n->zone_mu);
 	if (pthread_create(&n->publisher, NULL, node_publisher, n) != 0)
 		return cc_fail(e, CC_ENOMEM, "cannot start the zone publisher");
 	n->publishing = 1;

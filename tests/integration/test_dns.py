@@ -330,7 +330,7 @@ zone:
 
 def nsd_secondary(d, port, primary):
     return nsd_conf(d, port, f"""zonefile: "secondary.zone"
-    request-xfr: AXFR 127.0.0.1@{primary} NOKEY
+    request-xfr: 127.0.0.1@{primary} NOKEY
     allow-notify: 127.0.0.1 NOKEY""")
 
 
@@ -398,6 +398,12 @@ def test_secondary_follows(dnet, tmp_path, server, make):
             r = dns.query.udp(dns.message.make_query("br.", "DS"), "127.0.0.1", port=port,
                               timeout=2)
             assert any(f"{5000 + k} 15 2" in x.to_text() for rr in r.answer for x in rr), r
+        # The first transfer is the whole zone; each change after it an IXFR of the
+        # versions from the node's history.
+        text = node.log_text()
+        assert re.search(r"(AXFR|IXFR) to 127\.0\.0\.1: the whole zone", text), text[-3000:]
+        assert len(re.findall(r"IXFR to 127\.0\.0\.1: 1 version up to serial", text)) >= 2, \
+            text[-3000:]
     finally:
         p.terminate()
         p.wait(timeout=30)

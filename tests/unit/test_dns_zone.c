@@ -170,11 +170,114 @@ static void test_no_name_server(void **state)
 	ledger_free(l);
 }
 
+#define G "br cn de isoc" /* enough for a gTLD: 2/3 of government, half of technical */
+
+/* Brings z up to date with l by parts, and checks the result against the zone built whole
+ * from l: the same bytes, and a delta that turns one into the other. Returns the new zone. */
+static struct zone *update_check(struct zone *z, const struct ledger *l, const struct zone_keys *zk,
+				 size_t min_names)
+{
+	struct zone_changes *c = NULL;
+	struct zone_delta *d = NULL;
+	struct zone *up = NULL, *full = NULL;
+	struct cc_err e = {0};
+
+	if (zone_changes(z, l, &c, &e) < 0)
+		fail_msg("zone_changes: %s", e.msg);
+	assert_true(zone_changes_names(c) >= min_names);
+	if (zone_update(z, c, zk, &up, &d, &e) < 0)
+		fail_msg("zone_update: %s", e.msg);
+	assert_int_equal(zone_build(l, zk, EPOCH, &full, &e), 0);
+	assert_int_equal(up->serial, full->serial);
+	assert_int_equal(up->log_size, ledger_size(l));
+	assert_int_equal(up->n, full->n);
+	assert_int_equal(up->img_len, full->img_len);
+	assert_memory_equal(up->img, full->img, full->img_len);
+	/* The delta: the old SOA out, the new one in, and exactly the difference. */
+	assert_int_equal(d->from, z->serial);
+	assert_int_equal(d->to, up->serial);
+	assert_int_equal(z->n - d->del->n + d->add->n, up->n);
+	assert_true(d->del->n >= 4 && d->add->n >= 4); /* SOA, ZONEMD and their RRSIGs */
+	for (size_t i = 0; i < d->add->n; i++) {
+		size_t j = 0;
+
+		while (j < up->n && (up->rr[j].type != d->add->rr[i].type ||
+				     up->rr[j].rdlen != d->add->rr[i].rdlen ||
+				     memcmp(up->rr[j].rdata, d->add->rr[i].rdata, up->rr[j].rdlen)))
+			j++;
+		assert_true(j < up->n);
+	}
+	zone_delta_free(d);
+	zone_changes_free(c);
+	zone_free(full);
+	zone_free(z);
+	return up;
+}
+
+/* Changes by parts give the zone zone_build gives: a DS added, a TLD with in-zone glue
+ * created, its host moved, a TLD created over a root server's name (its addresses become
+ * glue) and removed again, several entries at once, a TLD deleted with its host; a member
+ * change asks for a whole build. */
+static void test_update(void **state)
+{
+	struct ledger *l = root_ledger(1);
+	struct dns_key ksk, zsk;
+	struct zone_keys zk = {&ksk, &zsk};
+	struct zone *z = NULL;
+	struct zone_changes *c = NULL;
+	struct cbuf cn = CBUF_INIT;
+	struct cc_err e = {0};
+	uint64_t version;
+	int64_t t = 1795000100;
+
+	(void)state;
+	if (l == NULL)
+		skip();
+	keys(&ksk, &zsk);
+	assert_int_equal(zone_build(l, &zk, EPOCH, &z, &e), 0);
+
+	assert_int_equal(ledger_get(l, "tld/cn", &cn, &version), 0);
+	assert_int_equal(
+	    cbuf_puts(&cn, "cn. 86400 IN DS 4711 15 2 "
+			   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"),
+	    0);
+	fixture_change(l, "cn", "tld/cn", cn.p, t++);
+	z = update_check(z, l, &zk, 1);
+
+	fixture_change(l, G, "tld/zzzz",
+		       "zzzz. 172800 IN NS ns1.zzzz.\nzzzz. 172800 IN NS ns2.zzzz.\n"
+		       "ns1.zzzz. 172800 IN A 192.0.2.1\nns2.zzzz. 172800 IN AAAA 2001:db8::2\n",
+		       t++);
+	z = update_check(z, l, &zk, 3);
+	fixture_change(l, G, "host/ns1.zzzz.", "ns1.zzzz. 172800 IN A 192.0.2.9\n", t++);
+	z = update_check(z, l, &zk, 1);
+
+	/* A root server's name (ns.cn.root.concord.example.) lies under example. */
+	fixture_change(l, G, "tld/example", "example. 172800 IN NS ns1.zzzz.\n", t++);
+	z = update_check(z, l, &zk, 2);
+	fixture_change(l, G, "tld/example", NULL, t++);
+	z = update_check(z, l, &zk, 2);
+
+	fixture_change(l, G, "tld/aaaa", "aaaa. 172800 IN NS ns1.zzzz.\n", t++);
+	fixture_change(l, G, "tld/zzzz", NULL, t++);
+	fixture_change(l, G, "tld/aaaa", "aaaa. 172800 IN NS a.nic.de.\n", t++);
+	z = update_check(z, l, &zk, 4);
+
+	fixture_change(l, "br cn de za", "member/isoc", NULL, t++);
+	assert_int_equal(zone_changes(z, l, &c, &e), CC_ENOENT);
+	assert_null(c);
+
+	zone_free(z);
+	cbuf_free(&cn);
+	ledger_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_root_zone),
 	    cmocka_unit_test(test_no_name_server),
+	    cmocka_unit_test(test_update),
 	};
 
 	if (sodium_init() < 0)

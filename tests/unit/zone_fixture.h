@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "core/genesis.h"
+#include "core/proposal.h"
+#include "core/tfmt.h"
 #include "core/ledger.h"
 #include "core/tlog.h"
 #include "dns/zone.h"
@@ -71,6 +73,53 @@ static struct ledger *root_ledger(int with_dns)
 	rr_set_free(&root);
 	cbuf_free(&bundle);
 	return l;
+}
+
+/* Appends to l the proposal of one operation (put content at path, or delete it when content
+ * is NULL) signed by the members in signers (space-separated, the first one proposes), as
+ * a node would write it, at time t. */
+static __attribute__((unused)) void fixture_change(struct ledger *l, const char *signers,
+						   const char *path, const char *content, int64_t t)
+{
+	static const char *ids[] = {"br", "cn", "de", "isoc", "za"}; /* sorted */
+	struct proposal_op op = {0};
+	struct note_sig sigs[5];
+	size_t nsigs = 0;
+	struct cbuf body = CBUF_INIT, entry = CBUF_INIT, cur = CBUF_INIT;
+	static struct ledger_verdict v;
+	struct proposal p;
+	struct cc_err e = {0};
+	uint64_t version;
+
+	op.kind = content ? OP_PUT : OP_DELETE;
+	snprintf(op.path, sizeof(op.path), "%s", path);
+	op.version =
+	    ledger_get(l, path, &cur, &version) == 0 ? (int64_t)version : PROPOSAL_VERSION_NEW;
+	op.content = content;
+	op.content_len = content ? strlen(content) : 0;
+	assert_int_equal(proposal_format(&body, "test.concord.example/root",
+					 (char[]){signers[0], signers[1], 0}, t - 10, t + 86400,
+					 &op, 1),
+			 0);
+	for (size_t i = 0; i < 5; i++) {
+		struct note_signer s;
+		unsigned char seed[32];
+		const char *at = strstr(signers, ids[i]);
+
+		if (at == NULL || (at[strlen(ids[i])] != ' ' && at[strlen(ids[i])] != '\0'))
+			continue;
+		memset(seed, (int)i + 7, sizeof(seed));
+		assert_int_equal(note_signer_from_seed(&s, ids[i], seed), 0);
+		assert_int_equal(note_sign(&s, body.p, body.len, &sigs[nsigs++]), 0);
+	}
+	assert_int_equal(proposal_parse(&p, body.p, body.len, &e), 0);
+	if (ledger_accept(l, &p, sigs, nsigs, NULL, 0, t, &v, &entry, &e) < 0 ||
+	    v.status != LEDGER_READY)
+		fail_msg("%s: %s", path, e.msg);
+	proposal_free(&p);
+	cbuf_free(&body);
+	cbuf_free(&entry);
+	cbuf_free(&cur);
 }
 
 static void keys(struct dns_key *ksk, struct dns_key *zsk)

@@ -36,6 +36,13 @@ struct policy_rec {
 	uint64_t version;	     /* log index of the last write */
 };
 
+struct ledger_touch {	/* a name whose delegation records an entry wrote */
+	uint64_t index; /* the entry */
+	char *name;	/* owner name: a TLD, a name server host, "." for the members' servers */
+};
+
+#define LEDGER_TOUCH_MAX 65536 /* names remembered; older ones are forgotten by halves */
+
 struct ledger {
 	char origin[256];	       /* network origin, from the genesis */
 	uint64_t size;		       /* entries applied */
@@ -49,6 +56,9 @@ struct ledger {
 	size_t npolicies;	       /* used */
 	struct map tlds;	       /* label -> struct tld */
 	struct map hosts;	       /* name -> struct host */
+	struct ledger_touch *touched;  /* names written by recent entries, by index */
+	size_t ntouched;	       /* used */
+	uint64_t touch_floor;	       /* entries before this one are not remembered */
 };
 
 /* A staged change. Pointers into the ledger stay valid because planning never mutates. */
