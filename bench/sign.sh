@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench-sign: building and signing the whole root zone, next to ldns-signzone on the
 # same records and algorithm (Ed25519, NSEC, ZONEMD SHA-384), and the time one delegation
-# change takes to reach a signed zone. A benchmark, not a test: it prints figures and
-# ratios and never fails on a goal (goals: at most 1/4 of ldns-signzone; a change under 5 ms).
+# change takes to reach a signed zone (by parts: only what it touches is signed again; ten
+# times as many runs, they are short). A benchmark, not a test: it prints figures and ratios
+# and never fails on a goal (goals: at most 1/4 of ldns-signzone; a change under 5 ms).
 #
 # Knobs: BENCH_RUNS (5), CONCORD_BUILD (build).
 set -euo pipefail
@@ -56,6 +57,10 @@ CHANGE=$(kv "$RES" change_ms_median)
 		"$(awk -v a="$BUILD" -v b="$LDNS" 'BEGIN { printf "%.2f", a / b }')"
 	printf '    concord: records from the ledger, NSEC chain, every RRSIG, ZONEMD, in memory;\n'
 	printf '    ldns-signzone: reads the unsigned master file, signs, writes the signed one\n'
-	printf 'one delegation change to a signed zone: %s ms (goal < 5 ms; today a change\n' "$CHANGE"
-	printf '    rebuilds and re-signs the whole zone: the incremental path is not built yet)\n'
+	printf 'one delegation change (a DS added to cn.), by parts: %s ms median, %s ms max (goal < 5 ms)\n' \
+		"$CHANGE" "$(kv "$RES" change_ms_max)"
+	printf '    changes collected, %s RRSIGs made again, NSEC kept, SOA, ZONEMD over the whole zone,\n' \
+		"$(kv "$RES" resigned)"
+	printf '    the IXFR delta; the entry itself applied to the ledger in %s ms more\n' \
+		"$(kv "$RES" apply_ms_median)"
 } | tee "$B/bench-sign-last.txt"

@@ -8,7 +8,7 @@ libsodium-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libcmocka-
 libknot-dev libssl-dev libcurl4-openssl-dev
 python3 python3-pytest python3-dnspython python3-requests python3-cryptography
 curl valgrind
-nsd knot knot-dnsutils unbound bind9-dnsutils bind9-utils ldnsutils dnsperf iproute2"
+nsd knot knot-dnsutils unbound bind9 bind9-dnsutils bind9-utils ldnsutils dnsperf iproute2"
 
 missing=""
 for p in $pkgs; do

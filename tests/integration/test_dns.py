@@ -362,6 +362,33 @@ zone:
     return ["knotd", "-c", str(d / "knot.conf")]
 
 
+def bind_secondary(d, port, primary):
+    (d / "named.conf").write_text(f"""options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-notify {{ 127.0.0.1; }};
+}};
+controls {{ }};
+logging {{
+    channel f {{ file "{d}/secondary.log"; severity info; print-time yes; }};
+    category default {{ f; }};
+}};
+zone "." {{
+    type secondary;
+    primaries port {primary} {{ 127.0.0.1; }};
+    file "{d}/secondary.zone";
+}};
+""")
+    return ["named", "-f", "-n", "1", "-c", str(d / "named.conf")]
+
+
 def wait_serial(port, serial, proc, log):
     """Until the secondary on port serves serial: 60 s at most, less if it dies."""
     for _ in range(600):
@@ -371,10 +398,11 @@ def wait_serial(port, serial, proc, log):
     assert soa_serial(port) == serial, log.read_text() if log.exists() else "no log"
 
 
-@pytest.mark.parametrize("server,make", [("nsd", nsd_secondary), ("knotd", knot_secondary)])
+@pytest.mark.parametrize("server,make", [("nsd", nsd_secondary), ("knotd", knot_secondary),
+                                         ("named", bind_secondary)])
 def test_secondary_follows(dnet, tmp_path, server, make):
-    """NSD and Knot as secondaries of the node: each transfers the zone, and every accepted
-    change reaches it through NOTIFY and a transfer."""
+    """NSD, Knot and BIND as secondaries of the node: each transfers the zone, and every
+    accepted change reaches it through NOTIFY and an IXFR."""
     if shutil.which(server) is None:
         pytest.skip(f"{server} is not installed")
     port = free_port()
