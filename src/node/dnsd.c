@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "dns/tsig.h"
 #include "dns/wire.h"
 #include "node/conf.h"
 
@@ -60,18 +61,29 @@ struct tcp_conn {
 	size_t inlen;
 	uint8_t *out; /* 2-byte length and the answer being sent */
 	size_t outlen, outoff;
-	int64_t last_ms;  /* last activity */
-	struct snap *xfr; /* the zone being transferred (the query stays in in), or NULL */
-	size_t xfr_pos;	  /* ans_xfr_next's progress */
+	int64_t last_ms;      /* last activity */
+	struct snap *xfr;     /* the zone being transferred (the query stays in in), or NULL */
+	size_t xfr_pos;	      /* ans_xfr_next's progress */
+	struct tsig_ctx tsig; /* the transfer's TSIG, when its request was signed */
+	int xfr_signed;
 };
 
 struct notify_target {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	uint32_t serial; /* serial to announce, 0 when announced */
-	uint16_t id;	 /* id of the NOTIFY in flight */
-	int tries;	 /* sent so far for this serial */
-	int64_t next_ms; /* when to send again */
+	uint32_t serial;      /* serial to announce, 0 when announced */
+	uint16_t id;	      /* id of the NOTIFY in flight */
+	int tries;	      /* sent so far for this serial */
+	int64_t next_ms;      /* when to send again */
+	int key;	      /* index of the key NOTIFYs are signed with, -1 for none */
+	struct tsig_ctx tsig; /* the NOTIFY in flight, to check its answer */
+};
+
+struct xfr_rule { /* who may transfer the zone: an address prefix, maybe a key */
+	int family;
+	uint8_t net[16];
+	unsigned bits;
+	int key; /* index of the key the request must be signed with, -1 for none */
 };
 
 struct dnsd {
@@ -90,6 +102,10 @@ struct dnsd {
 	size_t nhist;
 	struct notify_target nt[DNSD_NOTIFY_MAX];
 	int nnt;
+	struct tsig_key keys[DNSD_KEYS_MAX]; /* set before the threads start, then read only */
+	size_t nkeys;
+	struct xfr_rule rules[DNSD_RULES_MAX];
+	size_t nrules;
 	int notify_fd;
 	pthread_t notify_th;
 	int notify_started;
@@ -217,12 +233,62 @@ static size_t servfail(const uint8_t *q, size_t len, uint8_t *out)
 	return 12;
 }
 
-static size_t answer(struct snap *s, int tcp, const uint8_t *q, size_t len, uint8_t *out,
-		     size_t cap)
+/* The header of an answer with rcode, and the question when it ends at qend. */
+static size_t rcode_answer(const uint8_t *q, size_t len, uint8_t *out, int rcode, size_t qend)
+{
+	size_t n = servfail(q, len, out);
+
+	if (n == 0)
+		return 0;
+	out[3] = (uint8_t)rcode;
+	if (qend > 12 && qend <= len) {
+		memcpy(out + 12, q + 12, qend - 12);
+		dns_put16(out + 4, 1);
+		n = qend;
+	}
+	return n;
+}
+
+/* A query ans_answer found malformed may be a signed one (its TSIG is one more record in
+ * the additional section): checked here, off the path of every other query. The answer
+ * to a verified query is the answer to it without its TSIG, signed; a failed check gets
+ * NOTAUTH with the TSIG error (RFC 8945 §5.2). Otherwise n, the FORMERR, stands. */
+static size_t answer_signed(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, size_t len,
+			    uint8_t *out, size_t cap, size_t n)
 {
 	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	struct tsig_ctx ctx;
+	uint8_t req[ANS_MSG_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	size_t olen = 0, room;
+	int r = tsig_verify_query(d->keys, d->nkeys, q, len, now, &ctx);
 
-	return s ? ans_answer(s->az, &aq, q, len, out, cap) : servfail(q, len, out);
+	if (r == TSIG_NONE || r == CC_EINVAL)
+		return n;
+	if (r < 0)
+		return tsig_error_answer(&ctx, q, len, out, &olen, cap, now) == 0 ? olen : n;
+	room = tsig_space(&ctx);
+	if (cap < room + ANS_UDP_MIN || ctx.unsigned_len > sizeof(req))
+		return n;
+	memcpy(req, q, ctx.unsigned_len);
+	dns_put16(req + 10, (uint16_t)(dns_get16(req + 10) - 1));
+	aq.udp_max = ANS_UDP_DEFAULT - room;
+	olen = s ? ans_answer(s->az, &aq, req, ctx.unsigned_len, out, cap - room)
+		 : servfail(req, ctx.unsigned_len, out);
+	if (olen == 0 || tsig_sign(&ctx, out, &olen, cap, now) < 0)
+		return 0;
+	return olen;
+}
+
+static size_t answer(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, size_t len,
+		     uint8_t *out, size_t cap)
+{
+	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	size_t n = s ? ans_answer(s->az, &aq, q, len, out, cap) : servfail(q, len, out);
+
+	if (n >= 12 && (out[3] & 15) == ANS_FORMERR && dns_get16(q + 10) > 0)
+		n = answer_signed(d, s, tcp, q, len, out, cap, n);
+	return n;
 }
 
 static int64_t now_ms(void)
@@ -264,7 +330,8 @@ static void *udp_main(void *arg)
 			continue;
 		s = snap_get(w->d);
 		for (int i = 0; i < n; i++) {
-			size_t len = answer(s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
+			size_t len =
+			    answer(w->d, s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
 
 			if (len == 0)
 				continue;
@@ -341,7 +408,7 @@ static int conn_fill(struct tcp_conn *c)
 }
 
 /* One line on stderr per transfer, as concordd logs (one write, so threads do not mix). */
-static void xfr_log(const struct tcp_conn *c)
+static void xfr_log(const struct tcp_conn *c, int refused)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof(sa);
@@ -358,7 +425,10 @@ static void xfr_log(const struct tcp_conn *c)
 			  host, sizeof(host));
 	qn = 12 + 1; /* the root's question: the type follows the name */
 	ixfr = qlen >= qn + 2 && dns_get16(q + qn) == 251;
-	if (kind == ANS_XFR_DELTAS)
+	if (refused)
+		fprintf(stderr, "concordd: %s to %s refused (TSIG or transfer rules)\n",
+			ixfr ? "IXFR" : "AXFR", host);
+	else if (kind == ANS_XFR_DELTAS)
 		fprintf(stderr, "concordd: IXFR to %s: %zu version%s up to serial %u\n", host,
 			versions, versions == 1 ? "" : "s", c->xfr->z->serial);
 	else if (kind == ANS_XFR_CURRENT)
@@ -367,6 +437,59 @@ static void xfr_log(const struct tcp_conn *c)
 	else
 		fprintf(stderr, "concordd: %s to %s: the whole zone at serial %u\n",
 			ixfr ? "IXFR" : "AXFR", host, c->xfr->z->serial);
+}
+
+static int prefix_match(const struct xfr_rule *r, const struct sockaddr_storage *sa)
+{
+	const uint8_t *a = sa->ss_family == AF_INET6
+			       ? ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr
+			       : (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	unsigned full = r->bits / 8, rest = r->bits % 8;
+
+	if (sa->ss_family != r->family || memcmp(a, r->net, full) != 0)
+		return 0;
+	return rest == 0 || ((a[full] ^ r->net[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/* Whether a transfer from sa, signed with key (NULL: unsigned), is allowed: by a rule for
+ * its address that needs no key or that key; by default, without rules, to anyone. */
+static int xfr_allowed(const struct dnsd *d, const struct sockaddr_storage *sa,
+		       const struct tsig_key *key)
+{
+	if (d->nrules == 0)
+		return 1;
+	for (size_t i = 0; i < d->nrules; i++)
+		if (prefix_match(&d->rules[i], sa) &&
+		    (d->rules[i].key < 0 || key == &d->keys[d->rules[i].key]))
+			return 1;
+	return 0;
+}
+
+/* Checks a transfer's TSIG and the rules: 0 to go on with it, or the length of the answer
+ * that refuses it, written to c->out + 2. */
+static size_t xfr_admit(struct dnsd *d, struct tcp_conn *c)
+{
+	const uint8_t *q = c->in + 2;
+	size_t qlen = c->inlen - 2, n = 0, qend = 12 + 1 + 4; /* ans_is_xfr: the root's question */
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	uint64_t now = (uint64_t)time(NULL);
+	int r = tsig_verify_query(d->keys, d->nkeys, q, qlen, now, &c->tsig);
+
+	c->xfr_signed = r == 0;
+	if (r == CC_EINVAL)
+		return rcode_answer(q, qlen, c->out + 2, ANS_FORMERR, qend);
+	if (r < 0)
+		return tsig_error_answer(&c->tsig, q, qlen, c->out + 2, &n, 65535, now) == 0
+			   ? n
+			   : rcode_answer(q, qlen, c->out + 2, ANS_SERVFAIL, qend);
+	if (getpeername(c->fd, (struct sockaddr *)&sa, &salen) == 0 &&
+	    xfr_allowed(d, &sa, c->xfr_signed ? c->tsig.key : NULL))
+		return 0;
+	n = rcode_answer(q, qlen, c->out + 2, ANS_REFUSED, qend);
+	if (c->xfr_signed && tsig_sign(&c->tsig, c->out + 2, &n, 65535, now) < 0)
+		n = 0;
+	return n;
 }
 
 /* Moves the connection on as far as it can: sends, transfers, reads and answers queries
@@ -385,7 +508,11 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 		}
 		if (c->xfr) {
 			len = ans_xfr_next(c->xfr->az, c->in + 2, c->inlen - 2, &c->xfr_pos,
-					   c->out + 2, 65535);
+					   c->out + 2,
+					   65535 - (c->xfr_signed ? tsig_space(&c->tsig) : 0));
+			if (len > 0 && c->xfr_signed &&
+			    tsig_sign(&c->tsig, c->out + 2, &len, 65535, (uint64_t)time(NULL)) < 0)
+				return -1;
 			if (len == 0) {
 				snap_release(c->xfr);
 				c->xfr = NULL;
@@ -398,12 +525,21 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 			if ((r = conn_fill(c)) <= 0)
 				return r;
 			if (ans_is_xfr(c->in + 2, c->inlen - 2) && (c->xfr = snap_get(d)) != NULL) {
+				len = xfr_admit(d, c);
+				xfr_log(c, len > 0);
 				c->xfr_pos = 0;
-				xfr_log(c);
+				if (len == 0)
+					continue;
+				snap_release(c->xfr);
+				c->xfr = NULL;
+				c->inlen = 0;
+				dns_put16(c->out, (uint16_t)len);
+				c->outlen = len + 2;
+				c->outoff = 0;
 				continue;
 			}
 			s = snap_get(d);
-			len = answer(s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535);
+			len = answer(d, s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535);
 			snap_release(s);
 			c->inlen = 0;
 			if (len == 0)
@@ -499,7 +635,7 @@ static void *tcp_main(void *arg)
 static void *notify_main(void *arg)
 {
 	struct dnsd *d = arg;
-	uint8_t msg[64], in[512];
+	uint8_t msg[512], in[512];
 	struct pollfd p = {d->notify_fd, POLLIN, 0};
 
 	while (!atomic_load(&d->stop)) {
@@ -508,6 +644,7 @@ static void *notify_main(void *arg)
 		pthread_mutex_lock(&d->mu);
 		for (int i = 0; i < d->nnt; i++) {
 			struct notify_target *n = &d->nt[i];
+			size_t len;
 
 			if (n->serial == 0 || n->next_ms > t)
 				continue;
@@ -525,7 +662,13 @@ static void *notify_main(void *arg)
 			msg[12] = 0;
 			dns_put16(msg + 13, DNS_SOA);
 			dns_put16(msg + 15, DNS_CLASS_IN);
-			sendto(d->notify_fd, msg, 17, 0, (struct sockaddr *)&n->sa, n->salen);
+			len = 17;
+			if (n->key >= 0 && tsig_sign_request(&n->tsig, &d->keys[n->key], msg, &len,
+							     sizeof(msg), (uint64_t)time(NULL)) < 0)
+				len = 0;
+			if (len)
+				sendto(d->notify_fd, msg, len, 0, (struct sockaddr *)&n->sa,
+				       n->salen);
 			n->next_ms = t + (1000LL << n->tries);
 			n->tries++;
 		}
@@ -541,22 +684,104 @@ static void *notify_main(void *arg)
 			if ((in[2] & 0x80) == 0 || ((in[2] >> 3) & 15) != 4)
 				continue;
 			pthread_mutex_lock(&d->mu);
-			for (int i = 0; i < d->nnt; i++)
-				if (d->nt[i].serial && d->nt[i].id == dns_get16(in))
-					d->nt[i].serial = 0;
+			for (int i = 0; i < d->nnt; i++) {
+				struct notify_target *n = &d->nt[i];
+
+				/* Signed NOTIFYs count as heard only by a signed answer. */
+				if (n->serial && n->id == dns_get16(in) &&
+				    (n->key < 0 || tsig_verify_answer(&n->tsig, in, (size_t)k,
+								      (uint64_t)time(NULL)) == 0))
+					n->serial = 0;
+			}
 			pthread_mutex_unlock(&d->mu);
 		}
 	}
 	return NULL;
 }
 
-int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e)
+static int key_index(const struct dnsd *d, const char *name)
+{
+	struct tsig_key k;
+	char spec[DNS_NAME_TEXT_MAX + 8];
+
+	/* A key's name in wire form, read as tsig_key_parse reads it. */
+	snprintf(spec, sizeof(spec), "%s:AA==", name);
+	if (tsig_key_parse(&k, spec, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < d->nkeys; i++)
+		if (dns_name_cmp(d->keys[i].name, k.name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int dnsd_keys_load(struct dnsd *d, const char *text, size_t len, struct cc_err *e)
+{
+	size_t n = 0;
+	int ret;
+
+	if (d->nkeys)
+		return cc_fail(e, CC_EEXIST, "TSIG keys are loaded already");
+	ret = tsig_keys_parse(text, len, d->keys, DNSD_KEYS_MAX, &n, e);
+	if (ret == 0 && n == 0)
+		ret = cc_fail(e, CC_EINVAL, "no key in it");
+	if (ret == 0)
+		d->nkeys = n;
+	return ret;
+}
+
+int dnsd_xfr_allow(struct dnsd *d, const char *rule, struct cc_err *e)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *comma = strchr(rule, ','), *slash;
+	size_t alen = comma ? (size_t)(comma - rule) : strlen(rule);
+	struct xfr_rule r = {.key = -1};
+	unsigned long bits;
+	char *end;
+
+	if (d->nrules == DNSD_RULES_MAX)
+		return cc_fail(e, CC_ETOOBIG, "more than %d transfer rules", DNSD_RULES_MAX);
+	if (alen == 0 || alen >= sizeof(addr))
+		return cc_fail(e, CC_EINVAL, "--xfr-allow %s: expected PREFIX[,KEY]", rule);
+	memcpy(addr, rule, alen);
+	addr[alen] = '\0';
+	slash = strchr(addr, '/');
+	if (slash)
+		addr[slash - addr] = '\0';
+	r.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(r.family, addr, r.net) != 1)
+		return cc_fail(e, CC_EINVAL, "--xfr-allow %s: %s is not an address", rule, addr);
+	bits = r.family == AF_INET6 ? 128 : 32;
+	if (slash) {
+		unsigned long max = bits;
+
+		bits = strtoul(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || bits > max)
+			return cc_fail(e, CC_EINVAL, "--xfr-allow %s: bad prefix length", rule);
+	}
+	r.bits = (unsigned)bits;
+	if (comma && (r.key = key_index(d, comma + 1)) < 0)
+		return cc_fail(e, CC_ENOENT, "--xfr-allow %s: no TSIG key %s (--tsig-keys)", rule,
+			       comma + 1);
+	d->rules[d->nrules++] = r;
+	return 0;
+}
+
+int dnsd_notify_add(struct dnsd *d, const char *target, struct cc_err *e)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
-	char host[CONF_ADDR_MAX], portstr[8];
+	char host[CONF_ADDR_MAX], portstr[8], addr[CONF_ADDR_MAX + 8];
+	const char *comma = strrchr(target, ',');
 	unsigned port;
-	int ret = conf_split_addr(addr, host, &port, e);
+	int key = -1, ret;
 
+	if (strlen(target) >= sizeof(addr))
+		return cc_fail(e, CC_EINVAL, "--notify %s: too long", target);
+	snprintf(addr, sizeof(addr), "%.*s",
+		 (int)(comma ? (size_t)(comma - target) : strlen(target)), target);
+	if (comma && (key = key_index(d, comma + 1)) < 0)
+		return cc_fail(e, CC_ENOENT, "--notify %s: no TSIG key %s (--tsig-keys)", target,
+			       comma + 1);
+	ret = conf_split_addr(addr, host, &port, e);
 	if (ret < 0)
 		return ret;
 	if (d->nnt == DNSD_NOTIFY_MAX)
@@ -577,6 +802,7 @@ int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e)
 	pthread_mutex_lock(&d->mu);
 	memcpy(&d->nt[d->nnt].sa, ai->ai_addr, ai->ai_addrlen);
 	d->nt[d->nnt].salen = ai->ai_addrlen;
+	d->nt[d->nnt].key = key;
 	d->nnt++;
 	pthread_mutex_unlock(&d->mu);
 	freeaddrinfo(ai);
@@ -754,6 +980,8 @@ void dnsd_stop(struct dnsd *d)
 	}
 	if (d->tcp_started)
 		pthread_join(d->tcp_th, NULL);
+	for (size_t i = 0; i < d->nkeys; i++)
+		tsig_key_wipe(&d->keys[i]);
 	if (d->notify_started) {
 		pthread_join(d->notify_th, NULL);
 		close(d->notify_fd);

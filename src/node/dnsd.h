@@ -33,7 +33,22 @@ void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zo
  * sent a NOTIFY over UDP, again after 1, 2, 4, 8 and 16 s until it answers. At most
  * DNSD_NOTIFY_MAX; call before dnsd_publish. */
 #define DNSD_NOTIFY_MAX 16
-int dnsd_notify_add(struct dnsd *d, const char *addr, struct cc_err *e);
+/* target: "ADDR:PORT", or "ADDR:PORT,KEY" to sign the NOTIFYs with that TSIG key (and
+ * count one as heard only by a signed answer). */
+int dnsd_notify_add(struct dnsd *d, const char *target, struct cc_err *e);
+
+/* TSIG (HMAC-SHA256, RFC 8945) and who may transfer the zone. Call these first, before
+ * the rules and targets that name keys, and before dnsd_publish.
+ *
+ * The keys of a key file (dns/tsig.h: tsig-keygen's form, or NAME:SECRET lines): a query
+ * signed with one is answered signed, one signed with another gets NOTAUTH (BADKEY). */
+#define DNSD_KEYS_MAX 16
+int dnsd_keys_load(struct dnsd *d, const char *text, size_t len, struct cc_err *e);
+/* Allows zone transfers (AXFR, IXFR) from PREFIX ("192.0.2.0/24", "2001:db8::/32", one
+ * address), and with ",KEY" only when signed with that key. Without any rule anyone may
+ * transfer the zone (it is public); with rules, a transfer no rule allows gets REFUSED. */
+#define DNSD_RULES_MAX 32
+int dnsd_xfr_allow(struct dnsd *d, const char *rule, struct cc_err *e);
 /* Stops the threads (within about 200 ms) and frees everything. */
 void dnsd_stop(struct dnsd *d);
 

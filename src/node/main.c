@@ -1,5 +1,6 @@
 /* concordd: a Concord node. Opens a node directory (made by `concord node init`), replays its
  * log, serves the HTTP API until SIGINT or SIGTERM, then finishes the batch in flight. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "dns/tsig.h"
 #include "node/api.h"
 #include "node/conf.h"
 #include "node/dnsd.h"
@@ -17,7 +19,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--dns-workers N]\n"
-		"                    [--notify ADDR:PORT ...]\n"
+		"                    [--tsig-keys FILE] [--xfr-allow PREFIX[,KEY] ...]\n"
+		"                    [--notify ADDR:PORT[,KEY] ...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
@@ -25,15 +28,50 @@ static void usage(FILE *f)
 		"  --dns ADDR:PORT    serve the signed root zone over UDP and TCP there\n"
 		"                     (default %s; 53 in production; off for none)\n"
 		"  --dns-workers N    UDP worker threads, 1..%d (default: one per CPU)\n"
-		"  --notify ADDR:PORT a secondary to NOTIFY of each new serial (repeat, up to 16)\n"
+		"  --tsig-keys FILE   TSIG keys (HMAC-SHA256): tsig-keygen's output, or\n"
+		"                     hmac-sha256:NAME:SECRET lines; signed queries are\n"
+		"                     answered signed\n"
+		"  --xfr-allow PREFIX[,KEY]  who may transfer the zone (AXFR, IXFR): an address\n"
+		"                     or prefix, signed with KEY if given (repeat; default:\n"
+		"                     anyone, unsigned)\n"
+		"  --notify ADDR:PORT[,KEY]  a secondary to NOTIFY of each new serial, signed\n"
+		"                     with KEY if given (repeat, up to 16)\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
 		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX);
+}
+
+/* The TSIG key file, read whole (it is small), then wiped. */
+static int dns_keys(struct dnsd *d, const char *path, struct cc_err *e)
+{
+	char buf[TSIG_KEYS_TEXT_MAX + 1];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int ret;
+
+	if (f == NULL)
+		return cc_fail(e, CC_EIO, "--tsig-keys %s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n > TSIG_KEYS_TEXT_MAX)
+		ret = cc_fail(e, CC_ETOOBIG, "--tsig-keys %s: more than %d bytes", path,
+			      TSIG_KEYS_TEXT_MAX);
+	else
+		ret = dnsd_keys_load(d, buf, n, e);
+	if (ret < 0 && e) {
+		char m[CC_ERR_MSG];
+
+		memcpy(m, e->msg, sizeof(m));
+		cc_fail(e, ret, "--tsig-keys %s: %.400s", path, m);
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT, *notify[DNSD_NOTIFY_MAX];
-	int nnotify = 0, workers = 0;
+	const char *keys = NULL, *allow[DNSD_RULES_MAX];
+	int nnotify = 0, nallow = 0, workers = 0;
 	struct node *n = NULL;
 	struct api *a = NULL;
 	struct dnsd *d = NULL;
@@ -55,6 +93,11 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--notify") == 0 && i + 1 < argc &&
 			   nnotify < DNSD_NOTIFY_MAX) {
 			notify[nnotify++] = argv[++i];
+		} else if (strcmp(argv[i], "--tsig-keys") == 0 && i + 1 < argc) {
+			keys = argv[++i];
+		} else if (strcmp(argv[i], "--xfr-allow") == 0 && i + 1 < argc &&
+			   nallow < DNSD_RULES_MAX) {
+			allow[nallow++] = argv[++i];
 		} else if (strcmp(argv[i], "--dns") == 0 && i + 1 < argc) {
 			dns = argv[++i];
 		} else if (strcmp(argv[i], "--dns-workers") == 0 && i + 1 < argc) {
@@ -108,6 +151,10 @@ int main(int argc, char **argv)
 	if (strcmp(dns, "off") != 0) {
 		int bad = dnsd_start(&d, dns, workers, &e) < 0;
 
+		if (!bad && keys && dns_keys(d, keys, &e) < 0)
+			bad = 1;
+		for (int i = 0; !bad && i < nallow; i++)
+			bad = dnsd_xfr_allow(d, allow[i], &e) < 0;
 		for (int i = 0; !bad && i < nnotify; i++)
 			bad = dnsd_notify_add(d, notify[i], &e) < 0;
 		if (bad || node_serve_dns(n, d, &e) < 0) {

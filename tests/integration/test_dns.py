@@ -32,10 +32,11 @@ def dnet(tmp_path_factory):
     return Network(str(tmp_path_factory.mktemp("dnsnet")), dns=DNS)
 
 
-def wait_published(node, serial=None):
-    """Until the node's log says it serves a zone (with that serial), 60 s at most."""
+def wait_published(node, serial=None, offset=0):
+    """Until the node's log (from offset on) says it serves a zone (with that serial), 60 s
+    at most."""
     for _ in range(600):
-        found = re.findall(r"serving zone serial (\d+) over DNS", node.log_text())
+        found = re.findall(r"serving zone serial (\d+) over DNS", node.log_text(offset))
         if found and (serial is None or int(found[-1]) >= serial):
             return int(found[-1])
         time.sleep(0.1)
@@ -328,14 +329,23 @@ zone:
     return ["nsd", "-d", "-c", str(d / "nsd.conf")]
 
 
-def nsd_secondary(d, port, primary):
-    return nsd_conf(d, port, f"""zonefile: "secondary.zone"
-    request-xfr: 127.0.0.1@{primary} NOKEY
-    allow-notify: 127.0.0.1 NOKEY""")
+def nsd_secondary(d, port, primary, key=None):
+    name = key[0] if key else "NOKEY"
+    conf = nsd_conf(d, port, f"""zonefile: "secondary.zone"
+    request-xfr: 127.0.0.1@{primary} {name}
+    allow-notify: 127.0.0.1 {name}""")
+    if key:
+        with open(d / "nsd.conf", "a") as f:
+            f.write(f'key:\n    name: "{key[0]}"\n    algorithm: hmac-sha256\n'
+                    f'    secret: "{key[1]}"\n')
+    return conf
 
 
-def knot_secondary(d, port, primary):
-    (d / "knot.conf").write_text(f"""server:
+def knot_secondary(d, port, primary, key=None):
+    keys = (f"key:\n  - id: {key[0]}\n    algorithm: hmac-sha256\n    secret: {key[1]}\n"
+            if key else "")
+    use = f"\n    key: {key[0]}" if key else ""
+    (d / "knot.conf").write_text(keys + f"""server:
     listen: 127.0.0.1@{port}
     rundir: {d}
     user: {pwd.getpwuid(os.getuid()).pw_name}:{grp.getgrgid(os.getgid()).gr_name}
@@ -346,10 +356,10 @@ log:
     any: info
 remote:
   - id: primary
-    address: 127.0.0.1@{primary}
+    address: 127.0.0.1@{primary}{use}
 acl:
   - id: notify_from_primary
-    address: 127.0.0.1
+    address: 127.0.0.1{use}
     action: notify
 zone:
   - domain: .
@@ -362,8 +372,11 @@ zone:
     return ["knotd", "-c", str(d / "knot.conf")]
 
 
-def bind_secondary(d, port, primary):
-    (d / "named.conf").write_text(f"""options {{
+def bind_secondary(d, port, primary, key=None):
+    keys = f'key "{key[0]}" {{ algorithm hmac-sha256; secret "{key[1]}"; }};\n' if key else ""
+    use = f' key "{key[0]}"' if key else ""
+    notify = f'key "{key[0]}";' if key else "127.0.0.1;"
+    (d / "named.conf").write_text(keys + f"""options {{
     directory "{d}";
     pid-file "{d}/named.pid";
     session-keyfile "{d}/session.key";
@@ -373,7 +386,7 @@ def bind_secondary(d, port, primary):
     recursion no;
     dnssec-validation no;
     notify no;
-    allow-notify {{ 127.0.0.1; }};
+    allow-notify {{ {notify} }};
 }};
 controls {{ }};
 logging {{
@@ -382,7 +395,7 @@ logging {{
 }};
 zone "." {{
     type secondary;
-    primaries port {primary} {{ 127.0.0.1; }};
+    primaries port {primary} {{ 127.0.0.1{use}; }};
     file "{d}/secondary.zone";
 }};
 """)
@@ -398,20 +411,32 @@ def wait_serial(port, serial, proc, log):
     assert soa_serial(port) == serial, log.read_text() if log.exists() else "no log"
 
 
+TSIG_KEY = ("xfr.concord.example.", "yBTnq1aVXHsDk2VnNd6pgQtXwQSKaiw8xJqzdnL6Sw8=")
+
+
+@pytest.mark.parametrize("tsig", [False, True], ids=["open", "tsig"])
 @pytest.mark.parametrize("server,make", [("nsd", nsd_secondary), ("knotd", knot_secondary),
                                          ("named", bind_secondary)])
-def test_secondary_follows(dnet, tmp_path, server, make):
+def test_secondary_follows(dnet, tmp_path, server, make, tsig):
     """NSD, Knot and BIND as secondaries of the node: each transfers the zone, and every
-    accepted change reaches it through NOTIFY and an IXFR."""
+    accepted change reaches it through NOTIFY and an IXFR; open, or with TSIG on every
+    message (NOTIFY, SOA queries, transfers) and transfers allowed only with that key."""
     if shutil.which(server) is None:
         pytest.skip(f"{server} is not installed")
     port = free_port()
     node = dnet.node(str(tmp_path / "primary"))
-    node.start("--notify", f"127.0.0.1:{port}")
+    if tsig:
+        keys = tmp_path / "tsig.keys"
+        keys.write_text(f'key "{TSIG_KEY[0]}" {{\n\talgorithm hmac-sha256;\n'
+                        f'\tsecret "{TSIG_KEY[1]}";\n}};\n')
+        node.start("--tsig-keys", str(keys), "--xfr-allow", f"127.0.0.1,{TSIG_KEY[0]}",
+                   "--notify", f"127.0.0.1:{port},{TSIG_KEY[0]}")
+    else:
+        node.start("--notify", f"127.0.0.1:{port}")
     d = tmp_path / server
     d.mkdir()
-    p = subprocess.Popen(make(d, port, node.dns_port), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(make(d, port, node.dns_port, TSIG_KEY if tsig else None),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = d / "secondary.log"
     try:
         serial = wait_published(node)
@@ -430,6 +455,7 @@ def test_secondary_follows(dnet, tmp_path, server, make):
         # versions from the node's history.
         text = node.log_text()
         assert re.search(r"(AXFR|IXFR) to 127\.0\.0\.1: the whole zone", text), text[-3000:]
+        assert "refused" not in text, text[-3000:]
         assert len(re.findall(r"IXFR to 127\.0\.0\.1: 1 version up to serial", text)) >= 2, \
             text[-3000:]
     finally:

@@ -24,6 +24,7 @@
 
 #include "dns/sign.h"
 #include "dns/wire.h"
+#include "tools.h"
 
 /* ---- helpers ---- */
 
@@ -976,28 +977,6 @@ static void zone_write(const struct tzone *z, const char *path)
 		fputc('\n', f);
 	}
 	assert_int_equal(fclose(f), 0);
-}
-
-static int have(const char *tool)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 static void build_root(struct tzone *z, const struct signer *s, uint8_t digest[48])
