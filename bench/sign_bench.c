@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 	struct cc_err e = {0};
 	struct ledger *l = ledger_new();
 	struct dns_key ksk, zsk;
-	struct zone_keys zk = {&ksk, &zsk};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk};
 	struct zone *z = NULL;
 	unsigned char seed[32];
 	const unsigned char *ent;

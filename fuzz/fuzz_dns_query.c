@@ -39,7 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct cc_err e = {0};
 	struct ledger *l = ledger_new();
 	struct dns_key ksk, zsk;
-	struct zone_keys zk = {&ksk, &zsk};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk};
 	unsigned char seed[32];
 	const unsigned char *entry;
 	size_t elen, off = 0;

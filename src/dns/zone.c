@@ -448,6 +448,24 @@ static uint32_t zone_expiration(uint32_t epoch)
 	return epoch * ZONE_EPOCH + ZONE_SIG_LIFETIME;
 }
 
+/* The KSK's signature made elsewhere, for the DNSKEY RRset rds: checked, then added. */
+static int zone_dnskey_sig(struct zone *z, const struct zone_keys *k, const struct dns_rdata *rds,
+			   size_t n)
+{
+	struct dns_rrsig_info s;
+
+	if (k->dnskey_rrsig == NULL)
+		return CC_EPERM;
+	if (dns_rrsig_parse(k->dnskey_rrsig, k->dnskey_rrsig_len, &s) < 0 ||
+	    s.inception != zone_inception(z->epoch) || s.expiration != zone_expiration(z->epoch) ||
+	    dns_name_labels(s.signer) != 0 ||
+	    dns_rrsig_verify(k->ksk, zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, rds, n,
+			     k->dnskey_rrsig, k->dnskey_rrsig_len) < 0)
+		return CC_ESIG;
+	return zone_add(z, zone_root, DNS_RRSIG, ZONE_TTL_DNSKEY, k->dnskey_rrsig,
+			k->dnskey_rrsig_len, 1);
+}
+
 /* Signs the RRset rr[i .. end) (one owner, one type) and appends its RRSIG. */
 static int zone_sign_set(struct zone *z, size_t i, size_t end, const struct zone_keys *k)
 {
@@ -467,6 +485,8 @@ static int zone_sign_set(struct zone *z, size_t i, size_t end, const struct zone
 		rds[n++].len = z->rr[j].rdlen;
 	}
 	memcpy(owner, z->rr[i].owner, dns_name_len(z->rr[i].owner));
+	if (type == DNS_DNSKEY && !key->has_private)
+		return zone_dnskey_sig(z, k, rds, n);
 	ret = dns_rrsig(key, owner, type, ttl, rds, n, zone_root, zone_inception(z->epoch),
 			zone_expiration(z->epoch), &sig);
 	if (ret == 0)
@@ -642,7 +662,15 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 		ret = zone_finish(z, k);
 	}
 fail:
-	if (ret < 0 && (e == NULL || e->code == 0))
+	if (ret == CC_EPERM)
+		ret = cc_fail(e, ret,
+			      "the KSK's private half is not here and no signature of the DNSKEY "
+			      "RRset was given");
+	else if (ret == CC_ESIG)
+		ret = cc_fail(
+		    e, ret, "the KSK's signature of the DNSKEY RRset does not verify for epoch %u",
+		    epoch);
+	else if (ret < 0 && (e == NULL || e->code == 0))
 		ret = cc_fail(e, ret, "cannot build the zone: %s", cc_strerror(ret));
 out:
 	free((void *)cuts.v);
@@ -653,6 +681,21 @@ out:
 	}
 	*out = z;
 	return 0;
+}
+
+int zone_dnskey_data(const struct zone_keys *k, uint32_t epoch, struct cbuf *out,
+		     size_t *prefix_len)
+{
+	uint8_t key[2][DNS_DNSKEY_RDATA];
+	struct dns_rdata rds[2];
+
+	rds[0].p = key[0];
+	rds[0].len = (uint16_t)dns_dnskey_rdata(k->ksk, key[0]);
+	rds[1].p = key[1];
+	rds[1].len = (uint16_t)dns_dnskey_rdata(k->zsk, key[1]);
+	return dns_rrsig_data(zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, rds, 2, k->ksk->tag,
+			      zone_root, zone_inception(epoch), zone_expiration(epoch), out,
+			      prefix_len);
 }
 
 /* ---- changes by parts ---- */

@@ -56,14 +56,26 @@ struct zone {
 };
 
 struct zone_keys {
-	const struct dns_key *ksk; /* signs the DNSKEY RRset (private half required for now) */
+	const struct dns_key *ksk; /* signs the DNSKEY RRset */
 	const struct dns_key *zsk; /* signs everything else */
+	/* For a KSK whose private half is not here (held jointly, signing elsewhere): its
+	 * RRSIG rdata over the DNSKEY RRset of the zone's epoch, made from what
+	 * zone_dnskey_data gives; checked before use. Unused when ksk has its private half. */
+	const uint8_t *dnskey_rrsig;
+	size_t dnskey_rrsig_len;
 };
 
 /* Builds the signed zone for ledger state l at signing epoch epoch (now / ZONE_EPOCH).
- * CC_ENOENT when no member runs a name server (a zone needs an apex NS set). */
+ * CC_ENOENT when no member runs a name server (a zone needs an apex NS set); CC_EPERM when
+ * the KSK has no private half and no dnskey_rrsig is given, CC_ESIG when the one given
+ * does not verify for this epoch. */
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
 	       struct cc_err *e);
+/* What the KSK signs for epoch: the octets of the DNSKEY RRset's RRSIG (RFC 4034
+ * §3.1.8.1), of which the first *prefix_len are the RRSIG rdata before the signature. Its
+ * Ed25519 signature appended to that prefix is the dnskey_rrsig a zone needs. */
+int zone_dnskey_data(const struct zone_keys *k, uint32_t epoch, struct cbuf *out,
+		     size_t *prefix_len);
 /* The zone as an RFC 1035 master file, one record per line, in canonical order. */
 int zone_write(const struct zone *z, struct cbuf *out);
 /* A zone is immutable once made, and may have several holders (the node, the DNS server's

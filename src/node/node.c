@@ -2802,7 +2802,7 @@ static void journal_clear(struct node *n)
  * whole build. Under zone_mu; the deltas of versions made go to the journal. */
 static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct cc_err *e)
 {
-	const struct zone_keys keys = {&n->ksk, &n->zsk};
+	const struct zone_keys keys = {.ksk = &n->ksk, .zsk = &n->zsk};
 	struct zone_changes *c = NULL;
 	struct zone_delta *d = NULL;
 	struct zone *z = NULL, *cur = n->zone;

@@ -29,7 +29,7 @@ static struct dns_key KSK, ZSK;
 
 static int setup(void **state)
 {
-	struct zone_keys zk = {&KSK, &ZSK};
+	struct zone_keys zk = {.ksk = &KSK, .zsk = &ZSK};
 	struct cc_err e = {0};
 
 	(void)state;

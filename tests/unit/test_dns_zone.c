@@ -88,7 +88,7 @@ static void test_root_zone(void **state)
 {
 	struct ledger *l = root_ledger(1);
 	struct dns_key ksk, zsk;
-	struct zone_keys zk = {&ksk, &zsk};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk};
 	struct zone *z = NULL, *again = NULL;
 	struct cbuf text = CBUF_INIT, text2 = CBUF_INIT;
 	struct cc_err e = {0};
@@ -157,7 +157,7 @@ static void test_no_name_server(void **state)
 {
 	struct ledger *l = root_ledger(0);
 	struct dns_key ksk, zsk;
-	struct zone_keys zk = {&ksk, &zsk};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk};
 	struct zone *z = (struct zone *)1;
 	struct cc_err e = {0};
 
@@ -222,7 +222,7 @@ static void test_update(void **state)
 {
 	struct ledger *l = root_ledger(1);
 	struct dns_key ksk, zsk;
-	struct zone_keys zk = {&ksk, &zsk};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk};
 	struct zone *z = NULL;
 	struct zone_changes *c = NULL;
 	struct cbuf cn = CBUF_INIT;
@@ -272,12 +272,56 @@ static void test_update(void **state)
 	ledger_free(l);
 }
 
+/* A KSK whose private half is elsewhere: the zone takes its signature over the DNSKEY RRset,
+ * made from zone_dnskey_data, and is then the zone the KSK's holder would have built; no
+ * signature, or a wrong one, builds no zone. */
+static void test_ksk_elsewhere(void **state)
+{
+	struct ledger *l = root_ledger(1);
+	struct dns_key ksk, zsk, kpub;
+	struct zone_keys zk = {&ksk, &zsk, NULL, 0}, pk = {&kpub, &zsk, NULL, 0};
+	struct zone *z = NULL, *z2 = NULL;
+	struct cbuf data = CBUF_INIT;
+	struct cc_err e = {0};
+	uint8_t rrsig[256];
+	size_t prefix;
+
+	(void)state;
+	if (l == NULL)
+		skip();
+	keys(&ksk, &zsk);
+	assert_int_equal(dns_key_from_public(&kpub, ksk.pub, DNS_KEY_KSK), 0);
+	assert_int_equal(zone_build(l, &zk, EPOCH, &z, &e), 0);
+	assert_int_equal(zone_build(l, &pk, EPOCH, &z2, &e), CC_EPERM);
+	/* The holder's side: sign what the zone says, append the signature to the prefix. */
+	assert_int_equal(zone_dnskey_data(&pk, EPOCH, &data, &prefix), 0);
+	assert_true(prefix + DNS_SIG_LEN <= sizeof(rrsig));
+	memcpy(rrsig, data.p, prefix);
+	crypto_sign_detached(rrsig + prefix, NULL, (const uint8_t *)data.p, data.len, ksk.sk);
+	pk.dnskey_rrsig = rrsig;
+	pk.dnskey_rrsig_len = prefix + DNS_SIG_LEN;
+	assert_int_equal(zone_build(l, &pk, EPOCH, &z2, &e), 0);
+	assert_int_equal(z2->img_len, z->img_len);
+	assert_memory_equal(z2->img, z->img, z->img_len);
+	zone_free(z2);
+	z2 = NULL;
+	/* Another epoch's, or a spoilt one, is refused. */
+	assert_int_equal(zone_build(l, &pk, EPOCH + 1, &z2, &e), CC_ESIG);
+	rrsig[prefix + 5] ^= 1;
+	assert_int_equal(zone_build(l, &pk, EPOCH, &z2, &e), CC_ESIG);
+	assert_null(z2);
+	cbuf_free(&data);
+	zone_free(z);
+	ledger_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_root_zone),
 	    cmocka_unit_test(test_no_name_server),
 	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_ksk_elsewhere),
 	};
 
 	if (sodium_init() < 0)
