@@ -4,6 +4,7 @@
 #   make demo       start a demo network node and play the governance scenario
 #   make bench-ledger   ledger throughput against the Ed25519 verification bound
 #   make bench-sign     signing the root zone, next to ldns-signzone
+#   make bench-dns      the DNS server next to NSD and Knot: CPU per query, rates, memory
 SHELL := /bin/bash
 BUILD ?= build
 CC ?= cc
@@ -41,7 +42,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all build deps test test-unit test-integration test-asan demo clean fuzz fuzz-smoke \
-	bench-ledger bench-sign format
+	bench-ledger bench-sign bench-dns format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -114,6 +115,9 @@ bench-ledger: all
 
 bench-sign: all
 	@./bench/sign.sh
+
+bench-dns: all
+	@./bench/dns.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1271,6 +1271,20 @@ int rr_set_add(struct rr_set *s, const struct rr *r)
 	return 0;
 }
 
+void rr_set_shrink(struct rr_set *s)
+{
+	struct rr *v;
+
+	if (s->cap == s->n || s->n == 0)
+		return;
+	/* Keeping the room on failure is harmless. */
+	v = realloc(s->v, s->n * sizeof(*v));
+	if (v == NULL)
+		return;
+	s->v = v;
+	s->cap = s->n;
+}
+
 void rr_set_free(struct rr_set *s)
 {
 	free(s->v);

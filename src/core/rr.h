@@ -64,6 +64,9 @@ void rr_sort(struct rr_set *s);
 int rr_set_add(struct rr_set *s, const struct rr *r);
 /* Appends n records (not inside s). */
 int rr_set_append(struct rr_set *s, const struct rr *v, size_t n);
+/* Gives back the room beyond s->n: for sets kept for long (a ledger holds thousands of
+ * small ones, and a record is over 500 bytes). */
+void rr_set_shrink(struct rr_set *s);
 void rr_set_free(struct rr_set *s);
 
 /* Canonical DNS name comparison of two absolute lower-case names (RFC 4034 §6.1). */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +23,10 @@
 #include "dns/wire.h"
 #include "node/conf.h"
 
-#define DNSD_BATCH   32	  /* datagrams per recvmmsg / sendmmsg */
-#define DNSD_QUERY   4096 /* bytes read of a datagram */
-#define DNSD_POLL_MS 200  /* how often an idle thread looks at the stop flag */
+#define DNSD_BATCH	32	      /* datagrams per recvmmsg / sendmmsg */
+#define DNSD_QUERY	4096	      /* bytes read of a datagram */
+#define DNSD_POLL_MS	200	      /* how often an idle thread looks at the stop flag */
+#define DNSD_UDP_BUFFER (1024 * 1024) /* bytes of socket buffer asked for, each way */
 
 struct hist { /* one version's delta, shared by the snapshots whose history holds it */
 	struct zone_delta *d;
@@ -308,24 +310,23 @@ static void *udp_main(void *arg)
 	struct mmsghdr rm[DNSD_BATCH], sm[DNSD_BATCH];
 	struct iovec riov[DNSD_BATCH], siov[DNSD_BATCH];
 	struct sockaddr_storage from[DNSD_BATCH];
-	struct pollfd p = {w->fd, POLLIN, 0};
 
+	for (int i = 0; i < DNSD_BATCH; i++) {
+		riov[i].iov_base = in[i];
+		riov[i].iov_len = sizeof(in[i]);
+		memset(&rm[i], 0, sizeof(rm[i]));
+		rm[i].msg_hdr.msg_iov = &riov[i];
+		rm[i].msg_hdr.msg_iovlen = 1;
+		rm[i].msg_hdr.msg_name = &from[i];
+		rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	}
 	while (!atomic_load(&w->d->stop)) {
 		struct snap *s;
 		int n, k = 0;
 
-		if (poll(&p, 1, DNSD_POLL_MS) <= 0)
-			continue;
-		for (int i = 0; i < DNSD_BATCH; i++) {
-			riov[i].iov_base = in[i];
-			riov[i].iov_len = sizeof(in[i]);
-			memset(&rm[i], 0, sizeof(rm[i]));
-			rm[i].msg_hdr.msg_iov = &riov[i];
-			rm[i].msg_hdr.msg_iovlen = 1;
-			rm[i].msg_hdr.msg_name = &from[i];
-			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		}
-		n = recvmmsg(w->fd, rm, DNSD_BATCH, MSG_DONTWAIT, NULL);
+		/* Blocks until a query comes (or the socket's receive timeout, to look at the
+		 * stop flag), then takes what else is there: two system calls a batch. */
+		n = recvmmsg(w->fd, rm, DNSD_BATCH, MSG_WAITFORONE, NULL);
 		if (n <= 0)
 			continue;
 		s = snap_get(w->d);
@@ -345,6 +346,8 @@ static void *udp_main(void *arg)
 			k++;
 		}
 		snap_release(s);
+		for (int i = 0; i < n; i++)
+			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		/* A full socket buffer drops answers, as UDP may; the client asks again. */
 		for (int sent = 0; sent < k;) {
 			int r = sendmmsg(w->fd, sm + sent, (unsigned)(k - sent), 0);
@@ -862,10 +865,19 @@ static void set_port(struct dnsd *d, unsigned port)
 static int dnsd_bind(struct dnsd *d, int workers, struct cc_err *e)
 {
 	for (int i = 0; i < workers; i++) {
-		int fd = dnsd_socket(d, SOCK_DGRAM, e);
+		struct timeval tv = {0, DNSD_POLL_MS * 1000};
+		int fd = dnsd_socket(d, SOCK_DGRAM, e), buf = DNSD_UDP_BUFFER;
 
 		if (fd < 0)
 			return fd;
+		/* Bursts wait in a larger buffer than the kernel's default (what NSD asks for,
+		 * forced beyond rmem_max when the process may); a refusal leaves the default,
+		 * which only drops more under bursts. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		d->w[d->nw].fd = fd;
 		d->w[d->nw].d = d;
 		d->w[d->nw].b = malloc(sizeof(struct udp_bufs));

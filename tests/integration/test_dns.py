@@ -22,6 +22,7 @@ import pytest
 
 from concord import cli
 from conftest import Network
+from dns_mix import free_port, questions
 
 DNS = ["cn=ns.cn.root.concord.example.,192.0.2.53,2001:db8::53",
        "isoc=ns.isoc.root-servers.net.,198.51.100.7"]
@@ -52,21 +53,6 @@ def dnode(dnet, tmp_path_factory):
         yield n
     finally:
         n.stop()
-
-
-def free_port():
-    """A port free for both UDP and TCP on loopback right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    continue
-    raise AssertionError("no free port")
 
 
 @contextlib.contextmanager
@@ -113,23 +99,6 @@ def normalise(r):
                        for x in rr) for s in (r.answer, r.authority, r.additional)]
     return (r.rcode(), r.flags & (dns.flags.AA | dns.flags.TC), sections, r.edns,
             r.ednsflags & dns.flags.DO if r.edns >= 0 else None)
-
-
-def questions(zone_text, count):
-    rnd = random.Random(2026)
-    tlds = sorted({ln.split()[0] for ln in zone_text.splitlines()
-                   if " IN NS " in ln and ln.split()[0].count(".") == 1 and ln[0] != "."})
-    names = [t for t in tlds] + ["www." + t for t in tlds] + ["a.b." + rnd.choice(tlds)
-                                                              for _ in range(300)]
-    names += [f"no-such-tld-{i}." for i in range(200)] + [
-        ".", "ns.cn.root.concord.example.", "root.concord.example.",
-        "x.root.concord.example.", "0.", "zzzz.", "CN.", "Www.Org.", "ns.isoc.root-servers.net."]
-    types = ["A", "NS", "DS", "SOA", "AAAA", "DNSKEY", "NSEC", "MX", "TXT", "ZONEMD"]
-    out = []
-    while len(out) < count:
-        out.append((rnd.choice(names), rnd.choice(types), rnd.random() < 0.5,
-                    rnd.random() < 0.2))
-    return out
 
 
 def test_same_answers_as_nsd(dnode, nsd):

@@ -300,6 +300,7 @@ int tld_apply(struct ledger *l, struct plan *pl, uint64_t index)
 		}
 		rr_set_free(&t->recs);
 		t->recs = pt->recs;
+		rr_set_shrink(&t->recs);
 		memset(&pt->recs, 0, sizeof(pt->recs));
 		t->version = index;
 	}
@@ -325,6 +326,7 @@ int tld_apply(struct ledger *l, struct plan *pl, uint64_t index)
 		}
 		rr_set_free(&h->addrs);
 		h->addrs = ph->addrs;
+		rr_set_shrink(&h->addrs);
 		memset(&ph->addrs, 0, sizeof(ph->addrs));
 		h->version = index;
 	}
