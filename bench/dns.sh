@@ -35,6 +35,7 @@
 # ("25000 50000 75000 100000 150000 200000"), BENCH_BISECT (3), BENCH_INFLIGHT (dnsperf -q, 100),
 # BENCH_BURST_INFLIGHT (1000; 0 skips that run), BENCH_QUERIES (10000),
 # BENCH_CHECK (queries whose answers are compared across the servers, 2000; 0 for none),
+# BENCH_CHANGES (changes timed from the node's acknowledgement to DNS, 20; 0 for none),
 # BENCH_PROFILE (1; 0 skips perf), BENCH_NSD_RCVBUF (NSD's receive-buffer-size; unset: NSD's
 # own default, 1 MB), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_KEEP (1 keeps the work
 # directory), CONCORD_BUILD (build). The summary also goes to build/bench-dns-last.txt.
@@ -53,6 +54,7 @@ STEPS=${BENCH_STEPS:-"25000 50000 75000 100000 150000 200000"}
 BISECT=${BENCH_BISECT:-3}
 NQUERIES=${BENCH_QUERIES:-10000}
 CHECK=${BENCH_CHECK:-2000}
+CHANGES=${BENCH_CHANGES:-20} # changes timed from acknowledgement to DNS (0: none)
 # dnsperf -q, queries in flight at most: dnsperf's default. dnsperf catches up on a late
 # start in bursts of up to that many queries; with more (1,000), a server on the kernel's
 # default UDP receive buffer (208 KB, about 270 queries) drops queries at half a core while
@@ -518,6 +520,14 @@ else
 	say "profile: skipped (BENCH_PROFILE=0 or perf cannot record here)"
 fi
 
+# ---- a change, from the node's acknowledgement to DNS ----
+SERVED=""
+if [ "$CHANGES" -gt 0 ]; then
+	step "changes: $CHANGES DS changes of cn., each from the node's 201 to its new serial over DNS"
+	SERVED=$("$PY" "$H" served "$C" "$URL" "$CPORT" "$W/keys/cn.key" "$CHANGES") ||
+		SERVED="(could not measure)"
+fi
+
 # ---- the summary ----
 declare -A MED
 for s in "${NAMES[@]}"; do
@@ -587,6 +597,7 @@ maxtxt() { # NAME: the highest rate passed; ">=" when the search ended without a
 		"$(calc "%.2f" "${MED[concordd]} / ${MED[$BEST]}")"
 	printf 'concord / %s: highest rate with no loss %s\n' "$BESTMAX" \
 		"$(calc "%.2f" "${MAXOK[concordd]} / (${MAXOK[$BESTMAX]} > 0 ? ${MAXOK[$BESTMAX]} : 1)")"
+	[ -z "$SERVED" ] || printf 'a change served over DNS: %s (goal: within 100 ms of its append)\n' "$SERVED"
 	printf 'concord / nsd: memory %s by RSS sum, %s by PSS sum (goal <= 1.00)\n' \
 		"$(calc "%.2f" "${RSS[concordd]} / ${RSS[nsd]}")" "$(calc "%.2f" "${PSS[concordd]} / ${PSS[nsd]}")"
 } | tee "$B/bench-dns-last.txt"

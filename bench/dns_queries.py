@@ -10,6 +10,9 @@
       below delegations, non-existent TLDs, apex and other types, half of them with EDNS0 and
       the DO bit, RD clear) as a dnsperf -B file: each query in wire form with its 2-byte
       length in front. Prints a one-line summary.
+  dns_queries.py served CONCORD URL PORT KEYFILE COUNT
+      COUNT changes of cn.'s DS set proposed with the CLI; prints how long after the node
+      acknowledged each its DNS server on PORT answered with the new serial
   dns_queries.py check OUT COUNT NAME=PORT ...
       asks every server the first COUNT queries of OUT over UDP and prints, per server, the
       rcodes and TC answers seen, and how many answers differ from the first server's once
@@ -118,6 +121,46 @@ def check(path, count, servers):
         print(line)
 
 
+def serial_of(port):
+    r = dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=port, timeout=1)
+    return r.answer[0][0].serial
+
+
+def served(concord, url, port, key, count):
+    """count changes of cn.'s DS set through the CLI, each timed from the moment the node
+    acknowledged it (201: the entry is durable) to the moment its DNS server answers with the
+    new serial, polling the SOA every half millisecond."""
+    import subprocess
+    import tempfile
+    import time
+    after, whole = [], []
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "cn.zone")
+        for i in range(count):
+            text = subprocess.run([concord, "show", "--node", url, "tld/cn"], check=True,
+                                  capture_output=True, text=True).stdout
+            lines = [ln for ln in text.splitlines() if " DS 6" not in ln]
+            lines.append(f"cn. 86400 IN DS {60000 + i} 15 2 " + f"{i:02X}" * 32)
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            before = serial_of(port)
+            t0 = time.monotonic()
+            subprocess.run([concord, "propose", "--key", key, "--node", url, "put", "tld/cn",
+                            path], check=True, capture_output=True)
+            t1 = time.monotonic()
+            while serial_of(port) == before and time.monotonic() - t1 < 5:
+                time.sleep(0.0005)
+            t2 = time.monotonic()
+            after.append(max(0.0, (t2 - t1) * 1000))
+            whole.append((t2 - t0) * 1000)
+    after.sort()
+    whole.sort()
+    pick = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]  # noqa: E731
+    print(f"{count} changes: served {pick(after, 0.5):.1f} ms (median), {pick(after, 0.9):.1f} "
+          f"(90th), {after[-1]:.1f} (max) after the node acknowledged them; "
+          f"{pick(whole, 0.5):.1f} ms median from the CLI's start")
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "port":
         print(free_port())
@@ -125,6 +168,8 @@ def main(argv):
         soa(int(argv[2]))
     elif len(argv) == 5 and argv[1] == "build":
         build(argv[2], int(argv[3]), argv[4])
+    elif len(argv) == 7 and argv[1] == "served":
+        served(argv[2], argv[3], int(argv[4]), argv[5], int(argv[6]))
     elif len(argv) >= 5 and argv[1] == "check":
         check(argv[2], int(argv[3]), [(s.split("=")[0], int(s.split("=")[1])) for s in argv[4:]])
     else:
