@@ -160,7 +160,8 @@ static int zone_rr_cmp(const void *pa, const void *pb)
 
 static void zone_sort(struct zone *z)
 {
-	qsort(z->rr, z->n, sizeof(*z->rr), zone_rr_cmp);
+	if (z->n > 1)
+		qsort(z->rr, z->n, sizeof(*z->rr), zone_rr_cmp);
 }
 
 /* Records rr[0 .. n0) are in order and more were appended: sort those and merge, rather than
@@ -880,7 +881,8 @@ int zone_changes(const struct zone *z, const struct ledger *l, struct zone_chang
 	}
 	if (ret < 0)
 		goto fail;
-	qsort((void *)c->names, c->nnames, sizeof(*c->names), name_ptr_cmp);
+	if (c->nnames > 1)
+		qsort((void *)c->names, c->nnames, sizeof(*c->names), name_ptr_cmp);
 	for (size_t i = 0; i < c->nnames; i++)
 		if (k == 0 || dns_name_cmp(c->names[k - 1], c->names[i]) != 0)
 			c->names[k++] = c->names[i];
