@@ -1192,28 +1192,49 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 	return ret;
 }
 
+int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < l->tlds.cap; i++) {
+		const struct tld *t = l->tlds.slot[i].val;
+
+		for (size_t j = 0; t && ret == 0 && j < t->recs.n; j++)
+			ret = fn(ctx, &t->recs.v[j],
+				 t->recs.v[j].type == RR_DS ? TTL_DS : TTL_DELEGATION);
+	}
+	for (size_t i = 0; ret == 0 && i < l->hosts.cap; i++) {
+		const struct host *h = l->hosts.slot[i].val;
+
+		for (size_t j = 0; h && ret == 0 && j < h->addrs.n; j++)
+			ret = fn(ctx, &h->addrs.v[j], TTL_DELEGATION);
+	}
+	return ret;
+}
+
 int ledger_delegations(const struct ledger *l, struct rr_set *out)
 {
-	struct rr_set all = {0};
+	size_t n0 = out->n;
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < l->tlds.cap; i++) {
 		const struct tld *t = l->tlds.slot[i].val;
 
 		if (t)
-			ret = rr_set_append(&all, t->recs.v, t->recs.n);
+			ret = rr_set_append(out, t->recs.v, t->recs.n);
 	}
 	for (size_t i = 0; ret == 0 && i < l->hosts.cap; i++) {
 		const struct host *h = l->hosts.slot[i].val;
 
 		if (h)
-			ret = rr_set_append(&all, h->addrs.v, h->addrs.n);
+			ret = rr_set_append(out, h->addrs.v, h->addrs.n);
 	}
-	for (size_t i = 0; i < all.n; i++)
-		all.v[i].ttl = all.v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
-	if (ret == 0)
-		ret = rr_set_append(out, all.v, all.n);
-	rr_set_free(&all);
+	for (size_t i = n0; i < out->n; i++)
+		out->v[i].ttl = out->v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
+	if (ret < 0) {
+		/* What this call added goes: out is as it was. */
+		out->n = n0;
+	}
 	return ret;
 }
 

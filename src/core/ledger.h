@@ -150,6 +150,10 @@ int ledger_export_root(const struct ledger *l, struct cbuf *out);
  * choice: the zone sorts them its own way), each with its zone TTL (172800 for NS and glue,
  * 86400 for DS). */
 int ledger_delegations(const struct ledger *l, struct rr_set *out);
+/* The same records handed to fn one by one, with their zone TTL, without a copy; fn's first
+ * non-zero result stops the walk and is returned. */
+typedef int (*ledger_rr_fn)(void *ctx, const struct rr *r, uint32_t ttl);
+int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx);
 
 /* The owner names of delegation records (a TLD's NS and DS, a name server's addresses)
  * that entries since .. ledger_size(l) - 1 wrote, in the order written, repeats included;

@@ -507,7 +507,7 @@ static int rr_set_room(struct rr_set *s)
 
 	if (s->n < s->cap)
 		return 0;
-	cap = s->cap ? s->cap * 2 : 16;
+	cap = s->cap ? s->cap * 2 : 4;
 	if (cap > ((size_t)-1) / sizeof(*v))
 		return CC_ENOMEM;
 	v = realloc(s->v, cap * sizeof(*v));
@@ -1243,8 +1243,9 @@ int rr_set_append(struct rr_set *s, const struct rr *v, size_t n)
 	size_t cap = s->cap;
 	struct rr *nv;
 
+	/* Sets are mostly small (a name server's one or two addresses) and many are kept. */
 	while (cap < s->n + n)
-		cap = cap ? 2 * cap : 16;
+		cap = cap ? 2 * cap : s->n + n > 4 ? s->n + n : 4;
 	if (cap > ((size_t)-1) / sizeof(*nv))
 		return CC_ENOMEM;
 	if (cap != s->cap) {

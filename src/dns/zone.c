@@ -575,11 +575,26 @@ out:
 	return ret;
 }
 
+/* One delegation record of the ledger, as the zone holds it. */
+static int zone_add_delegation(void *ctx, const struct rr *r, uint32_t ttl)
+{
+	uint8_t owner[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX];
+	size_t len;
+
+	if (dns_name_from_text(owner, r->owner) < 0 || zone_rdata_from_rr(r, rd, &len) < 0)
+		return CC_EINVAL;
+	/* A delegation's NS set belongs to the child; DS to the root. Glue is settled once
+	 * the cuts are known. */
+	return zone_add(ctx, owner, r->type, ttl, rd, len,
+			r->type == RR_DS   ? 1
+			: r->type == RR_NS ? 0
+					   : -1);
+}
+
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
 	       struct cc_err *e)
 {
 	struct zone *z = zone_new();
-	struct rr_set dl = {0};
 	struct cuts cuts = {0};
 	uint8_t mname[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX], key[DNS_DNSKEY_RDATA];
 	size_t len, n0;
@@ -594,23 +609,9 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	ret = zone_apex_ns(z, l, mname, e);
 	if (ret < 0)
 		goto out;
-	ret = ledger_delegations(l, &dl);
-	for (size_t i = 0; ret == 0 && i < dl.n; i++) {
-		uint8_t owner[DNS_NAME_MAX];
-
-		if (dns_name_from_text(owner, dl.v[i].owner) < 0 ||
-		    zone_rdata_from_rr(&dl.v[i], rd, &len) < 0) {
-			ret = cc_fail(e, CC_EINVAL, "record %s %s cannot be served", dl.v[i].owner,
-				      dl.v[i].rdata);
-			goto out;
-		}
-		/* A delegation's NS set belongs to the child; DS to the root. Glue is settled
-		 * below. */
-		ret = zone_add(z, owner, dl.v[i].type, dl.v[i].ttl, rd, len,
-			       dl.v[i].type == RR_DS   ? 1
-			       : dl.v[i].type == RR_NS ? 0
-						       : -1);
-	}
+	ret = ledger_delegations_each(l, zone_add_delegation, z);
+	if (ret == CC_EINVAL)
+		ret = cc_fail(e, ret, "a delegation record cannot be served");
 	if (ret < 0)
 		goto fail;
 	ret = soa_rdata(mname, z->serial, rd, &len);
@@ -675,7 +676,7 @@ fail:
 		ret = cc_fail(e, ret, "cannot build the zone: %s", cc_strerror(ret));
 out:
 	free((void *)cuts.v);
-	rr_set_free(&dl);
+
 	if (ret < 0) {
 		zone_free(z);
 		return ret;

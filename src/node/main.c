@@ -1,6 +1,7 @@
 /* concordd: a Concord node. Opens a node directory (made by `concord node init`), replays its
  * log, serves the HTTP API until SIGINT or SIGTERM, then finishes the batch in flight. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,6 +124,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Large passing buffers (a whole build's delegations, a zone's records being sorted)
+	 * are mapped and unmapped on their own, rather than left in the heap between the
+	 * small records that live on: glibc's threshold would otherwise grow to their size. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "concordd: cannot initialise libsodium\n");
 		return 1;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -2925,6 +2926,10 @@ static void *node_publisher(void *arg)
 			node_log("serving zone serial %u over DNS (log size %" PRIu64 ")", serial,
 				 size);
 			warned = 0;
+			/* A whole build's scaffolding (every delegation as text, the zone's
+			 * records while sorted) is freed but stays resident until trimmed. */
+			if (gap)
+				malloc_trim(0);
 		} else if (!warned) {
 			node_log("no zone to serve over DNS: %s",
 				 e.msg[0] ? e.msg : cc_strerror(ret));
