@@ -302,6 +302,174 @@ static void test_refusals(void **state)
 	assert_int_equal(ans_answer(AZ, &aq, msg, 11, out, sizeof(out)), 0);
 }
 
+/* The first record of Z at or after name in canonical order: the zone's own order, searched
+ * without the answering index. */
+static size_t zone_lower(const uint8_t *name)
+{
+	size_t lo = 0, hi = Z->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (dns_name_cmp(Z->rr[mid].owner, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The owner of the NSEC that covers name: the last one before it. */
+static const uint8_t *nsec_before(const uint8_t *name)
+{
+	for (size_t i = zone_lower(name); i > 0; i--)
+		if (Z->rr[i - 1].type == DNS_NSEC)
+			return Z->rr[i - 1].owner;
+	return Z->rr[0].owner;
+}
+
+/* The last answer's authority section has an NSEC owned by owner. */
+static int has_nsec(const struct a *a, const uint8_t *owner)
+{
+	const knot_pktsection_t *sec = knot_pkt_section(a->pkt, KNOT_AUTHORITY);
+
+	for (uint16_t i = 0; i < sec->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(sec, i);
+
+		if (rr->type == DNS_NSEC && dns_name_cmp(rr->owner, owner) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Names that sort where octets 0, 1 and 2, upper case, prefixes and long labels decide:
+ * the NSEC over each, and over the wildcard at its closest encloser, are the ones the
+ * zone's own order gives. */
+static void test_nsec_order(void **state)
+{
+	static const char *names[] = {
+	    "\\000.",
+	    "\\001.",
+	    "\\002.",
+	    "a\\000.",
+	    "a\\001.",
+	    "a\\001b.",
+	    "a\\002.",
+	    "CN\\000.",
+	    "cn\\001.",
+	    "cn\\255.",
+	    "\\255\\255.",
+	    "~.",
+	    "-.",
+	    "ZZZZ.",
+	    "x.\\000.",
+	    "\\000.\\001.",
+	    "Aaaq.",
+	    "aa\\000a.",
+	    "x.root.concord.example.",
+	    "\\000.root.concord.example.",
+	    "a.b.concord.example.",
+	    "zz.ns.cn.root.concord.example.",
+	    "EXAMPLE.",
+	};
+	uint8_t name[DNS_NAME_MAX], wild[DNS_NAME_MAX];
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const uint8_t *ce;
+		size_t k;
+
+		assert_true(dns_name_from_text(name, names[i]) > 0);
+		a = ask(&(struct q){names[i], DNS_A, 0, 1, 1, 0}, 1);
+		k = zone_lower(name);
+		if (k < Z->n && dns_name_cmp(Z->rr[k].owner, name) == 0)
+			fail_msg("%s: in the zone", names[i]);
+		assert_true(has_nsec(a, nsec_before(name)));
+		if (a->rcode != ANS_NXDOMAIN) {
+			/* an empty non-terminal: NODATA */
+			assert_int_equal(a->rcode, 0);
+			assert_true(k < Z->n && dns_name_is_below(Z->rr[k].owner, name));
+			continue;
+		}
+		/* The closest encloser: the nearest ancestor with a name at or below it. */
+		for (ce = dns_name_parent(name); ce[0] != 0; ce = dns_name_parent(ce)) {
+			k = zone_lower(ce);
+			if (k < Z->n && dns_name_is_below(Z->rr[k].owner, ce))
+				break;
+		}
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, ce, dns_name_len(ce));
+		assert_true(has_nsec(a, nsec_before(wild)));
+	}
+}
+
+/* Every delegation's referral over TCP (nothing left out): its NS set, and the addresses
+ * the zone holds for each target, found here by the zone's own order. */
+static void test_every_referral(void **state)
+{
+	char text[DNS_NAME_TEXT_MAX + 2];
+	size_t tlds = 0;
+	struct a *a;
+
+	if (AZ == NULL)
+		skip();
+	for (size_t i = 0; i < Z->n;) {
+		const uint8_t *tld = Z->rr[i].owner;
+		unsigned ns = 0, v4 = 0, v6 = 0;
+		size_t j = i;
+
+		for (; j < Z->n && dns_name_cmp(Z->rr[j].owner, tld) == 0; j++) {
+			size_t k;
+
+			if (Z->rr[j].type != DNS_NS)
+				continue;
+			ns++;
+			for (k = zone_lower(Z->rr[j].rdata);
+			     k < Z->n && dns_name_cmp(Z->rr[k].owner, Z->rr[j].rdata) == 0; k++) {
+				v4 += Z->rr[k].type == DNS_A;
+				v6 += Z->rr[k].type == DNS_AAAA;
+			}
+		}
+		i = j;
+		if (ns == 0 || dns_name_labels(tld) != 1)
+			continue;
+		text[0] = 'x';
+		text[1] = '.';
+		assert_true(dns_name_to_text(tld, text + 2, sizeof(text) - 2) > 0);
+		a = ask(&(struct q){text, DNS_A, 0, 1, 0, 0}, 1);
+		assert_int_equal(a->rcode, 0);
+		assert_false(a->aa || a->tc);
+		assert_int_equal(in_section(a, KNOT_AUTHORITY, DNS_NS), ns);
+		assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_A), v4);
+		assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_AAAA), v6);
+		tlds++;
+	}
+	assert_true(tlds > 1000);
+}
+
+/* Names compress against the question as it was sent, whatever its case: the referral's
+ * owner is a pointer to "Org." in "WWW.Org.", which is echoed as it came. */
+static void test_compress_to_question(void **state)
+{
+	struct ans_query aq = {0, ANS_UDP_DEFAULT};
+	uint8_t msg[600], out[4096];
+	size_t len, qend = 12 + 9 + 4;
+
+	if (AZ == NULL)
+		skip();
+	len = query(&(struct q){"www.org.", DNS_A, 0, 0, 0, 0}, msg);
+	memcpy(msg + 12, "\3WWW\3Org", 8);
+	len = ans_answer(AZ, &aq, msg, len, out, sizeof(out));
+	assert_true(len > qend + 2);
+	assert_true(dns_get16(out + 8) > 0);
+	assert_memory_equal(out + 12, "\3WWW\3Org", 8);
+	assert_int_equal(out[qend], 0xC0);
+	assert_int_equal(out[qend + 1], 12 + 4);
+}
+
 /* The whole of a few answers, as text, against tests/vectors/dns/golden.txt: the zone,
  * keys and epoch are fixed and Ed25519 is deterministic, so every byte is. With
  * CONCORD_GOLDEN_WRITE=1 the file is written instead (after a reviewed change). */
@@ -384,10 +552,17 @@ static void test_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_priming),	   cmocka_unit_test(test_referral),
-	    cmocka_unit_test(test_ds_from_parent), cmocka_unit_test(test_negative),
-	    cmocka_unit_test(test_apex),	   cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_refusals),	   cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_priming),
+	    cmocka_unit_test(test_referral),
+	    cmocka_unit_test(test_ds_from_parent),
+	    cmocka_unit_test(test_negative),
+	    cmocka_unit_test(test_apex),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_nsec_order),
+	    cmocka_unit_test(test_every_referral),
+	    cmocka_unit_test(test_compress_to_question),
 	};
 
 	if (sodium_init() < 0)
