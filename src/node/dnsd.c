@@ -98,6 +98,7 @@ struct dnsd {
 	pthread_t tcp_th;
 	int tcp_started;
 	atomic_int stop;
+	atomic_uint gen;    /* bumped at each publication: workers then take the new snapshot */
 	pthread_mutex_t mu; /* guards cur and the notify targets */
 	struct snap *cur;
 	struct hist *hist[DNSD_HISTORY]; /* deltas up to cur's zone, oldest first */
@@ -213,6 +214,7 @@ void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zo
 	atomic_init(&s->refs, 1);
 	old = d->cur;
 	d->cur = s;
+	atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
 	for (int i = 0; i < d->nnt; i++)
 		if (old == NULL || old->z->serial != z->serial) {
 			d->nt[i].serial = z->serial;
@@ -320,8 +322,11 @@ static void *udp_main(void *arg)
 		rm[i].msg_hdr.msg_name = &from[i];
 		rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
 	}
+	struct snap *s = NULL;
+	unsigned gen = 0;
+
 	while (!atomic_load(&w->d->stop)) {
-		struct snap *s;
+		unsigned g;
 		int n, k = 0;
 
 		/* Blocks until a query comes (or the socket's receive timeout, to look at the
@@ -329,7 +334,13 @@ static void *udp_main(void *arg)
 		n = recvmmsg(w->fd, rm, DNSD_BATCH, MSG_WAITFORONE, NULL);
 		if (n <= 0)
 			continue;
-		s = snap_get(w->d);
+		/* The worker keeps its snapshot until a new one is published: no lock here. */
+		g = atomic_load_explicit(&w->d->gen, memory_order_acquire);
+		if (g != gen) {
+			snap_release(s);
+			s = snap_get(w->d);
+			gen = g;
+		}
 		for (int i = 0; i < n; i++) {
 			size_t len =
 			    answer(w->d, s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
@@ -345,7 +356,6 @@ static void *udp_main(void *arg)
 			sm[k].msg_hdr.msg_namelen = rm[i].msg_hdr.msg_namelen;
 			k++;
 		}
-		snap_release(s);
 		for (int i = 0; i < n; i++)
 			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		/* A full socket buffer drops answers, as UDP may; the client asks again. */
@@ -357,6 +367,7 @@ static void *udp_main(void *arg)
 			sent += r;
 		}
 	}
+	snap_release(s);
 	return NULL;
 }
 
