@@ -852,6 +852,19 @@ static int dnsd_socket(struct dnsd *d, int type, struct cc_err *e)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (d->sa.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* Answers are never fragmented (RFC 9715): the DF bit set, ICMP's path MTU ignored
+	 * (PROBE: a forged "fragmentation needed" cannot stop answers); they stay under
+	 * 1,232 bytes anyway. */
+	if (type == SOCK_DGRAM && d->sa.ss_family == AF_INET) {
+		int pmtu = IP_PMTUDISC_PROBE;
+
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	} else if (type == SOCK_DGRAM) {
+		int pmtu = IPV6_PMTUDISC_PROBE;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one));
+	}
 	if (bind(fd, (struct sockaddr *)&d->sa, d->salen) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
 		int err = errno;
