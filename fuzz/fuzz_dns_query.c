@@ -85,7 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void check(const uint8_t *data, size_t size, int tcp)
 {
 	static uint8_t out[65535];
-	struct ans_query q = {tcp, ANS_UDP_DEFAULT};
+	struct ans_query q = {.tcp = tcp, .udp_max = ANS_UDP_DEFAULT};
 	size_t n = ans_answer(az, &q, data, size, out, sizeof(out));
 	knot_pkt_t *pkt;
 

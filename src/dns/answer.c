@@ -1066,21 +1066,6 @@ static int ans_parse(const uint8_t *msg, size_t len, struct ans_in *in)
 	return off == len ? 0 : ANS_FORMERR;
 }
 
-/* Skips a name that may be compressed (in an IXFR's SOA); 0 when malformed. */
-static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
-{
-	for (size_t labels = 0; off < len && labels < 128; labels++) {
-		if ((msg[off] & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (msg[off] & 0xc0)
-			return 0;
-		if (msg[off] == 0)
-			return off + 1;
-		off += 1 + (size_t)msg[off];
-	}
-	return 0;
-}
-
 /* The serial of the SOA an IXFR query carries in its authority section (RFC 1995 §3);
  * 1 when there is one (serial may be NULL), 0 when the query has none. */
 static int ixfr_serial(const uint8_t *msg, size_t len, const struct ans_in *in, uint32_t *serial)
@@ -1089,14 +1074,14 @@ static int ixfr_serial(const uint8_t *msg, size_t len, const struct ans_in *in, 
 
 	if (dns_get16(msg + 6) != 0 || dns_get16(msg + 8) != 1)
 		return 0;
-	off = skip_name(msg, len, in->qend);
+	off = dns_name_skip(msg, len, in->qend);
 	if (off == 0 || len - off < 10 || dns_get16(msg + off) != DNS_SOA)
 		return 0;
 	rdend = off + 10 + dns_get16(msg + off + 8);
 	if (rdend > len)
 		return 0;
-	off = skip_name(msg, rdend, off + 10);
-	off = off ? skip_name(msg, rdend, off) : 0;
+	off = dns_name_skip(msg, rdend, off + 10);
+	off = off ? dns_name_skip(msg, rdend, off) : 0;
 	if (off == 0 || rdend - off != 20)
 		return 0;
 	if (serial)
@@ -1126,6 +1111,8 @@ size_t ans_answer(const struct ans_zone *az, const struct ans_query *q, const ui
 		limit = q->udp_max;
 	if (limit > cap)
 		limit = cap;
+	if (q->reserve < limit / 2)
+		limit -= q->reserve;
 	msg_init(&m, az, out, limit - (in.edns ? ANS_OPT_LEN : 0));
 	memset(out, 0, ANS_HDR);
 	dns_put16(out, in.id);

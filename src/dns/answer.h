@@ -41,6 +41,8 @@ void ans_zone_history(struct ans_zone *az, struct zone_delta *const *d, size_t n
 struct ans_query {	/* what the server knows of the query besides its bytes */
 	int tcp;	/* came over TCP: 65,535 bytes may be answered */
 	size_t udp_max; /* largest UDP answer the server allows (ANS_UDP_DEFAULT) */
+	size_t reserve; /* octets the server adds after the answer (a TSIG RR), within every
+			 * limit; 0 for none */
 };
 
 /* Answers the query msg[0..len) into out (cap bytes, at least ANS_UDP_MIN); returns the

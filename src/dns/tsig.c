@@ -51,26 +51,6 @@ static uint64_t get48(const uint8_t *p)
 	return (uint64_t)dns_get16(p) << 32 | dns_get32(p + 2);
 }
 
-/* Offset just past the possibly compressed name at msg[off..len), or 0 when it runs out or
- * holds a bad label type. Where a pointer leads does not matter to skip it. */
-static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
-{
-	size_t start = off;
-
-	while (off < len && off - start < DNS_NAME_MAX) {
-		uint8_t c = msg[off];
-
-		if (c == 0)
-			return off + 1;
-		if ((c & NAME_PTR) == NAME_PTR)
-			return len - off >= 2 ? off + 2 : 0;
-		if (c > DNS_LABEL_MAX)
-			return 0;
-		off += 1u + c;
-	}
-	return 0;
-}
-
 /* Reads the name at msg[off..len), following compression pointers, into out in lower case.
  * Each pointer must lead before the stretch of labels it ends, so a loop is impossible.
  * Returns the wire length or CC_EINVAL. */
@@ -157,7 +137,7 @@ static int find_tsig(const uint8_t *msg, size_t len, struct tsig_rr *rr)
 	before_ar = (size_t)dns_get16(msg + 6) + dns_get16(msg + 8);
 	nrr = before_ar + dns_get16(msg + 10);
 	for (size_t i = 0; i < qd; i++) {
-		off = skip_name(msg, len, off);
+		off = dns_name_skip(msg, len, off);
 		if (off == 0 || len - off < 4)
 			return CC_EINVAL;
 		off += 4;
@@ -166,7 +146,7 @@ static int find_tsig(const uint8_t *msg, size_t len, struct tsig_rr *rr)
 		size_t start = off, rdlen;
 		uint16_t type;
 
-		off = skip_name(msg, len, off);
+		off = dns_name_skip(msg, len, off);
 		if (off == 0 || len - off < RR_FIXED)
 			return CC_EINVAL;
 		type = dns_get16(msg + off);

@@ -241,3 +241,21 @@ void dns_name_lower(uint8_t *w)
 			*w = lower(*w);
 	}
 }
+
+size_t dns_name_skip(const uint8_t *msg, size_t len, size_t off)
+{
+	size_t start = off;
+
+	while (off < len && off - start < DNS_NAME_MAX) {
+		uint8_t c = msg[off];
+
+		if (c == 0)
+			return off + 1;
+		if ((c & 0xc0) == 0xc0)
+			return len - off >= 2 ? off + 2 : 0;
+		if (c > DNS_LABEL_MAX)
+			return 0;
+		off += 1u + c;
+	}
+	return 0;
+}

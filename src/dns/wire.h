@@ -52,6 +52,9 @@ int dns_name_to_text(const uint8_t *w, char *out, size_t cap);
  * p[len - 1]; the check for wire data from outside. */
 int dns_name_check(const uint8_t *p, size_t len);
 
+/* The offset just past the name at msg[off] in a message, where it may end in a compression
+ * pointer (which is not followed); 0 when it runs past len or a label is malformed. */
+size_t dns_name_skip(const uint8_t *msg, size_t len, size_t off);
 size_t dns_name_len(const uint8_t *w);	    /* wire length of a valid name, root = 1 */
 unsigned dns_name_labels(const uint8_t *w); /* labels without the root: "cn." = 1, "." = 0 */
 /* Canonical order, RFC 4034 §6.1: <0, 0, >0. Labels compare right to left as unsigned

@@ -137,11 +137,16 @@ static void snap_release(struct snap *s)
 	free(s);
 }
 
-/* Adds deltas (taken) to d's history: they continue it, or start it anew; the oldest go
- * beyond DNSD_HISTORY. Under d->mu. */
-static void hist_add(struct dnsd *d, struct zone_delta **deltas, size_t n)
+/* Adds deltas (taken) to d's history of versions up to serial: they continue it, or start
+ * it anew; the oldest go beyond DNSD_HISTORY. Under d->mu. */
+static void hist_add(struct dnsd *d, struct zone_delta **deltas, size_t n, uint32_t serial)
 {
-	if (n == 0 || (d->nhist && d->hist[d->nhist - 1]->d->to != deltas[0]->from)) {
+	/* A zone published again at the serial the history ends at is the same zone (same
+	 * log, same day): the history still leads to it. */
+	int same = d->nhist && d->hist[d->nhist - 1]->d->to == serial;
+
+	if ((n == 0 && !same) ||
+	    (n && d->nhist && d->hist[d->nhist - 1]->d->to != deltas[0]->from)) {
 		for (size_t i = 0; i < d->nhist; i++)
 			hist_release(d->hist[i]);
 		d->nhist = 0;
@@ -186,7 +191,7 @@ void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zo
 	struct snap *s = calloc(1, sizeof(*s)), *old;
 
 	pthread_mutex_lock(&d->mu);
-	hist_add(d, deltas, n);
+	hist_add(d, deltas, n, z->serial);
 	if (s) {
 		s->h = malloc((d->nhist + 1) * sizeof(*s->h));
 		s->hd = malloc((d->nhist + 1) * sizeof(*s->hd));
@@ -260,7 +265,7 @@ static size_t rcode_answer(const uint8_t *q, size_t len, uint8_t *out, int rcode
 static size_t answer_signed(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, size_t len,
 			    uint8_t *out, size_t cap, size_t n)
 {
-	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	struct ans_query aq = {.tcp = tcp, .udp_max = ANS_UDP_DEFAULT};
 	struct tsig_ctx ctx;
 	uint8_t req[ANS_MSG_MAX];
 	uint64_t now = (uint64_t)time(NULL);
@@ -276,8 +281,8 @@ static size_t answer_signed(struct dnsd *d, struct snap *s, int tcp, const uint8
 		return n;
 	memcpy(req, q, ctx.unsigned_len);
 	dns_put16(req + 10, (uint16_t)(dns_get16(req + 10) - 1));
-	aq.udp_max = ANS_UDP_DEFAULT - room;
-	olen = s ? ans_answer(s->az, &aq, req, ctx.unsigned_len, out, cap - room)
+	aq.reserve = room;
+	olen = s ? ans_answer(s->az, &aq, req, ctx.unsigned_len, out, cap)
 		 : servfail(req, ctx.unsigned_len, out);
 	if (olen == 0 || tsig_sign(&ctx, out, &olen, cap, now) < 0)
 		return 0;
@@ -287,10 +292,13 @@ static size_t answer_signed(struct dnsd *d, struct snap *s, int tcp, const uint8
 static size_t answer(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, size_t len,
 		     uint8_t *out, size_t cap)
 {
-	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	struct ans_query aq = {.tcp = tcp, .udp_max = ANS_UDP_DEFAULT};
 	size_t n = s ? ans_answer(s->az, &aq, q, len, out, cap) : servfail(q, len, out);
 
-	if (n >= 12 && (out[3] & 15) == ANS_FORMERR && dns_get16(q + 10) > 0)
+	/* The IXFR over UDP (the root's question, type 251) is answered with a SOA before any
+	 * look at its additional section, which may hold a TSIG too. */
+	if (dns_get16(q + 10) > 0 && ((n >= 12 && (out[3] & 15) == ANS_FORMERR) ||
+				      (n >= 15 && out[12] == 0 && dns_get16(out + 13) == 251)))
 		n = answer_signed(d, s, tcp, q, len, out, cap, n);
 	return n;
 }
@@ -332,15 +340,18 @@ static void *udp_main(void *arg)
 		/* Blocks until a query comes (or the socket's receive timeout, to look at the
 		 * stop flag), then takes what else is there: two system calls a batch. */
 		n = recvmmsg(w->fd, rm, DNSD_BATCH, MSG_WAITFORONE, NULL);
-		if (n <= 0)
-			continue;
-		/* The worker keeps its snapshot until a new one is published: no lock here. */
+		/* The worker keeps its snapshot until a new one is published: no lock here. An
+		 * idle one lets go of an old zone at its next timeout. */
 		g = atomic_load_explicit(&w->d->gen, memory_order_acquire);
 		if (g != gen) {
 			snap_release(s);
-			s = snap_get(w->d);
+			s = NULL;
 			gen = g;
 		}
+		if (n <= 0)
+			continue;
+		if (s == NULL)
+			s = snap_get(w->d);
 		for (int i = 0; i < n; i++) {
 			size_t len =
 			    answer(w->d, s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
@@ -479,8 +490,8 @@ static int xfr_allowed(const struct dnsd *d, const struct sockaddr_storage *sa,
 	return 0;
 }
 
-/* Checks a transfer's TSIG and the rules: 0 to go on with it, or the length of the answer
- * that refuses it, written to c->out + 2. */
+/* Checks a transfer's TSIG and the rules: 0 to go on with it, the length of the answer that
+ * refuses it (written to c->out + 2), or SIZE_MAX to close the connection. */
 static size_t xfr_admit(struct dnsd *d, struct tcp_conn *c)
 {
 	const uint8_t *q = c->in + 2;
@@ -501,9 +512,15 @@ static size_t xfr_admit(struct dnsd *d, struct tcp_conn *c)
 	    xfr_allowed(d, &sa, c->xfr_signed ? c->tsig.key : NULL))
 		return 0;
 	n = rcode_answer(q, qlen, c->out + 2, ANS_REFUSED, qend);
-	if (c->xfr_signed && tsig_sign(&c->tsig, c->out + 2, &n, 65535, now) < 0)
-		n = 0;
-	return n;
+	/* Refused it stays: unsigned if it cannot be signed, the connection closed if there
+	 * is no answer at all. */
+	if (n > 0 && c->xfr_signed) {
+		size_t signed_len = n;
+
+		if (tsig_sign(&c->tsig, c->out + 2, &signed_len, 65535, now) == 0)
+			n = signed_len;
+	}
+	return n > 0 ? n : SIZE_MAX;
 }
 
 /* Moves the connection on as far as it can: sends, transfers, reads and answers queries
@@ -541,6 +558,8 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 			if (ans_is_xfr(c->in + 2, c->inlen - 2) && (c->xfr = snap_get(d)) != NULL) {
 				len = xfr_admit(d, c);
 				xfr_log(c, len > 0);
+				if (len == SIZE_MAX)
+					return -1;
 				c->xfr_pos = 0;
 				if (len == 0)
 					continue;
@@ -1016,12 +1035,13 @@ void dnsd_stop(struct dnsd *d)
 	}
 	if (d->tcp_started)
 		pthread_join(d->tcp_th, NULL);
-	for (size_t i = 0; i < d->nkeys; i++)
-		tsig_key_wipe(&d->keys[i]);
 	if (d->notify_started) {
 		pthread_join(d->notify_th, NULL);
 		close(d->notify_fd);
 	}
+	/* Once no thread can sign with them. */
+	for (size_t i = 0; i < d->nkeys; i++)
+		tsig_key_wipe(&d->keys[i]);
 	if (d->tcp_fd >= 0)
 		close(d->tcp_fd);
 	snap_release(d->cur);

@@ -25,7 +25,8 @@ unsigned dnsd_port(const struct dnsd *d);
 /* Serves z (with its index az) from now on; takes both, and frees the previous pair once
  * no worker uses it any more. deltas[0 .. n) (taken too) are the versions from the zone
  * published last to z, for IXFR: they extend the history kept (the last DNSD_HISTORY
- * versions); n = 0 (a zone built whole) starts it anew. */
+ * versions); n = 0 (a zone built whole) starts it anew, unless z has the serial the
+ * history ends at (the same zone again). */
 #define DNSD_HISTORY 1024
 void dnsd_publish(struct dnsd *d, struct zone *z, struct ans_zone *az, struct zone_delta **deltas,
 		  size_t n);

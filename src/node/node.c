@@ -2822,6 +2822,14 @@ static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct 
 	} else {
 		unlock(n);
 		ret = zone_update(cur, c, &keys, &z, n->dnsd ? &d : NULL, e);
+		if (ret < 0) {
+			/* Whatever stopped the parts, the whole is built from the ledger alone. */
+			node_log("zone by parts failed (%s): building it whole", e ? e->msg : "");
+			whole = 1;
+			rdlock(n);
+			ret = zone_build(n->ledger, &keys, epoch, &z, e);
+			unlock(n);
+		}
 	}
 	zone_changes_free(c);
 	if (ret < 0)

@@ -4,12 +4,16 @@ TSIG of every message it is given) and Knot's kdig as real peers."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 import dns.exception
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import pytest
@@ -98,6 +102,23 @@ def test_signed_queries_get_signed_answers(tnode):
         f = dns.query.tcp if tcp else dns.query.udp
         r = f(q, "127.0.0.1", port=tnode.dns_port, timeout=5)
         assert r.had_tsig and r.rcode() == dns.rcode.NOERROR and r.authority
+    # An IXFR over UDP gets the SOA alone, signed too.
+    q = dns.message.make_query(".", "IXFR")
+    q.authority = [dns.rrset.from_text(".", 0, "IN", "SOA", ". . 1 1800 900 604800 86400")]
+    q.use_tsig(keyring(K2), keyname=K2[0], algorithm=dns.tsig.HMAC_SHA256)
+    r = dns.query.udp(q, "127.0.0.1", port=tnode.dns_port, timeout=5)
+    assert r.had_tsig and len(r.answer) == 1 and r.answer[0].rdtype == dns.rdatatype.SOA
+    # Without EDNS a signed answer, its TSIG included, still fits in 512 bytes (TC if not).
+    q = dns.message.make_query("com.", "NS")
+    q.flags &= ~dns.flags.RD
+    q.use_tsig(keyring(K2), keyname=K2[0], algorithm=dns.tsig.HMAC_SHA256)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(q.to_wire(), ("127.0.0.1", tnode.dns_port))
+        wire = sock.recv(65535)
+    assert len(wire) <= 512
+    r = dns.message.from_wire(wire, keyring=q.keyring, request_mac=q.mac)
+    assert r.had_tsig and (r.flags & dns.flags.TC or r.authority)
     # Unsigned queries are answered as ever.
     r = dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=tnode.dns_port,
                       timeout=5)

@@ -92,7 +92,7 @@ static size_t query(const struct q *q, uint8_t *msg)
 static struct a *ask(const struct q *q, int tcp)
 {
 	struct a *a0 = &A;
-	struct ans_query aq = {tcp, ANS_UDP_DEFAULT};
+	struct ans_query aq = {.tcp = tcp, .udp_max = ANS_UDP_DEFAULT};
 	uint8_t msg[600];
 	size_t len = query(q, msg);
 
@@ -262,7 +262,7 @@ static void test_truncation(void **state)
 
 static void test_refusals(void **state)
 {
-	struct ans_query aq = {0, ANS_UDP_DEFAULT};
+	struct ans_query aq = {.udp_max = ANS_UDP_DEFAULT};
 	uint8_t msg[600], out[4096];
 	size_t len;
 	struct a *a;
@@ -454,7 +454,7 @@ static void test_every_referral(void **state)
  * owner is a pointer to "Org." in "WWW.Org.", which is echoed as it came. */
 static void test_compress_to_question(void **state)
 {
-	struct ans_query aq = {0, ANS_UDP_DEFAULT};
+	struct ans_query aq = {.udp_max = ANS_UDP_DEFAULT};
 	uint8_t msg[600], out[4096];
 	size_t len, qend = 12 + 9 + 4;
 
