@@ -1192,6 +1192,12 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 	return ret;
 }
 
+/* The zone TTL of a delegation record: DS as the real root has it, NS and glue longer. */
+static uint32_t delegation_ttl(const struct rr *r)
+{
+	return r->type == RR_DS ? TTL_DS : TTL_DELEGATION;
+}
+
 int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx)
 {
 	int ret = 0;
@@ -1200,8 +1206,7 @@ int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx)
 		const struct tld *t = l->tlds.slot[i].val;
 
 		for (size_t j = 0; t && ret == 0 && j < t->recs.n; j++)
-			ret = fn(ctx, &t->recs.v[j],
-				 t->recs.v[j].type == RR_DS ? TTL_DS : TTL_DELEGATION);
+			ret = fn(ctx, &t->recs.v[j], delegation_ttl(&t->recs.v[j]));
 	}
 	for (size_t i = 0; ret == 0 && i < l->hosts.cap; i++) {
 		const struct host *h = l->hosts.slot[i].val;
@@ -1212,29 +1217,24 @@ int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx)
 	return ret;
 }
 
+static int delegation_append(void *ctx, const struct rr *r, uint32_t ttl)
+{
+	struct rr_set *out = ctx;
+	int ret = rr_set_append(out, r, 1);
+
+	if (ret == 0)
+		out->v[out->n - 1].ttl = ttl;
+	return ret;
+}
+
 int ledger_delegations(const struct ledger *l, struct rr_set *out)
 {
 	size_t n0 = out->n;
-	int ret = 0;
+	int ret = ledger_delegations_each(l, delegation_append, out);
 
-	for (size_t i = 0; ret == 0 && i < l->tlds.cap; i++) {
-		const struct tld *t = l->tlds.slot[i].val;
-
-		if (t)
-			ret = rr_set_append(out, t->recs.v, t->recs.n);
-	}
-	for (size_t i = 0; ret == 0 && i < l->hosts.cap; i++) {
-		const struct host *h = l->hosts.slot[i].val;
-
-		if (h)
-			ret = rr_set_append(out, h->addrs.v, h->addrs.n);
-	}
-	for (size_t i = n0; i < out->n; i++)
-		out->v[i].ttl = out->v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
-	if (ret < 0) {
-		/* What this call added goes: out is as it was. */
+	/* What this call added goes on failure: out is as it was. */
+	if (ret < 0)
 		out->n = n0;
-	}
 	return ret;
 }
 
@@ -1258,7 +1258,7 @@ int ledger_delegations_at(const struct ledger *l, const char *owner, struct rr_s
 	if (ret == 0 && h)
 		ret = rr_set_append(out, h->addrs.v, h->addrs.n);
 	for (size_t i = n0; ret == 0 && i < out->n; i++)
-		out->v[i].ttl = out->v[i].type == RR_DS ? TTL_DS : TTL_DELEGATION;
+		out->v[i].ttl = delegation_ttl(&out->v[i]);
 	return ret;
 }
 

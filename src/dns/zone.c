@@ -329,6 +329,24 @@ static int soa_rdata(const uint8_t *mname, uint32_t serial, uint8_t *out, size_t
 	return 0;
 }
 
+/* The addresses of a member's name server at name, with authority auth. */
+static int zone_add_server_addrs(struct zone *z, const uint8_t *name, const struct member_dns *d,
+				 int auth)
+{
+	int ret = 0;
+
+	for (unsigned a = 0; ret == 0 && a < d->naddrs; a++) {
+		uint8_t addr[16];
+		int v6 = strchr(d->addrs[a], ':') != NULL;
+
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, d->addrs[a], addr) != 1)
+			return CC_EINVAL;
+		ret = zone_add(z, name, v6 ? DNS_AAAA : DNS_A, ZONE_TTL_APEX_NS, addr, v6 ? 16 : 4,
+			       auth);
+	}
+	return ret;
+}
+
 /* The members' name servers: apex NS records and the servers' addresses. */
 static int zone_apex_ns(struct zone *z, const struct ledger *l, uint8_t *mname, struct cc_err *e)
 {
@@ -350,17 +368,12 @@ static int zone_apex_ns(struct zone *z, const struct ledger *l, uint8_t *mname, 
 			memcpy(mname, name, (size_t)n);
 		found++;
 		ret = zone_add(z, zone_root, DNS_NS, ZONE_TTL_APEX_NS, name, (size_t)n, 1);
-		for (unsigned a = 0; ret == 0 && a < d->naddrs; a++) {
-			uint8_t addr[16];
-			int v6 = strchr(d->addrs[a], ':') != NULL;
-
-			if (inet_pton(v6 ? AF_INET6 : AF_INET, d->addrs[a], addr) != 1)
-				return cc_fail(e, CC_EINVAL, "member %s: bad address %s",
-					       ledger_member_at(l, i)->id, d->addrs[a]);
-			/* authority decided once the delegations are known */
-			ret = zone_add(z, name, v6 ? DNS_AAAA : DNS_A, ZONE_TTL_APEX_NS, addr,
-				       v6 ? 16 : 4, -1);
-		}
+		/* authority decided once the delegations are known */
+		if (ret == 0)
+			ret = zone_add_server_addrs(z, name, d, -1);
+		if (ret == CC_EINVAL)
+			return cc_fail(e, ret, "member %s: bad address in its dns line",
+				       ledger_member_at(l, i)->id);
 	}
 	if (ret == 0 && found == 0)
 		ret = cc_fail(e, CC_ENOENT,
@@ -561,7 +574,7 @@ static int zone_finish(struct zone *z, const struct zone_keys *k)
 	if (ret < 0)
 		goto out;
 	dns_zonemd_rdata(z->serial, digest, rd);
-	memcpy(z->img + (z->rr[zi].rdata - z->img), rd, sizeof(rd));
+	memcpy((uint8_t *)z->rr[zi].rdata, rd, sizeof(rd));
 	rds.p = rd;
 	rds.len = sizeof(rd);
 	ret = dns_rrsig(k->zsk, zone_root, DNS_ZONEMD, ZONE_TTL_NEGATIVE, &rds, 1, zone_root,
@@ -569,26 +582,36 @@ static int zone_finish(struct zone *z, const struct zone_keys *k)
 	if (ret == 0 && sig.len != z->rr[si].rdlen)
 		ret = CC_EINVAL;
 	if (ret == 0)
-		memcpy(z->img + (z->rr[si].rdata - z->img), sig.p, sig.len);
+		memcpy((uint8_t *)z->rr[si].rdata, sig.p, sig.len);
 out:
 	cbuf_free(&sig);
 	return ret;
 }
 
-/* One delegation record of the ledger, as the zone holds it. */
-static int zone_add_delegation(void *ctx, const struct rr *r, uint32_t ttl)
+/* One delegation record of the ledger at owner, as the zone holds it: a delegation's NS set
+ * belongs to the child, DS to the root, and an address has the authority addr_auth (-1:
+ * settled once the cuts are known). CC_EINVAL for a record the zone cannot carry. */
+static int zone_add_ledger_rr(struct zone *z, const uint8_t *owner, const struct rr *r,
+			      uint32_t ttl, int addr_auth)
 {
-	uint8_t owner[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX];
+	uint8_t rd[RR_RDATA_MAX + DNS_NAME_MAX];
 	size_t len;
 
-	if (dns_name_from_text(owner, r->owner) < 0 || zone_rdata_from_rr(r, rd, &len) < 0)
+	if (zone_rdata_from_rr(r, rd, &len) < 0)
 		return CC_EINVAL;
-	/* A delegation's NS set belongs to the child; DS to the root. Glue is settled once
-	 * the cuts are known. */
-	return zone_add(ctx, owner, r->type, ttl, rd, len,
+	return zone_add(z, owner, r->type, ttl, rd, len,
 			r->type == RR_DS   ? 1
 			: r->type == RR_NS ? 0
-					   : -1);
+					   : addr_auth);
+}
+
+static int zone_add_delegation(void *ctx, const struct rr *r, uint32_t ttl)
+{
+	uint8_t owner[DNS_NAME_MAX];
+
+	if (dns_name_from_text(owner, r->owner) < 0)
+		return CC_EINVAL;
+	return zone_add_ledger_rr(ctx, owner, r, ttl, -1);
 }
 
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
@@ -748,7 +771,6 @@ static size_t zone_lower_bound(const struct zone *z, const uint8_t *name)
 
 struct touched {
 	struct zone_changes *c;
-	int apex; /* a member changed */
 	int ret;
 	size_t cap;
 };
@@ -779,10 +801,8 @@ static int on_touched(void *ctx, const char *name)
 	struct touched *t = ctx;
 	uint8_t w[DNS_NAME_MAX];
 
-	if (strcmp(name, ".") == 0) {
-		t->apex = 1;
-		return 1;
-	}
+	if (strcmp(name, ".") == 0)
+		return 1; /* a member changed: stop, the zone is built whole */
 	if (dns_name_from_text(w, name) < 0)
 		return CC_EINVAL;
 	return changes_add_name(t->c, &t->cap, w);
@@ -810,8 +830,7 @@ static int changes_records(struct zone *z, const struct ledger *l, const uint8_t
 {
 	struct rr_set s = {0};
 	char text[DNS_NAME_TEXT_MAX];
-	uint8_t rd[RR_RDATA_MAX + DNS_NAME_MAX];
-	size_t len, nm = ledger_member_count(l);
+	size_t nm = ledger_member_count(l);
 	int ret = dns_name_to_text(name, text, sizeof(text)), cut = 0;
 
 	if (ret >= 0 && dns_name_labels(name) > 0)
@@ -819,32 +838,15 @@ static int changes_records(struct zone *z, const struct ledger *l, const uint8_t
 	if (ret >= 0)
 		ret = ledger_delegations_at(l, text, &s);
 	for (size_t i = 0; ret >= 0 && i < s.n; i++) {
-		if (zone_rdata_from_rr(&s.v[i], rd, &len) < 0) {
-			ret = cc_fail(e, CC_EINVAL, "record %s %s cannot be served", s.v[i].owner,
+		ret = zone_add_ledger_rr(z, name, &s.v[i], s.v[i].ttl, !cut);
+		if (ret == CC_EINVAL)
+			ret = cc_fail(e, ret, "record %s %s cannot be served", s.v[i].owner,
 				      s.v[i].rdata);
-			break;
-		}
-		ret = zone_add(z, name, s.v[i].type, s.v[i].ttl, rd, len,
-			       s.v[i].type == RR_DS   ? 1
-			       : s.v[i].type == RR_NS ? 0
-						      : !cut);
 	}
 	/* A root server under this name: its addresses, as zone_apex_ns adds them. */
-	for (size_t i = 0; ret >= 0 && i < nm; i++) {
-		const struct member_dns *d = &ledger_member_at(l, i)->dns;
-
-		if (strcmp(d->name, text) != 0)
-			continue;
-		for (unsigned a = 0; ret >= 0 && a < d->naddrs; a++) {
-			int v6 = strchr(d->addrs[a], ':') != NULL;
-
-			if (inet_pton(v6 ? AF_INET6 : AF_INET, d->addrs[a], rd) != 1)
-				ret = CC_EINVAL;
-			else
-				ret = zone_add(z, name, v6 ? DNS_AAAA : DNS_A, ZONE_TTL_APEX_NS, rd,
-					       v6 ? 16 : 4, !cut);
-		}
-	}
+	for (size_t i = 0; ret >= 0 && i < nm; i++)
+		if (strcmp(ledger_member_at(l, i)->dns.name, text) == 0)
+			ret = zone_add_server_addrs(z, name, &ledger_member_at(l, i)->dns, !cut);
 	rr_set_free(&s);
 	return ret < 0 ? ret : 0;
 }
@@ -862,10 +864,10 @@ int zone_changes(const struct zone *z, const struct ledger *l, struct zone_chang
 		goto fail;
 	c->log_size = ledger_size(l);
 	ret = ledger_touched(l, z->log_size, on_touched, &t);
-	if (ret == 1 || t.apex || ret == CC_ENOENT) {
+	if (ret == 1 || ret == CC_ENOENT) {
 		ret = cc_fail(e, CC_ENOENT, "%s",
-			      t.apex ? "a member changed: the apex with it"
-				     : "the ledger's history is too short");
+			      ret == 1 ? "a member changed: the apex with it"
+				       : "the ledger's history is too short");
 		goto out;
 	}
 	if (ret < 0)

@@ -734,15 +734,18 @@ static void *notify_main(void *arg)
 
 static int key_index(const struct dnsd *d, const char *name)
 {
-	struct tsig_key k;
-	char spec[DNS_NAME_TEXT_MAX + 8];
+	char text[DNS_NAME_TEXT_MAX + 2];
+	uint8_t w[DNS_NAME_MAX];
+	size_t n = strlen(name);
 
-	/* A key's name in wire form, read as tsig_key_parse reads it. */
-	snprintf(spec, sizeof(spec), "%s:AA==", name);
-	if (tsig_key_parse(&k, spec, NULL) < 0)
+	/* The final dot is optional, as in key files. */
+	if (n == 0 || n >= DNS_NAME_TEXT_MAX)
+		return -1;
+	snprintf(text, sizeof(text), "%s%s", name, name[n - 1] == '.' ? "" : ".");
+	if (dns_name_from_text(w, text) < 0)
 		return -1;
 	for (size_t i = 0; i < d->nkeys; i++)
-		if (dns_name_cmp(d->keys[i].name, k.name) == 0)
+		if (dns_name_cmp(d->keys[i].name, w) == 0)
 			return (int)i;
 	return -1;
 }
