@@ -2882,11 +2882,12 @@ static void *node_publisher(void *arg)
 		struct zone_delta **deltas = NULL;
 		struct cc_err e = {0};
 		size_t nd = 0;
-		uint64_t size = done;
+		uint64_t size = done, durable;
 		int ret, gap = 0;
 
 		pthread_mutex_lock(&n->dur_mu);
-		if (n->durable == done && epoch == done_epoch) {
+		durable = n->durable;
+		if (durable == done && epoch == done_epoch) {
 			struct timespec until;
 
 			clock_gettime(CLOCK_REALTIME, &until);
@@ -2938,10 +2939,14 @@ static void *node_publisher(void *arg)
 			 * records while sorted) is freed but stays resident until trimmed. */
 			if (gap)
 				malloc_trim(0);
-		} else if (!warned) {
-			node_log("no zone to serve over DNS: %s",
-				 e.msg[0] ? e.msg : cc_strerror(ret));
+		} else {
+			if (!warned)
+				node_log("no zone to serve over DNS: %s",
+					 e.msg[0] ? e.msg : cc_strerror(ret));
 			warned = 1;
+			/* Tried at this size: the next try waits for the log to grow or the
+			 * epoch to turn, not spin on a zone the state cannot give. */
+			size = durable;
 		}
 		for (size_t i = 0; i < nd; i++)
 			zone_delta_free(deltas[i]);

@@ -1,6 +1,7 @@
 """Members' name servers (the `dns` line of member records): set in the genesis, changed by
 the membership policy, and kept apart from the TLDs' name servers (docs/format.md)."""
 import os
+import time
 
 import pytest
 
@@ -91,3 +92,24 @@ def test_genesis_dns_refused(tmp_path):
         r = cli(*base, "--dns", bad, check=False)
         assert r.returncode != 0 and "--dns" in r.stderr, (bad, r.stderr)
         assert not (tmp_path / "g").exists()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_no_name_servers_no_zone_and_idle(node):
+    """Without a member's name server there is no zone: the node says so once and then waits
+    for the log to change, rather than rebuilding a zone it cannot have in a loop (it once
+    kept a core busy doing that)."""
+    for _ in range(200):
+        if "no zone to serve over DNS" in node.log_text():
+            break
+        time.sleep(0.05)
+    assert node.log_text().count("no zone to serve over DNS") == 1
+    before = cpu_seconds(node.proc.pid)
+    time.sleep(3)
+    # An idle node sleeps; a loop would have taken about 3 s of CPU here.
+    assert cpu_seconds(node.proc.pid) - before < 1.0
