@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "cli/http.h"
+#include "node/http.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/key.h"

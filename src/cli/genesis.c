@@ -10,6 +10,7 @@
 #include "core/proposal.h"
 #include "core/rr.h"
 #include "core/tfmt.h"
+#include "node/init.h"
 
 #define CLI_GENESIS_MAX (256u << 20) /* a genesis file: the whole root zone in chunks */
 #define CLI_PUBFILE_MAX 4096
@@ -101,13 +102,44 @@ static int cli_dns_parse(const char *spec, struct genesis_member *gm, size_t n, 
 	return ret < 0 ? CLI_EUSAGE : 0;
 }
 
+/* A node.pub (what `concord node keys` printed) of one of the founding members. */
+static int cli_node_read(const char *file, const struct genesis_member *gm, size_t n,
+			 struct ledger_node *node, struct cc_err *e)
+{
+	struct cbuf text = CBUF_INIT;
+	struct cc_err pe = {0, ""};
+	int ret, member = 0;
+
+	ret = cli_read_file(file, CLI_PUBFILE_MAX, &text, e);
+	if (ret < 0)
+		goto out;
+	ret = node_pub_parse(node, text.p, text.len, &pe);
+	if (ret < 0) {
+		cc_fail(e, ret, "%s: %s", file, pe.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		member |= strcmp(gm[i].id, node->id) == 0;
+	if (!member)
+		ret = cc_fail(e, CLI_EUSAGE,
+			      "genesis new: --node %s is the node of '%s', who is not a --member",
+			      file, node->id);
+out:
+	cbuf_free(&text);
+	return ret;
+}
+
 static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 {
 	const char *origin = NULL, *zone = NULL, *consult = NULL, *when = NULL, *outp = NULL;
-	struct cli_list members = {0}, dns = {0};
+	const char *sequencer = NULL, *quorum = NULL;
+	struct cli_list members = {0}, dns = {0}, nodes = {0};
 	const struct cli_opt opts[] = {{"origin", 0, CLI_ARG, &origin},
 				       {"member", 0, CLI_LIST, &members},
 				       {"dns", 0, CLI_LIST, &dns},
+				       {"node", 0, CLI_LIST, &nodes},
+				       {"sequencer", 0, CLI_ARG, &sequencer},
+				       {"witness-quorum", 0, CLI_ARG, &quorum},
 				       {"root-zone", 0, CLI_ARG, &zone},
 				       {"consultation", 0, CLI_ARG, &consult},
 				       {"time", 0, CLI_ARG, &when},
@@ -115,6 +147,7 @@ static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 				       {0}};
 	struct cli_args a = {0};
 	struct genesis_member *gm = NULL;
+	struct ledger_node *gn = NULL;
 	struct genesis_params gp;
 	struct rr_set root = {0};
 	struct cbuf bundle = CBUF_INIT;
@@ -169,6 +202,21 @@ static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 		if (ret < 0)
 			goto out;
 	}
+	if (nodes.n == 0 && (sequencer != NULL || quorum != NULL)) {
+		ret = cc_fail(e, CLI_EUSAGE,
+			      "genesis new: --sequencer and --witness-quorum need --node");
+		goto out;
+	}
+	gn = calloc(nodes.n + 1, sizeof(*gn));
+	if (gn == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nodes.n; i++) {
+		ret = cli_node_read(nodes.v[i], gm, members.n, &gn[i], e);
+		if (ret < 0)
+			goto out;
+	}
 	if (zone != NULL) {
 		ret = rr_scan_file(zone, cli_root_add, &root, e);
 		if (ret < 0)
@@ -181,6 +229,10 @@ static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 	gp.nmembers = members.n;
 	gp.consultation = delay;
 	gp.root = zone != NULL ? &root : NULL;
+	gp.nodes = gn;
+	gp.nnodes = nodes.n;
+	gp.sequencer = sequencer;
+	gp.witness_quorum = quorum;
 	ret = genesis_build(&gp, &bundle, e);
 	if (ret < 0)
 		goto out;
@@ -189,13 +241,20 @@ static int cli_genesis_new(int argc, char **argv, struct cc_err *e)
 		cc_fail(e, ret, "%s exists: not overwriting it", outp);
 	if (ret < 0)
 		goto out;
-	printf("%s: %zu members, %zu delegation records, unsigned\n", outp, members.n, root.n);
+	if (nodes.n)
+		printf("%s: %zu members, %zu nodes, %zu delegation records, unsigned\n", outp,
+		       members.n, nodes.n, root.n);
+	else
+		printf("%s: %zu members, %zu delegation records, unsigned\n", outp, members.n,
+		       root.n);
 out:
 	free(gm);
+	free(gn);
 	rr_set_free(&root);
 	cbuf_free(&bundle);
 	cli_list_free(&members);
 	cli_list_free(&dns);
+	cli_list_free(&nodes);
 	cli_args_free(&a);
 	return ret;
 }

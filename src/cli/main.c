@@ -23,6 +23,7 @@ static const struct cli_verb cli_verbs[] = {
     {"genesis", "build, sign and inspect a genesis file", cli_genesis, 0,
      "concord genesis new --origin ORIGIN --member ID:CHAMBER:PUBFILE ... [--root-zone FILE]\n"
      "                    [--dns ID=NAME,ADDRESS[,ADDRESS...] ...]\n"
+     "                    [--node NODEPUB ... [--sequencer ID] [--witness-quorum N/D]]\n"
      "                    [--consultation DURATION] [--time T] -o FILE\n"
      "concord genesis sign FILE --key KEYFILE\n"
      "concord genesis show FILE",
@@ -31,15 +32,27 @@ static const struct cli_verb cli_verbs[] = {
      "      the delegations (NS, DS, glue A/AAAA) of a real root zone file.\n"
      "        --dns ID=NAME,ADDRESS...  member ID's node serves the zone as name server NAME\n"
      "                                  at these addresses (the zone's apex NS set)\n"
+     "        --node NODEPUB            a founding member's node (node.pub of node keys);\n"
+     "                                  adds policy/network and policy/node (2/3 of all)\n"
+     "        --sequencer ID            the node that orders the log (default: the\n"
+     "                                  smallest node id)\n"
+     "        --witness-quorum N/D      cosignatures that make a checkpoint final, as a\n"
+     "                                  share of the nodes (default 2/3)\n"
      "        --consultation DURATION   delay of the gTLD policy (default 7d; 0 for none)\n"
      "        --time T                  genesis time, RFC 3339 UTC (default: now)\n"
      "        -o FILE                   output (never overwritten)\n"
      "sign  adds (or replaces) the key's member signature; the file is replaced atomically.\n"
      "show  lists who has signed and who has not yet.\n"},
-    {"node", "create a node directory", cli_node, 0,
+    {"node", "create a node's keys and its directory", cli_node, 0,
+     "concord node keys DIR --member ID --url URL\n"
      "concord node init DIR --genesis FILE --key KEYFILE",
+     "keys  creates DIR (absent or empty) with the node key (node.key), the zone-signing\n"
+     "      key (zsk.key) and node.pub, the node record of member ID at API URL URL\n"
+     "      (http[s]://HOST[:PORT]), for genesis new --node or a node/ID proposal.\n"
+     "      Prints node.pub.\n"
      "init  creates a node's data directory from a fully signed genesis file and the\n"
-     "      operator's member key.\n"},
+     "      operator's member key. DIR is absent, empty, or holds what keys made: its\n"
+     "      node key then signs the log, and must be the one the genesis lists.\n"},
     {"propose", "submit a signed change of records", cli_propose, 1,
      "concord propose --key KEYFILE [--node URL] [--expires DURATION] OP...\n"
      "  OP: put PATH FILE|-  |  delete PATH",

@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "cli/http.h"
+#include "node/http.h"
 #include "dns/sign.h"
 #include "dns/wire.h"
 #include "dns/zone.h"

@@ -10,11 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int genesis_default_policies(struct cbuf *out, int64_t consultation)
+/* The default policies in path order, with those of nodes and the network when asked. */
+static int policies_text(struct cbuf *out, int64_t consultation, int nodes)
 {
 	int ret = cbuf_puts(out, "record policy/cctld 2\napplies tld/??\nrequire state\n"
-				 "record policy/member 2\napplies member/*\nrequire all 2/3\n"
-				 "record policy/policy 2\napplies policy/*\nrequire all 2/3\n");
+				 "record policy/member 2\napplies member/*\nrequire all 2/3\n");
+
+	if (ret == 0 && nodes)
+		ret = cbuf_puts(out, "record policy/network 2\napplies network/*\nrequire all 2/3\n"
+				     "record policy/node 2\napplies node/*\nrequire all 2/3\n");
+	if (ret == 0)
+		ret = cbuf_puts(out, "record policy/policy 2\napplies policy/*\nrequire all 2/3\n");
 
 	if (ret == 0 && consultation > 0)
 		ret = cbuf_printf(
@@ -26,6 +32,82 @@ int genesis_default_policies(struct cbuf *out, int64_t consultation)
 		ret = cbuf_puts(
 		    out, "record policy/tld 3\napplies tld/*\nrequire chamber government 2/3\n"
 			 "require chamber * 1/2\n");
+	return ret;
+}
+
+int genesis_default_policies(struct cbuf *out, int64_t consultation)
+{
+	return policies_text(out, consultation, 0);
+}
+
+static int gnode_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ledger_node *)a)->id, ((const struct ledger_node *)b)->id);
+}
+
+/* The network and node records: each node read back through the node kind, so that a
+ * genesis holds only what the ledger will accept, in its canonical form. */
+static int nodes_text(const struct genesis_params *gp, struct cbuf *out, struct cc_err *e)
+{
+	struct ledger_node *v = calloc(gp->nnodes + 1, sizeof(*v));
+	struct cbuf raw = CBUF_INIT;
+	const char *seq = gp->sequencer, *q = gp->witness_quorum ? gp->witness_quorum : "2/3";
+	unsigned num, den;
+	int ret = 0;
+
+	if (v == NULL)
+		return CC_ENOMEM;
+	if (gp->nnodes > gp->nmembers) {
+		ret = cc_fail(e, CC_EINVAL, "more nodes than founding members");
+		goto out;
+	}
+	memcpy(v, gp->nodes, gp->nnodes * sizeof(*v));
+	qsort(v, gp->nnodes, sizeof(*v), gnode_cmp);
+	for (size_t i = 0; i < gp->nnodes; i++) {
+		char id[MEMBER_ID_MAX + 1];
+		int member = 0;
+
+		for (size_t j = 0; j < gp->nmembers; j++)
+			member |= strcmp(gp->members[j].id, v[i].id) == 0;
+		if (!member || (i && strcmp(v[i - 1].id, v[i].id) == 0)) {
+			ret = cc_fail(e, CC_EINVAL, "node/%.32s: %s", v[i].id,
+				      member ? "given twice" : "not a founding member");
+			goto out;
+		}
+		str_copy(id, sizeof(id), v[i].id);
+		cbuf_reset(&raw);
+		ret = ledger_node_render(&v[i], &raw);
+		if (ret == 0)
+			ret = ledger_node_parse(&v[i], id, raw.p, raw.len, e);
+		if (ret < 0)
+			goto out;
+	}
+	ret = nodes_unique(v, gp->nnodes, e);
+	if (ret < 0)
+		goto out;
+	if (seq == NULL)
+		seq = v[0].id;
+	if (nodes_find(v, gp->nnodes, seq) == NULL) {
+		ret = cc_fail(e, CC_EINVAL, "sequencer %.32s: not one of the nodes", seq);
+		goto out;
+	}
+	if (policy_fraction_parse(q, &num, &den) < 0) {
+		ret = cc_fail(e, CC_EINVAL,
+			      "witness quorum \"%.16s\": not N/D with 1 <= N <= D <= 100", q);
+		goto out;
+	}
+	ret = cbuf_printf(out,
+			  "record network/sequencer 1\nsequencer %s\n"
+			  "record network/witness 1\nquorum %u/%u\n",
+			  seq, num, den);
+	for (size_t i = 0; ret == 0 && i < gp->nnodes; i++) {
+		ret = cbuf_printf(out, "record node/%s 3\n", v[i].id);
+		if (ret == 0)
+			ret = ledger_node_render(&v[i], out);
+	}
+out:
+	cbuf_free(&raw);
+	free(v);
 	return ret;
 }
 
@@ -220,8 +302,12 @@ int genesis_build(const struct genesis_params *gp, struct cbuf *bundle, struct c
 	ret = cbuf_printf(&text, "concord genesis v1\norigin %s\ntime %s\n", gp->origin, t);
 	if (ret == 0)
 		ret = members_text(gp, &text, e);
+	if (ret == 0 && gp->nnodes == 0 && (gp->sequencer || gp->witness_quorum))
+		ret = cc_fail(e, CC_EINVAL, "a sequencer or a witness quorum needs nodes");
 	if (ret == 0)
-		ret = genesis_default_policies(&recs, gp->consultation);
+		ret = policies_text(&recs, gp->consultation, gp->nnodes > 0);
+	if (ret == 0 && gp->nnodes)
+		ret = nodes_text(gp, &recs, e);
 	if (ret == 0 && gp->root)
 		ret = group(gp->root, &tlds, &hosts, e);
 	if (ret < 0)

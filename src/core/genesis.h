@@ -7,8 +7,10 @@
  *   member <id> <chamber> <verifier key> <base64 X25519 public key>   (one per member)
  *   chunk <hex SHA-256 of chunk entry k>                             (one per chunk, in order)
  *
- * Chunk entries carry the initial records ("record <path> <n>\n" then n lines), policies
- * first, then TLDs in canonical order, each chunk at most GENESIS_CHUNK_MAX bytes.
+ * Chunk entries carry the initial records ("record <path> <n>\n" then n lines): policies
+ * (by path), then when the genesis names nodes network/sequencer, network/witness and
+ * node/<id> (ascending ids), then TLDs in canonical order, each chunk at most
+ * GENESIS_CHUNK_MAX bytes.
  * A genesis file is the entry bundle (tlog format) of entries 0..k; entry 0 may carry no
  * signatures yet while members sign it. */
 #ifndef CONCORD_GENESIS_H
@@ -39,10 +41,15 @@ struct genesis_params {
 	size_t nmembers;		      /* how many */
 	int64_t consultation;		      /* delay of the gTLD policy, seconds */
 	const struct rr_set *root;	      /* delegation records to import, may be NULL */
+	const struct ledger_node *nodes;      /* founding members' nodes (version ignored) */
+	size_t nnodes;			      /* how many; 0: no node, network or their policies */
+	const char *sequencer;		      /* a node's id; NULL: the smallest node id */
+	const char *witness_quorum;	      /* "n/d"; NULL: "2/3" */
 };
 
 /* Writes the default policies' records text (policy/cctld, policy/tld, policy/member,
- * policy/policy) for a given gTLD consultation delay. */
+ * policy/policy) for a given gTLD consultation delay. A genesis naming nodes adds
+ * policy/network and policy/node (two thirds of all members each). */
 int genesis_default_policies(struct cbuf *out, int64_t consultation);
 
 /* Builds an unsigned genesis file (entry bundle). */

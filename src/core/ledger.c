@@ -42,6 +42,7 @@ void ledger_free(struct ledger *l)
 	free(l->touched);
 	free(l->members);
 	free(l->policies);
+	free(l->nodes);
 	free(l->chunks);
 	free(l);
 }
@@ -58,6 +59,8 @@ void plan_free(struct plan *pl)
 	free(pl->hosts);
 	free(pl->members);
 	free(pl->policies);
+	free(pl->nodes);
+	free(pl->network);
 	free(pl->governed);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -85,12 +88,16 @@ static int member_cmp(const void *a, const void *b)
 	return strcmp(((const struct ledger_member *)a)->id, ((const struct ledger_member *)b)->id);
 }
 
-/* Every kind must stay governed, else nobody could ever change it again. */
+/* Every kind must stay governed, else nobody could ever change it again; so must every
+ * node and network record there is (those kinds need no policy while they hold nothing). */
 static int policies_cover(const struct policy_rec *set, size_t n,
-			  const struct ledger_member *members, size_t nmembers, struct cc_err *e)
+			  const struct ledger_member *members, size_t nmembers,
+			  const struct ledger_node *nodes, size_t nnodes,
+			  const struct network_state *net, struct cc_err *e)
 {
 	static const char *const probes[] = {"tld/example", "member/example", "policy/example"};
 	const struct ledger_member *st;
+	char path[PATH_MAX_LEN + 1];
 
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
@@ -101,25 +108,57 @@ static int policies_cover(const struct policy_rec *set, size_t n,
 		if (!policy_resolve(set, n, members, nmembers, probes[i], &st))
 			return cc_fail(e, CC_EINVAL, "no policy would govern %.*s*",
 				       (int)(strchr(probes[i], '/') - probes[i] + 1), probes[i]);
+	for (size_t i = 0; i < nnodes + 2; i++) {
+		if (i < nnodes)
+			snprintf(path, sizeof(path), "node/%s", nodes[i].id);
+		else if (i == nnodes && net->sequencer[0])
+			str_copy(path, sizeof(path), "network/sequencer");
+		else if (i == nnodes + 1 && net->den)
+			str_copy(path, sizeof(path), "network/witness");
+		else
+			continue;
+		if (!policy_resolve(set, n, members, nmembers, path, &st))
+			return cc_fail(e, CC_EINVAL, "no policy would govern %s", path);
+	}
 	return 0;
 }
 
-/* Checks the member and policy sets a plan would leave behind. */
+static int members_check(const struct ledger_member *m, size_t nm, struct cc_err *e)
+{
+	if (nm == 0)
+		return cc_fail(e, CC_EINVAL, "a network needs at least one member");
+	if (nm > LEDGER_MAX_MEMBERS)
+		return cc_fail(e, CC_ETOOBIG, "more than %d members", LEDGER_MAX_MEMBERS);
+	for (size_t i = 0; i < nm; i++)
+		for (size_t j = i + 1; j < nm; j++)
+			if (memcmp(m[i].key.pub, m[j].key.pub, 32) == 0)
+				return cc_fail(e, CC_EINVAL, "members %s and %s would share a key",
+					       m[i].id, m[j].id);
+	return 0;
+}
+
+/* Checks the member, policy, node and network sets a plan would leave behind. A genesis
+ * chunk is checked whole only when it is the last one: until then records may still
+ * come that a rule asks for (the sequencer's node, a policy). */
 static int plan_check_registry(const struct ledger *l, const struct plan *pl, struct cc_err *e)
 {
 	struct ledger_member *m = NULL;
 	struct policy_rec *p = NULL;
-	size_t nm = l->nmembers, np = l->npolicies;
-	int ret = 0;
+	struct ledger_node *nodes = NULL;
+	struct network_state net;
+	size_t nm = l->nmembers, np = l->npolicies, nn = 0;
+	int last = pl->genesis && l->size == l->nchunks, ret = 0;
 
-	if (pl->nmembers == 0 && pl->npolicies == 0)
+	if (pl->genesis ? !last && pl->nnodes == 0
+			: pl->nmembers + pl->npolicies + pl->nnodes + pl->nnetwork == 0)
 		return 0;
 	m = calloc(LEDGER_MAX_MEMBERS + PROPOSAL_MAX_OPS, sizeof(*m));
 	p = calloc(l->npolicies + pl->npolicies + 1, sizeof(*p));
-	if (m == NULL || p == NULL) {
+	if (m == NULL || p == NULL || nodes_after(l, pl, &nodes, &nn) < 0) {
 		ret = CC_ENOMEM;
 		goto out;
 	}
+	network_after(l, pl, &net);
 	memcpy(m, l->members, nm * sizeof(*m));
 	if (np)
 		memcpy(p, l->policies, np * sizeof(*p));
@@ -149,25 +188,19 @@ static int plan_check_registry(const struct ledger *l, const struct plan *pl, st
 		else
 			p[np++] = pp->rec;
 	}
-	if (nm == 0) {
-		ret = cc_fail(e, CC_EINVAL, "a network needs at least one member");
+	ret = nodes_check(l, m, nm, nodes, nn, e);
+	if (ret < 0 || (pl->genesis && !last))
 		goto out;
-	}
-	if (nm > LEDGER_MAX_MEMBERS) {
-		ret = cc_fail(e, CC_ETOOBIG, "more than %d members", LEDGER_MAX_MEMBERS);
+	/* The founding members are the genesis note's business. */
+	if (!pl->genesis && (ret = members_check(m, nm, e)) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < nm; i++)
-		for (size_t j = i + 1; j < nm; j++)
-			if (memcmp(m[i].key.pub, m[j].key.pub, 32) == 0) {
-				ret = cc_fail(e, CC_EINVAL, "members %s and %s would share a key",
-					      m[i].id, m[j].id);
-				goto out;
-			}
-	ret = policies_cover(p, np, m, nm, e);
+	ret = network_check(l, &net, nodes, nn, e);
+	if (ret == 0)
+		ret = policies_cover(p, np, m, nm, nodes, nn, &net, e);
 out:
 	free(m);
 	free(p);
+	free(nodes);
 	return ret;
 }
 
@@ -181,7 +214,10 @@ static int plan_build(const struct ledger *l, const struct proposal_op *ops, siz
 	pl->tlds = calloc(nops, sizeof(*pl->tlds));
 	pl->members = calloc(nops, sizeof(*pl->members));
 	pl->policies = calloc(nops, sizeof(*pl->policies));
-	if (pl->tlds == NULL || pl->members == NULL || pl->policies == NULL) {
+	pl->nodes = calloc(nops, sizeof(*pl->nodes));
+	pl->network = calloc(nops, sizeof(*pl->network));
+	if (pl->tlds == NULL || pl->members == NULL || pl->policies == NULL || pl->nodes == NULL ||
+	    pl->network == NULL) {
 		ret = CC_ENOMEM;
 		goto out;
 	}
@@ -198,12 +234,16 @@ static int plan_build(const struct ledger *l, const struct proposal_op *ops, siz
 			ret = member_plan(l, pl, op, e);
 		else if (strncmp(op->path, "policy/", 7) == 0)
 			ret = policyrec_plan(l, pl, op, e);
+		else if (strncmp(op->path, "node/", 5) == 0)
+			ret = noderec_plan(l, pl, op, e);
+		else if (strncmp(op->path, "network/", 8) == 0)
+			ret = networkrec_plan(l, pl, op, e);
 		else if (strncmp(op->path, "tld/", 4) != 0)
 			ret = cc_fail(e, CC_EINVAL, "%s cannot be written here", op->path);
 	}
 	if (ret == 0)
 		ret = tld_plan_finish(l, pl, e);
-	if (ret == 0 && !genesis)
+	if (ret == 0)
 		ret = plan_check_registry(l, pl, e);
 out:
 	if (ret < 0)
@@ -267,7 +307,7 @@ static void plan_touch(struct ledger *l, const struct plan *pl, uint64_t index)
 	for (size_t i = 0; i < pl->nhosts; i++)
 		if (pl->hosts[i].changed)
 			touch(l, index, pl->hosts[i].name);
-	if (pl->nmembers)
+	if (pl->nmembers || pl->nnodes)
 		touch(l, index, ".");
 }
 
@@ -301,6 +341,10 @@ static int plan_apply(struct ledger *l, struct plan *pl, uint64_t index)
 		ret = member_apply(l, pl, index);
 	if (ret == 0)
 		ret = policyrec_apply(l, pl, index);
+	if (ret == 0)
+		ret = noderec_apply(l, pl, index);
+	if (ret == 0)
+		ret = networkrec_apply(l, pl, index);
 	return ret;
 }
 
@@ -919,28 +963,13 @@ static int apply_chunk(struct ledger *l, const unsigned char *entry, size_t len,
 		ops[nops].content_len = (size_t)(s - ops[nops].content);
 		nops++;
 	}
+	/* The last chunk must leave every kind governed and the network whole: plan_build
+	 * checks what it would leave, before applying, so that a refused chunk changes
+	 * nothing. */
 	ret = plan_build(l, ops, nops, 1, &pl, e);
 	if (ret < 0)
 		goto out;
-	/* The last chunk must leave every kind governed; checked on the policies it would
-	 * leave, before applying, so that a refused chunk changes nothing. */
-	if (l->size == l->nchunks) {
-		struct policy_rec *set = calloc(l->npolicies + pl.npolicies + 1, sizeof(*set));
-
-		if (set == NULL) {
-			ret = CC_ENOMEM;
-		} else {
-			if (l->npolicies)
-				memcpy(set, l->policies, l->npolicies * sizeof(*set));
-			for (size_t i = 0; i < pl.npolicies; i++)
-				set[l->npolicies + i] = pl.policies[i].rec;
-			ret = policies_cover(set, l->npolicies + pl.npolicies, l->members,
-					     l->nmembers, e);
-			free(set);
-		}
-	}
-	if (ret == 0)
-		ret = plan_apply(l, &pl, l->size);
+	ret = plan_apply(l, &pl, l->size);
 	plan_free(&pl);
 	if (ret == 0 && l->size == l->nchunks)
 		l->ready = 1;
@@ -1107,6 +1136,38 @@ const struct ledger_member *ledger_member(const struct ledger *l, const char *id
 	return members_find(l->members, l->nmembers, id);
 }
 
+size_t ledger_node_count(const struct ledger *l)
+{
+	return l->nnodes;
+}
+
+const struct ledger_node *ledger_node_at(const struct ledger *l, size_t i)
+{
+	return i < l->nnodes ? &l->nodes[i] : NULL;
+}
+
+const struct ledger_node *ledger_node(const struct ledger *l, const char *id)
+{
+	return nodes_find(l->nodes, l->nnodes, id);
+}
+
+const char *ledger_sequencer(const struct ledger *l)
+{
+	return l->net.sequencer;
+}
+
+unsigned ledger_witness_need(const struct ledger *l)
+{
+	if (l->net.den == 0)
+		return 0;
+	return (unsigned)((l->net.num * l->nnodes + l->net.den - 1) / l->net.den);
+}
+
+const char *ledger_witness_quorum(const struct ledger *l)
+{
+	return l->net.quorum;
+}
+
 int ledger_get(const struct ledger *l, const char *path, struct cbuf *content, uint64_t *version)
 {
 	const char *name = strchr(path, '/');
@@ -1142,6 +1203,15 @@ int ledger_get(const struct ledger *l, const char *path, struct cbuf *content, u
 				*version = l->policies[i].version;
 				ret = policy_format(&l->policies[i].pol, content);
 			}
+	} else if (strncmp(path, "node/", 5) == 0) {
+		const struct ledger_node *n = nodes_find(l->nodes, l->nnodes, name);
+
+		if (n) {
+			*version = n->version;
+			ret = ledger_node_render(n, content);
+		}
+	} else if (strncmp(path, "network/", 8) == 0) {
+		ret = networkrec_render(&l->net, name, content, version);
 	}
 	return ret;
 }
@@ -1153,7 +1223,7 @@ static int str_cmp(const void *a, const void *b)
 
 int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn fn, void *ctx)
 {
-	size_t cap = l->tlds.n + l->hosts.n + l->nmembers + l->npolicies, n = 0;
+	size_t cap = l->tlds.n + l->hosts.n + l->nmembers + l->npolicies + l->nnodes + 2, n = 0;
 	char **paths = calloc(cap + 1, sizeof(*paths));
 	struct cbuf c = CBUF_INIT;
 	int ret = 0;
@@ -1173,6 +1243,13 @@ int ledger_foreach(const struct ledger *l, const char *prefix, ledger_record_fn 
 	for (size_t i = 0; ret == 0 && i < l->npolicies; i++)
 		if ((paths[n++] = strdup(l->policies[i].path)) == NULL)
 			ret = CC_ENOMEM;
+	for (size_t i = 0; ret == 0 && i < l->nnodes; i++)
+		if (asprintf(&paths[n++], "node/%s", l->nodes[i].id) < 0)
+			ret = CC_ENOMEM;
+	if (ret == 0 && l->net.sequencer[0] && (paths[n++] = strdup("network/sequencer")) == NULL)
+		ret = CC_ENOMEM;
+	if (ret == 0 && l->net.den && (paths[n++] = strdup("network/witness")) == NULL)
+		ret = CC_ENOMEM;
 	if (ret == 0)
 		qsort(paths, n, sizeof(*paths), str_cmp);
 	for (size_t i = 0; ret == 0 && i < n; i++) {

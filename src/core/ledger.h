@@ -8,7 +8,9 @@
  *                               in ascending order of member id>
  *
  * Records: tld/<label> (NS, DS and glue of the TLD), host/<name> (a name server's
- * addresses, shared by every TLD that uses it), member/<id>, policy/<name>. */
+ * addresses, shared by every TLD that uses it), member/<id>, policy/<name>, node/<id> (the
+ * node member <id> runs: its URL and keys), network/sequencer (the member whose node orders
+ * the log) and network/witness (the cosignatures that make a checkpoint final). */
 #ifndef CONCORD_LEDGER_H
 #define CONCORD_LEDGER_H
 
@@ -47,6 +49,27 @@ struct ledger_member {
 	struct member_dns dns;	    /* its node's name server: the apex NS set of the zone */
 	uint64_t version;	    /* log index of the last write */
 };
+
+#define NODE_URL_MAX 200
+
+/* A member's node: record node/<id>. Its key signs checkpoints when the node is the
+ * sequencer and cosignatures when it witnesses. */
+struct ledger_node {
+	char id[MEMBER_ID_MAX + 1]; /* the member that runs it */
+	char url[NODE_URL_MAX + 1]; /* API base URL, canonical, e.g. "http://192.0.2.1:8053" */
+	unsigned char key[32];	    /* node key (Ed25519): checkpoints, cosignatures */
+	unsigned char zsk[32];	    /* its zone-signing key (Ed25519) */
+	uint64_t version;	    /* log index of the last write */
+};
+
+/* A node URL ("http[s]://HOST[:PORT]", nothing after) into its canonical form: scheme and
+ * host lower-case, IPv6 as RFC 5952 writes it. CC_EINVAL with e set when it is not one. */
+int node_url_parse(char out[NODE_URL_MAX + 1], const char *s, struct cc_err *e);
+/* A node record's content (the lines "url", "key", "zsk") into n, whose id becomes id;
+ * ledger_node_render writes the one canonical form back. */
+int ledger_node_parse(struct ledger_node *n, const char *id, const char *content, size_t len,
+		      struct cc_err *e);
+int ledger_node_render(const struct ledger_node *n, struct cbuf *out);
 
 /* Where a proposal stands against the current state. */
 enum ledger_status {
@@ -135,6 +158,19 @@ size_t ledger_member_count(const struct ledger *l);
 const struct ledger_member *ledger_member_at(const struct ledger *l, size_t i); /* by id order */
 const struct ledger_member *ledger_member(const struct ledger *l, const char *id);
 
+size_t ledger_node_count(const struct ledger *l);
+/* By id order, NULL past the end. */
+const struct ledger_node *ledger_node_at(const struct ledger *l, size_t i);
+const struct ledger_node *ledger_node(const struct ledger *l, const char *id); /* NULL when none */
+/* The member whose node orders the log (network/sequencer), "" when the network names none:
+ * then every node appends to its own log, as a single-node network does. */
+const char *ledger_sequencer(const struct ledger *l);
+/* Node-key cosignatures that make a checkpoint final (network/witness): ceil(n * nodes / d),
+ * 0 when the network has no witness record. */
+unsigned ledger_witness_need(const struct ledger *l);
+/* "n/d" of network/witness, "" when none. */
+const char *ledger_witness_quorum(const struct ledger *l);
+
 /* A record's content in the form "propose put" takes, and its version. CC_ENOENT if none. */
 int ledger_get(const struct ledger *l, const char *path, struct cbuf *content, uint64_t *version);
 
@@ -157,9 +193,10 @@ int ledger_delegations_each(const struct ledger *l, ledger_rr_fn fn, void *ctx);
 
 /* The owner names of delegation records (a TLD's NS and DS, a name server's addresses)
  * that entries since .. ledger_size(l) - 1 wrote, in the order written, repeats included;
- * "." when a member record changed (the apex: the root servers). Returns fn's first
- * non-zero result, or CC_ENOENT when the ledger no longer remembers that far back (the
- * genesis, or more than LEDGER_TOUCH_MAX names ago): the caller then reads everything. */
+ * "." when a member or node record changed (the apex: the root servers, and the nodes'
+ * zone-signing keys). Returns fn's first non-zero result, or CC_ENOENT when the ledger no
+ * longer remembers that far back (the genesis, or more than LEDGER_TOUCH_MAX names ago):
+ * the caller then reads everything. */
 typedef int (*ledger_touch_fn)(void *ctx, const char *name);
 int ledger_touched(const struct ledger *l, uint64_t since, ledger_touch_fn fn, void *ctx);
 /* The delegation records at one owner name (absolute, lower-case): the NS and DS of the TLD

@@ -398,3 +398,43 @@ int merkle_verify_consistency(uint64_t old, uint64_t size,
 out:
 	return ret;
 }
+
+int merkle_root_extended(const struct merkle_tree *t, const unsigned char (*leaves)[MERKLE_HASH],
+			 uint64_t n, unsigned char out[MERKLE_HASH])
+{
+	/* The frontier: the perfect subtrees the leaves so far split into, largest first. */
+	unsigned char hash[64][MERKLE_HASH];
+	unsigned level[64];
+	unsigned k = 0;
+	uint64_t off = 0;
+	int ret = 0;
+
+	if (n > MERKLE_MAX_SIZE - t->size)
+		return CC_ETOOBIG;
+	for (int b = 63; b >= 0; b--) {
+		if (!(t->size >> b & 1))
+			continue;
+		ret = merkle_tree_get(t, (unsigned)b, off >> b, hash[k]);
+		if (ret < 0)
+			return ret;
+		level[k++] = (unsigned)b;
+		off += (uint64_t)1 << b;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(hash[k], leaves[i], MERKLE_HASH);
+		level[k++] = 0;
+		while (k >= 2 && level[k - 2] == level[k - 1]) {
+			merkle_node_hash(hash[k - 2], hash[k - 1], hash[k - 2]);
+			level[k - 2]++;
+			k--;
+		}
+	}
+	if (k == 0) {
+		memcpy(out, merkle_empty_root, MERKLE_HASH);
+		return 0;
+	}
+	memcpy(out, hash[k - 1], MERKLE_HASH);
+	while (k-- > 1)
+		merkle_node_hash(hash[k - 1], out, out);
+	return 0;
+}

@@ -34,6 +34,10 @@ int merkle_tree_get(const struct merkle_tree *t, unsigned level, uint64_t index,
 		    unsigned char out[MERKLE_HASH]);
 /* Root of the first size leaves (size <= t->size); the empty tree's root is SHA-256(""). */
 int merkle_tree_root(const struct merkle_tree *t, uint64_t size, unsigned char out[MERKLE_HASH]);
+/* Root of the tree of t's leaves followed by n more leaf hashes, t unchanged: how a follower
+ * checks leaves it was sent against a signed checkpoint before it takes any of them. */
+int merkle_root_extended(const struct merkle_tree *t, const unsigned char (*leaves)[MERKLE_HASH],
+			 uint64_t n, unsigned char out[MERKLE_HASH]);
 /* Inclusion proof of leaf index in the tree of size leaves, RFC 9162 §2.1.3. proof must hold
  * MERKLE_MAX_PROOF hashes; *n is set to the number written. CC_ENOENT when size > t->size. */
 int merkle_tree_inclusion(const struct merkle_tree *t, uint64_t index, uint64_t size,

@@ -15,7 +15,10 @@
 #define ALG_ED25519    0x01
 #define SIG_BLOB_LEN   68 /* key id (4) || Ed25519 signature (64) */
 #define SIG_B64_LEN    92
-#define VKEY_BLOB_LEN  33 /* 0x01 || Ed25519 public key (32) */
+#define COSIG_BLOB_LEN 76 /* key id (4) || timestamp (8) || Ed25519 signature (64) */
+#define COSIG_B64_LEN  104
+#define ALG_COSIG_V1   0x04 /* c2sp.org/tlog-cosignature, Ed25519 */
+#define VKEY_BLOB_LEN  33   /* 0x01 || Ed25519 public key (32) */
 #define VKEY_B64_LEN   44
 /* The shortest signature line: dash, space, 1-byte name, space, base64, newline. */
 #define SIG_LINE_MIN (SIG_PREFIX_LEN + 1 + 1 + SIG_B64_LEN + 1)
@@ -188,11 +191,12 @@ static int b64_decode_exact(unsigned char *out, size_t outlen, const char *s, si
 	return 0;
 }
 
-uint32_t note_key_id(const char *name, const unsigned char pub[32])
+/* SHA-256(name || "\n" || alg || pub)[:4]: the key id of a key of signature type alg. */
+static uint32_t key_id_of(const char *name, unsigned char alg, const unsigned char pub[32])
 {
 	crypto_hash_sha256_state st;
 	unsigned char h[crypto_hash_sha256_BYTES];
-	const unsigned char sep[2] = {'\n', ALG_ED25519};
+	const unsigned char sep[2] = {'\n', alg};
 
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name));
@@ -200,6 +204,11 @@ uint32_t note_key_id(const char *name, const unsigned char pub[32])
 	crypto_hash_sha256_update(&st, pub, 32);
 	crypto_hash_sha256_final(&st, h);
 	return get_be32(h);
+}
+
+uint32_t note_key_id(const char *name, const unsigned char pub[32])
+{
+	return key_id_of(name, ALG_ED25519, pub);
 }
 
 int note_signer_from_seed(struct note_signer *s, const char *name, const unsigned char seed[32])
@@ -381,9 +390,9 @@ int note_text_valid(const char *text, size_t len, struct cc_err *e)
 static int parse_sig_line(const char *s, size_t n, size_t line, struct note_sig *sig,
 			  struct cc_err *e)
 {
-	unsigned char blob[SIG_BLOB_LEN];
+	unsigned char blob[COSIG_BLOB_LEN];
 	const char *name, *sp, *why;
-	size_t namelen, rest;
+	size_t namelen, rest, b64len;
 
 	if (n < SIG_PREFIX_LEN || memcmp(s, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
 		return cc_fail(e, CC_EINVAL,
@@ -398,20 +407,29 @@ static int parse_sig_line(const char *s, size_t n, size_t line, struct note_sig 
 	namelen = (size_t)(sp - name);
 	if (!name_check(name, namelen, &why))
 		return cc_fail(e, CC_EINVAL, "note: line %zu: %s", line, why);
-	if (rest - namelen - 1 != SIG_B64_LEN)
+	b64len = rest - namelen - 1;
+	if (b64len != SIG_B64_LEN && b64len != COSIG_B64_LEN)
 		return cc_fail(
 		    e, CC_EINVAL,
 		    "note: line %zu: signature of %zu base64 characters, not 92 (4-byte key "
-		    "id, 64-byte Ed25519 signature)",
-		    line, rest - namelen - 1);
-	if (b64_decode_exact(blob, sizeof(blob), sp + 1, SIG_B64_LEN) < 0)
+		    "id, 64-byte Ed25519 signature) nor 104 (a cosignature: key id, time, "
+		    "signature)",
+		    line, b64len);
+	if (b64_decode_exact(blob, b64len == SIG_B64_LEN ? SIG_BLOB_LEN : COSIG_BLOB_LEN, sp + 1,
+			     b64len) < 0)
 		return cc_fail(e, CC_EINVAL,
-			       "note: line %zu: signature is not the canonical base64 of 68 bytes",
-			       line);
+			       "note: line %zu: signature is not the canonical base64 of %d bytes",
+			       line, b64len == SIG_B64_LEN ? SIG_BLOB_LEN : COSIG_BLOB_LEN);
 	memcpy(sig->name, name, namelen);
 	sig->name[namelen] = '\0';
 	sig->id = get_be32(blob);
-	memcpy(sig->sig, blob + 4, 64);
+	sig->cosig = b64len == COSIG_B64_LEN;
+	if (sig->cosig) {
+		sig->time = (uint64_t)get_be32(blob + 4) << 32 | get_be32(blob + 8);
+		memcpy(sig->sig, blob + 12, 64);
+	} else {
+		memcpy(sig->sig, blob + 4, 64);
+	}
 	return 0;
 }
 
@@ -567,7 +585,7 @@ int note_sign(const struct note_signer *s, const char *text, size_t len, struct 
 
 int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig)
 {
-	if (sig->id != k->id || strncmp(sig->name, k->name, sizeof(k->name)) != 0)
+	if (sig->cosig || sig->id != k->id || strncmp(sig->name, k->name, sizeof(k->name)) != 0)
 		return CC_ESIG;
 	if (crypto_sign_ed25519_verify_detached(sig->sig, (const unsigned char *)text, len,
 						k->pub) != 0)
@@ -577,15 +595,80 @@ int note_verify(const struct note_key *k, const char *text, size_t len, const st
 
 int note_format_sig(const struct note_sig *sig, struct cbuf *out)
 {
-	unsigned char blob[SIG_BLOB_LEN];
-	char b64[SIG_B64_LEN + 1];
+	unsigned char blob[COSIG_BLOB_LEN];
+	char b64[COSIG_B64_LEN + 1];
+	size_t n = 4;
 
 	if (!note_name_valid(sig->name))
 		return CC_EINVAL;
 	put_be32(blob, sig->id);
-	memcpy(blob + 4, sig->sig, 64);
-	sodium_bin2base64(b64, sizeof(b64), blob, sizeof(blob), sodium_base64_VARIANT_ORIGINAL);
+	if (sig->cosig) {
+		put_be32(blob + 4, (uint32_t)(sig->time >> 32));
+		put_be32(blob + 8, (uint32_t)sig->time);
+		n += 8;
+	}
+	memcpy(blob + n, sig->sig, 64);
+	n += 64;
+	sodium_bin2base64(b64, sizeof(b64), blob, n, sodium_base64_VARIANT_ORIGINAL);
 	return cbuf_printf(out, SIG_PREFIX "%s %s\n", sig->name, b64);
+}
+
+uint32_t note_cosig_key_id(const char *name, const unsigned char pub[32])
+{
+	return key_id_of(name, ALG_COSIG_V1, pub);
+}
+
+/* The message a cosignature signs: a header for domain separation, the time, the body. */
+static int cosig_message(uint64_t t, const char *text, size_t len, struct cbuf *m)
+{
+	if (t > INT64_MAX)
+		return CC_EINVAL;
+	if (cbuf_printf(m, "cosignature/v1\ntime %llu\n", (unsigned long long)t) < 0 ||
+	    cbuf_put(m, text, len) < 0)
+		return CC_ENOMEM;
+	return 0;
+}
+
+int note_cosign(const struct note_signer *s, const char *name, uint64_t t, const char *text,
+		size_t len, struct note_sig *out)
+{
+	struct cbuf m = CBUF_INIT;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!note_name_valid(name))
+		return CC_EINVAL;
+	if ((ret = note_text_valid(text, len, NULL)) < 0 ||
+	    (ret = cosig_message(t, text, len, &m)) < 0)
+		goto out;
+	if (crypto_sign_ed25519_detached(out->sig, NULL, (const unsigned char *)m.p, m.len,
+					 s->sk) != 0) {
+		ret = CC_EINVAL;
+		goto out;
+	}
+	memcpy(out->name, name, strlen(name) + 1);
+	out->id = note_cosig_key_id(name, s->key.pub);
+	out->cosig = 1;
+	out->time = t;
+out:
+	cbuf_free(&m);
+	return ret;
+}
+
+int note_cosig_verify(const char *name, const unsigned char pub[32], const char *text, size_t len,
+		      const struct note_sig *sig)
+{
+	struct cbuf m = CBUF_INIT;
+	int ret = CC_ESIG;
+
+	if (!sig->cosig || strcmp(sig->name, name) != 0 || sig->id != note_cosig_key_id(name, pub))
+		return CC_ESIG;
+	if (cosig_message(sig->time, text, len, &m) == 0 &&
+	    crypto_sign_ed25519_verify_detached(sig->sig, (const unsigned char *)m.p, m.len, pub) ==
+		0)
+		ret = 0;
+	cbuf_free(&m);
+	return ret;
 }
 
 /* Writes only what note_parse accepts, so a note we emit is never refused by a peer

@@ -33,6 +33,8 @@ struct note_sig {		      /* one signature line */
 	char name[NOTE_NAME_MAX + 1]; /* key name as written on the line */
 	uint32_t id;		      /* key id from the first 4 bytes of the base64 blob */
 	unsigned char sig[64];	      /* Ed25519 signature */
+	int cosig;		      /* a timestamped cosignature (c2sp.org/tlog-cosignature) */
+	uint64_t time;		      /* its time, when cosig */
 };
 
 struct note {		       /* a parsed note; owns its memory */
@@ -55,7 +57,8 @@ int note_vkey_parse(struct note_key *k, const char *s, size_t len, struct cc_err
 int note_vkey_format(const struct note_key *k, struct cbuf *out);
 
 /* Strict parse: text non-empty, valid UTF-8, no control characters but '\n', every line
- * ends in '\n', then one blank line, then 1..NOTE_MAX_SIGS well-formed signature lines with
+ * ends in '\n', then one blank line, then 1..NOTE_MAX_SIGS well-formed signature lines (plain, or
+ * timestamped cosignatures) with
  * no two from the same key (name and id), at most NOTE_MAX_SIZE bytes in all.
  * Verifies nothing: see note_verify. */
 int note_parse(struct note *n, const char *msg, size_t len, struct cc_err *e);
@@ -70,6 +73,17 @@ int note_parse_sigs(struct note_sig **sigs, size_t *nsigs, const char *s, size_t
 int note_text_valid(const char *text, size_t len, struct cc_err *e);
 
 int note_sign(const struct note_signer *s, const char *text, size_t len, struct note_sig *out);
+
+/* Cosignatures (c2sp.org/tlog-cosignature, Ed25519): a witness's statement that, at time t,
+ * the note (a checkpoint) is the largest consistent tree head it has seen of that log. The
+ * key id is SHA-256(name || "\n" || 0x04 || public key)[:4]; the signed message is
+ * "cosignature/v1\ntime <t>\n" then the note's text. */
+uint32_t note_cosig_key_id(const char *name, const unsigned char pub[32]);
+int note_cosign(const struct note_signer *s, const char *name, uint64_t t, const char *text,
+		size_t len, struct note_sig *out);
+/* 0 when sig is a valid cosignature of text by (name, pub); CC_ESIG otherwise. */
+int note_cosig_verify(const char *name, const unsigned char pub[32], const char *text, size_t len,
+		      const struct note_sig *sig);
 
 /* 0 when sig is k's valid signature of text; CC_ESIG otherwise (also on name/id mismatch). */
 int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig);

@@ -25,7 +25,8 @@ int chamber_parse(const char *s)
 static int kind_governable(const char *s, size_t n)
 {
 	return (n == 3 && memcmp(s, "tld", 3) == 0) || (n == 6 && memcmp(s, "member", 6) == 0) ||
-	       (n == 6 && memcmp(s, "policy", 6) == 0);
+	       (n == 6 && memcmp(s, "policy", 6) == 0) || (n == 4 && memcmp(s, "node", 4) == 0) ||
+	       (n == 7 && memcmp(s, "network", 7) == 0);
 }
 
 static int pattern_parse(struct policy *p, const char *pat, struct cc_err *e)
@@ -33,9 +34,11 @@ static int pattern_parse(struct policy *p, const char *pat, struct cc_err *e)
 	const char *slash = strchr(pat, '/');
 
 	if (slash == NULL || !kind_governable(pat, (size_t)(slash - pat)))
-		return cc_fail(e, CC_EINVAL,
-			       "policy: \"applies %.64s\": kind must be tld, member or policy",
-			       pat);
+		return cc_fail(
+		    e, CC_EINVAL,
+		    "policy: \"applies %.64s\": kind must be tld, member, policy, node or "
+		    "network",
+		    pat);
 	if (strcmp(slash + 1, "*") == 0)
 		p->pattern_kind = PAT_ANY;
 	else if (strcmp(slash + 1, "??") == 0)
@@ -49,7 +52,7 @@ static int pattern_parse(struct policy *p, const char *pat, struct cc_err *e)
 	return 0;
 }
 
-static int fraction_parse(const char *s, unsigned *num, unsigned *den)
+int policy_fraction_parse(const char *s, unsigned *num, unsigned *den)
 {
 	unsigned n, d;
 	int used = 0;
@@ -79,10 +82,10 @@ static int require_parse(struct policy *p, char **f, int nf, unsigned lineno, st
 		r->kind = REQ_MEMBER;
 		snprintf(r->member, sizeof(r->member), "%s", f[2]);
 	} else if (nf == 3 && strcmp(f[1], "all") == 0 &&
-		   fraction_parse(f[2], &r->num, &r->den) == 0) {
+		   policy_fraction_parse(f[2], &r->num, &r->den) == 0) {
 		r->kind = REQ_ALL;
 	} else if (nf == 4 && strcmp(f[1], "chamber") == 0 &&
-		   fraction_parse(f[3], &r->num, &r->den) == 0) {
+		   policy_fraction_parse(f[3], &r->num, &r->den) == 0) {
 		if (strcmp(f[2], "*") == 0) {
 			r->kind = REQ_OTHER_CHAMBERS;
 		} else {

@@ -54,6 +54,9 @@ int policy_format(const struct policy *p, struct cbuf *out); /* canonical conten
 /* 1 when pattern matches path. */
 int policy_matches(const struct policy *p, const char *path);
 
+/* "n/d" with 1 <= n <= d <= 100, decimal digits without leading zeros (one spelling). */
+int policy_fraction_parse(const char *s, unsigned *num, unsigned *den);
+
 const char *chamber_name(int chamber);
 int chamber_parse(const char *s); /* enum chamber, or -1 */
 

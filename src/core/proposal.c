@@ -73,6 +73,14 @@ int path_valid(const char *path, struct cc_err *e)
 	} else if (strncmp(path, "policy/", 7) == 0) {
 		if (!member_id_valid(rest))
 			return cc_fail(e, CC_EINVAL, "bad path %.64s: not a policy name", path);
+	} else if (strncmp(path, "node/", 5) == 0) {
+		if (!member_id_valid(rest))
+			return cc_fail(e, CC_EINVAL, "bad path %.64s: not a member id", path);
+	} else if (strncmp(path, "network/", 8) == 0) {
+		/* The name's syntax only: which names exist is the record kind's business. */
+		if (!member_id_valid(rest))
+			return cc_fail(e, CC_EINVAL, "bad path %.64s: not a network record name",
+				       path);
 	} else {
 		return cc_fail(e, CC_EINVAL, "bad path \"%.64s\": unknown record kind", path);
 	}

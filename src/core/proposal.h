@@ -59,7 +59,8 @@ int proposal_format(struct cbuf *out, const char *origin, const char *proposer, 
 /* The id of a body: hex SHA-256. */
 void proposal_id(const char *body, size_t len, char id[PROPOSAL_ID_LEN + 1]);
 
-/* Path syntax: "tld/<label>", "host/<absolute name>", "member/<id>", "policy/<name>". */
+/* Path syntax: "tld/<label>", "host/<absolute name>", "member/<id>", "policy/<name>",
+ * "node/<member id>", "network/<name>". */
 int path_valid(const char *path, struct cc_err *e);
 /* Member ids: 1..32 of [a-z0-9-], starting with a letter or digit. */
 int member_id_valid(const char *id);

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/ledger.h"
 #include "core/tlog.h"
 #include "node/conf.h"
+#include "node/peer.h"
 
 #define CT_JSON		"application/json"
 #define CT_PROBLEM	"application/problem+json"
@@ -25,6 +27,7 @@
 struct api {
 	struct MHD_Daemon *d; /* the HTTP daemon */
 	struct node *n;	      /* the node served */
+	struct peer *peer;    /* the way to the sequencer, or NULL */
 	atomic_int active;    /* requests in progress */
 };
 
@@ -37,7 +40,8 @@ enum req_phase {
 enum req_kind {
 	REQ_CHANGE, /* a POST: the answer is reply */
 	REQ_BATCH,  /* POST /v1/proposals/batch: the answer is batch */
-	REQ_RECORD  /* GET /v1/records/{path}: ask again once woken */
+	REQ_RECORD, /* GET /v1/records/{path}: ask again once woken */
+	REQ_FORWARD /* carried to the sequencer: the answer is fwd */
 };
 
 struct api_req {		       /* one request */
@@ -51,6 +55,7 @@ struct api_req {		       /* one request */
 	int kind;		       /* enum req_kind, once suspended */
 	struct node_reply reply;       /* REQ_CHANGE: the answer */
 	struct node_batch_reply batch; /* REQ_BATCH: the answer */
+	struct peer_fwd fwd;	       /* REQ_FORWARD: the request and its answer */
 };
 
 /* ---- responses ---- */
@@ -390,6 +395,50 @@ static enum MHD_Result api_log(struct api_req *q, const char *url, const char *m
 			w == TLOG_TILE_WIDTH ? CACHE_IMMUTABLE : "no-cache");
 }
 
+/* On a node that follows a sequencer, proposals are the sequencer's business: the request
+ * goes there and its answer comes back as it is. 1 when the request was taken. */
+static int api_forward(struct api_req *q, const char *url, const char *method)
+{
+	struct peer_fwd *f = &q->fwd;
+	const char *status = MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "status");
+	char seq[NODE_URL_MAX + 1];
+	int n;
+
+	if (q->a->peer == NULL || !(is_get(method) || is_post(method)) ||
+	    !node_sequencer_url(q->a->n, seq, sizeof(seq)))
+		return 0;
+	n = snprintf(f->path, sizeof(f->path), "%s%s%s", url, status ? "?status=" : "",
+		     status ? status : "");
+	/* Ours are short; anything longer is nothing the API knows. */
+	if (n < 0 || (size_t)n >= sizeof(f->path) ||
+	    (status && strspn(status, "abcdefghijklmnopqrstuvwxyz") != strlen(status)))
+		return 0;
+	f->w = &q->w;
+	f->post = is_post(method);
+	f->body = q->body.p;
+	f->len = q->body.len;
+	q->kind = REQ_FORWARD;
+	q->phase = REQ_WAITING;
+	MHD_suspend_connection(q->c);
+	if (!peer_forward(q->a->peer, f)) {
+		/* it stopped following between the two looks: the client asks again */
+		f->status = 0;
+		q->phase = REQ_READY;
+		MHD_resume_connection(q->c);
+	}
+	return 1;
+}
+
+static enum MHD_Result api_forward_done(struct api_req *q)
+{
+	struct peer_fwd *f = &q->fwd;
+
+	if (f->status == 0)
+		return api_problem_full(q->c, 503, "unavailable", "service unavailable",
+					"the node's role changed: try again", NULL);
+	return api_send(q->c, (unsigned)f->status, f->ctype, &f->out, NULL, NULL);
+}
+
 static enum MHD_Result api_proposals(struct api_req *q, const char *url, const char *method)
 {
 	const char *rest = url + strlen("/v1/proposals");
@@ -399,6 +448,8 @@ static enum MHD_Result api_proposals(struct api_req *q, const char *url, const c
 	const char *slash;
 	int ret;
 
+	if (api_forward(q, url, method))
+		return MHD_YES;
 	if (*rest == '\0') {
 		if (is_post(method))
 			return api_change(q, NULL, NULL);
@@ -543,6 +594,8 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 			return api_change_done(q);
 		if (q->kind == REQ_BATCH)
 			return api_batch_done(q);
+		if (q->kind == REQ_FORWARD)
+			return api_forward_done(q);
 		q->phase = REQ_READING;
 		return api_record(q, url + 12);
 	}
@@ -563,6 +616,7 @@ static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	node_reply_free(&q->reply);
 	node_batch_reply_free(&q->batch);
+	cbuf_free(&q->fwd.out);
 	cbuf_free(&q->body);
 	free(q);
 	*con_cls = NULL;
@@ -584,7 +638,8 @@ static unsigned api_threads(void)
 				     : (unsigned)n;
 }
 
-int api_start(struct api **out, struct node *n, const char *addr, struct cc_err *e)
+int api_start(struct api **out, struct node *n, struct peer *peer, const char *addr,
+	      struct cc_err *e)
 {
 	struct addrinfo hints, *ai = NULL;
 	char host[CONF_ADDR_MAX], port[8];
@@ -609,6 +664,7 @@ int api_start(struct api **out, struct node *n, const char *addr, struct cc_err 
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	}
 	a->n = n;
+	a->peer = peer;
 	atomic_init(&a->active, 0);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)

@@ -16,8 +16,11 @@
 
 struct api;
 
-/* Listens on addr ("127.0.0.1:8053", "[::1]:8053", port 0 for any free port). */
-int api_start(struct api **out, struct node *n, const char *addr, struct cc_err *e);
+struct peer;
+
+/* Listens on addr ("127.0.0.1:8053", "[::1]:8053", port 0 for any free port). While the node
+ * follows a sequencer, the proposal endpoints are the sequencer's: p carries them there. */
+int api_start(struct api **out, struct node *n, struct peer *p, const char *addr, struct cc_err *e);
 /* The port actually bound. */
 unsigned api_port(const struct api *a);
 /* Stops accepting connections; requests in progress go on. */

@@ -2,8 +2,12 @@
  *
  *   DIR/node.conf   "member <id>" (the operating member) and "http <addr:port>", one per
  *                   line; '#' starts a comment
- *   DIR/node.key    the log signing key: one PRIVATE+KEY line (key_format_signer) whose key
- *                   name is the network origin, mode 0600
+ *   DIR/node.key    the node key, which signs the log: one PRIVATE+KEY line
+ *                   (key_format_signer), mode 0600, named "concord-node" when `concord node
+ *                   keys` made it (the key of the member's node/ record), else named after
+ *                   the network origin
+ *   DIR/node.pub    what `concord node keys` made public: "member <id>" then the lines of a
+ *                   node/<id> record (url, key, zsk), mode 0644
  *   DIR/ksk.key, DIR/zsk.key   the DNSSEC keys of the zone the node serves (Ed25519): one
  *                   PRIVATE+KEY line each, named "dnssec-ksk" and "dnssec-zsk", mode 0600;
  *                   made on the first start when missing
@@ -19,14 +23,17 @@
 #include "core/note.h"
 #include "core/proposal.h"
 
-#define CONF_FILE	  "node.conf"
-#define CONF_KEY_FILE	  "node.key"
-#define CONF_DB_FILE	  "concord.db"
-#define CONF_KSK_FILE	  "ksk.key"
-#define CONF_ZSK_FILE	  "zsk.key"
-#define CONF_HTTP_DEFAULT "127.0.0.1:8053"
-#define CONF_ADDR_MAX	  128
-#define CONF_PATH_MAX	  4096
+#define CONF_FILE	   "node.conf"
+#define CONF_KEY_FILE	   "node.key"
+#define CONF_DB_FILE	   "concord.db"
+#define CONF_KSK_FILE	   "ksk.key"
+#define CONF_ZSK_FILE	   "zsk.key"
+#define CONF_PUB_FILE	   "node.pub"
+#define CONF_NODE_KEY_NAME "concord-node" /* a node key made by `concord node keys` */
+#define CONF_ZSK_NAME	   "dnssec-zsk"
+#define CONF_HTTP_DEFAULT  "127.0.0.1:8053"
+#define CONF_ADDR_MAX	   128
+#define CONF_PATH_MAX	   4096
 
 struct conf {
 	char member[MEMBER_ID_MAX + 1]; /* id of the member operating the node */

@@ -6,7 +6,9 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "core/buf.h"
 #include "core/key.h"
+#include "core/ledger.h"
 
 /* Reads the genesis file and the member's private key file (ID.key), then node_init_bundle. */
 int node_init(const char *dir, const char *genesis_path, const char *key_path, struct cc_err *e);
@@ -15,8 +17,21 @@ int node_init(const char *dir, const char *genesis_path, const char *key_path, s
  * its members with that very key, then creates DIR (which must be absent or empty) with
  * node.conf ("member <id>", default HTTP address), a fresh node.key named after the network
  * origin, and concord.db holding the genesis entries and the first signed checkpoint.
- * On any failure nothing is left behind. */
+ * DIR may instead hold exactly what node_keys wrote: its node key is then the log key
+ * (CC_EPERM when node.pub is another member's, or the genesis lists other keys for the
+ * member's node). A genesis listing the member's node needs those keys. On any failure DIR
+ * is left as it was found. */
 int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 		     const struct key_pair *member, struct cc_err *e);
+
+/* `concord node keys DIR --member ID --url URL`: creates DIR (absent or empty) with a fresh
+ * node key (node.key, named "concord-node"), a zone-signing key (zsk.key) and node.pub, the
+ * member's node record to be: "member <id>" then its url, key and zsk lines. Appends
+ * node.pub's text to pub. On any failure nothing is left behind. */
+int node_keys(const char *dir, const char *member, const char *url, struct cbuf *pub,
+	      struct cc_err *e);
+
+/* node.pub: "member <id>\n" then a node record's content, into n (canonical). */
+int node_pub_parse(struct ledger_node *n, const char *text, size_t len, struct cc_err *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "node/conf.h"
 #include "node/dnsd.h"
 #include "node/node.h"
+#include "node/peer.h"
 
 static void usage(FILE *f)
 {
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 	int nnotify = 0, nallow = 0, workers = 0;
 	struct node *n = NULL;
 	struct api *a = NULL;
+	struct peer *p = NULL;
 	struct dnsd *d = NULL;
 	struct cc_err e = {0};
 	char host[CONF_ADDR_MAX];
@@ -149,7 +151,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "concordd: %s\n", e.msg);
 		goto out;
 	}
-	if (node_start(n, &e) < 0 || api_start(&a, n, http, &e) < 0) {
+	if (node_start(n, &e) < 0 || peer_start(&p, n, &e) < 0 ||
+	    api_start(&a, n, p, http, &e) < 0) {
 		fprintf(stderr, "concordd: %s\n", e.msg);
 		goto out;
 	}
@@ -180,12 +183,19 @@ int main(int argc, char **argv)
 	/* No new connections; commit what is queued and answer those requests; then close. */
 	api_quiesce(a);
 	node_stop(n);
+	/* after node_stop: a follow round in progress then gives up at once */
+	peer_stop(p);
+	p = NULL;
 	api_drain(a, 2000);
 	dnsd_stop(d);
 	d = NULL;
 	size = node_size(n);
 	ret = 0;
 out:
+	if (p) {
+		node_stop(n);
+		peer_stop(p); /* answers every forwarded request */
+	}
 	if (a) {
 		node_stop(n); /* wakes any suspended request before MHD may close it */
 		api_stop(a);

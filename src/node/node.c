@@ -26,6 +26,7 @@
 #include "dns/zone.h"
 #include "node/conf.h"
 #include "node/dnsd.h"
+#include "node/node_impl.h"
 #include "node/store.h"
 
 #define NODE_LIST_MAX	 1000  /* proposals in one listing */
@@ -39,148 +40,13 @@
 #define NODE_LINGER_US	1500
 #define NODE_BATCH_FULL 64
 
-enum prop_status { PS_PENDING, PS_ACCEPTED, PS_REJECTED, PS_EXPIRED, PS_COUNT };
-
 static const char *const prop_status_name[PS_COUNT] = {"pending", "accepted", "rejected",
 						       "expired"};
 
-struct node_vsig {	     /* a verified signature */
-	struct note_sig sig; /* as received; sig.name is the member id */
-	struct note_key key; /* the member key it verified against (zero when loaded unverified) */
-};
-
-struct node_prop {		/* a proposal the node holds in memory */
-	struct proposal p;	/* parsed body; p.id is the map key */
-	struct node_vsig *sigs; /* verified approvals, sorted by member id */
-	size_t nsigs;		/* entries in sigs */
-	struct node_vsig *objs; /* verified objections (over the objection body), by member id */
-	size_t nobjs;		/* entries in objs */
-	int status;		/* enum prop_status */
-	int64_t received;	/* unix time first received */
-	int64_t idx;		/* log index once accepted, else -1 */
-	char *reason;		/* why rejected or expired, else NULL */
-	uint64_t eval_size;	/* ledger size at the last evaluation (0: never) */
-	int64_t not_before;	/* last evaluation: earliest acceptance time */
-	int met;		/* last evaluation: every requirement met, only time is missing */
-	uint64_t final_seq;	/* batch carrying the final status; the prop leaves memory once
-				 * that batch is durable */
-	atomic_int refs;	/* the map's reference, plus one per batch row or request still
-				 * reading it; a final prop never changes, so it is read unlocked */
-};
-
-struct node_row {		   /* a proposal row queued for the committer */
-	struct store_proposal row; /* a snapshot (pending proposals change), when np is NULL */
-	struct node_prop *np;	   /* a final proposal (it no longer changes), referenced: the
-				    * committer builds its row, off the lock */
-};
-
-/* The ids of proposals whose final status is durable, so that a new proposal is told apart
- * from a decided one without a store lookup. Open addressing on the binary id (a SHA-256,
- * so its first bytes are a fine hash). */
-#define FINAL_FREE	0  /* empty slot */
-#define FINAL_REJECTED	-1 /* rejected or expired: the reason is in the store */
-#define FINAL_ACCEPTED0 1  /* accepted at log index v - FINAL_ACCEPTED0 */
-
-struct node_final {	      /* one decided proposal */
-	unsigned char id[32]; /* binary id */
-	int64_t v;	      /* FINAL_* */
-};
-
-struct node_finals {
-	struct node_final *v; /* cap slots */
-	size_t cap;	      /* power of two, or 0 */
-	size_t n;	      /* used */
-};
-
-struct node_batch {		   /* changes waiting for the committer */
-	struct cbuf *entries;	   /* new log entries, in index order */
-	size_t nentries;	   /* used */
-	size_t capentries;	   /* allocated */
-	uint64_t first;		   /* index of entries[0] */
-	struct node_row *rows;	   /* proposal rows to upsert, in order */
-	size_t nrows;		   /* used */
-	size_t caprows;		   /* allocated */
-	struct node_waiter *head;  /* requests to wake after the commit (under q_mu) */
-	struct node_waiter **tail; /* where the next waiter goes */
-};
-
-struct node {
-	char dir[CONF_PATH_MAX];	  /* node directory */
-	int dirfd;			  /* open on dir, holding its exclusive flock */
-	struct conf conf;		  /* node.conf */
-	struct note_signer key;		  /* log signing key (name = origin) */
-	char origin[TLOG_ORIGIN_MAX + 1]; /* network origin, fixed by the genesis */
-	char *log_vkey;			  /* verifier key of the log key, for /v1/network */
-	struct store *wr;		  /* the committer's connection */
-	struct store *rd;		  /* readers' connection, under rd_mu */
-	pthread_mutex_t rd_mu;		  /* serializes rd (taken after lock, never before) */
-
-	/* Everything below is under lock: shared for reading, exclusive for changing. */
-	pthread_rwlock_t lock;
-	struct ledger *ledger;	   /* state, possibly ahead of the disk by one batch */
-	struct merkle_tree tree;   /* every entry's leaf, same size as the ledger */
-	struct map props;	   /* id -> node_prop: pending, and final ones not yet durable */
-	struct node_finals finals; /* decided proposals no longer in props */
-	struct node_batch batch;   /* changes not yet taken by the committer */
-	uint64_t seq;		   /* batches taken by the committer so far */
-	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
-	char *checkpoint;	   /* latest durable signed checkpoint */
-	int stopping;		   /* node_stop has begun: no more changes */
-	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
-
-	/* A copy of the member keys, changed with the registry under the exclusive lock, read
-	 * by signature checks without the node lock (a waiting writer would hold them up). */
-	pthread_mutex_t keys_mu; /* guards keys and nkeys */
-	struct note_key *keys;	 /* every member's key, in member id order */
-	size_t nkeys;		 /* entries in keys */
-
-	pthread_mutex_t q_mu;  /* wakes the committer; guards batch.head/tail */
-	pthread_cond_t q_cond; /* signalled on a new change or stop */
-	int q_kick;	       /* a change is queued */
-	unsigned q_nwait;      /* requests waiting on the batch being filled */
-	int q_linger;	       /* the last batch was large: let the next one fill */
-	int q_stop;	       /* the committer must finish */
-	int q_done;	       /* the committer is gone: a late waiter is woken at once */
-	pthread_t committer;   /* the committer thread */
-	int started;	       /* committer running */
-	struct cbuf logq;      /* log lines written after the next commit (under q_mu) */
-
-	/* The WAL is copied into the database by a thread of its own, off the commit path;
-	 * the committer only tops a finished pass off, so that the WAL can start over. */
-	struct store *ck;	/* the checkpointer's connection */
-	pthread_t ckpt;		/* the checkpointer thread */
-	pthread_mutex_t ck_mu;	/* guards the ck_* flags */
-	pthread_cond_t ck_cond; /* signalled when a pass is asked for, or on stop */
-	int ck_run;		/* a pass is asked for or running */
-	int ck_done;		/* a pass finished since the committer last looked */
-	int ck_stop;		/* the checkpointer must finish */
-	int ck_started;		/* checkpointer running */
-
-	/* The signed zone, built from the durable state when asked for and kept until the log
-	 * or the signing epoch moves on. */
-	pthread_mutex_t zone_mu;     /* guards zone and journal; taken before the node lock */
-	struct zone *zone;	     /* the last zone made, or NULL */
-	struct zone_delta **journal; /* versions made since the publisher last took them */
-	size_t njournal;
-	int journal_gap;	 /* a version was built whole since: the history starts anew */
-	struct dns_key ksk, zsk; /* the zone's keys (DIR/ksk.key, DIR/zsk.key) */
-	struct dnsd *dnsd;	 /* the DNS server the publisher feeds, or NULL */
-	pthread_t publisher;	 /* rebuilds the zone when the durable log or the day moves */
-	int publishing;		 /* publisher running */
-
-	/* Readers that show the state of the in-memory ledger wait until it is durable, so
-	 * that nothing served is ahead of the checkpoint. */
-	pthread_mutex_t dur_mu;	 /* guards durable */
-	pthread_cond_t dur_cond; /* broadcast when durable grows or the node stops */
-	uint64_t durable;	 /* copy of pub_size readable without the node lock */
-};
-
 /* ---- small helpers ---- */
 
-static void node_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
 /* Memory is ahead of the disk and cannot be made to agree: stop; a restart replays the disk. */
-static void node_fatal(const char *fmt, ...)
+void node_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -192,9 +58,7 @@ static void node_fatal(const char *fmt, ...)
 	_exit(1);
 }
 
-static void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void node_log(const char *fmt, ...)
+void node_log(const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -226,17 +90,17 @@ static void log_flush(struct node *n)
 	cbuf_free(&q);
 }
 
-static void rdlock(struct node *n)
+void node_rdlock(struct node *n)
 {
 	pthread_rwlock_rdlock(&n->lock);
 }
 
-static void wrlock(struct node *n)
+void node_wrlock(struct node *n)
 {
 	pthread_rwlock_wrlock(&n->lock);
 }
 
-static void unlock(struct node *n)
+void node_unlock(struct node *n)
 {
 	pthread_rwlock_unlock(&n->lock);
 }
@@ -326,7 +190,7 @@ static void prop_unref(struct node_prop *np)
 
 /* Copies the member keys after the registry changed (or at startup). Under the exclusive
  * lock, or before the node is shared. */
-static void keys_refresh(struct node *n)
+void node_keys_refresh(struct node *n)
 {
 	size_t count = ledger_member_count(n->ledger);
 	struct note_key *v = malloc((count + 1) * sizeof(*v));
@@ -347,7 +211,7 @@ static void keys_follow(struct node *n, const struct node_prop *np)
 {
 	for (size_t i = 0; i < np->p.nops; i++)
 		if (strncmp(np->p.ops[i].path, "member/", 7) == 0) {
-			keys_refresh(n);
+			node_keys_refresh(n);
 			return;
 		}
 }
@@ -1008,14 +872,14 @@ out:
 
 /* ---- the batch ---- */
 
-static void batch_init(struct node_batch *b, uint64_t first)
+void batch_init(struct node_batch *b, uint64_t first)
 {
 	memset(b, 0, sizeof(*b));
 	b->first = first;
 	b->tail = &b->head;
 }
 
-static void batch_free(struct node_batch *b)
+void batch_free(struct node_batch *b)
 {
 	for (size_t i = 0; i < b->nentries; i++)
 		cbuf_free(&b->entries[i]);
@@ -1025,11 +889,12 @@ static void batch_free(struct node_batch *b)
 		prop_unref(b->rows[i].np);
 	}
 	free(b->rows);
+	free(b->checkpoint);
 	batch_init(b, 0);
 }
 
 /* Queues a new entry (taking its buffer). Under the exclusive lock. */
-static void batch_entry(struct node *n, struct cbuf *entry)
+void node_batch_entry(struct node *n, struct cbuf *entry)
 {
 	struct node_batch *b = &n->batch;
 
@@ -1073,7 +938,7 @@ static void batch_row(struct node *n, struct node_prop *np)
 
 /* Registers w for the batch being filled and wakes the committer. Under the lock (shared or
  * exclusive): the committer takes a batch only with the exclusive lock. */
-static void batch_wait(struct node *n, struct node_waiter *w)
+void node_batch_wait(struct node *n, struct node_waiter *w)
 {
 	pthread_mutex_lock(&n->q_mu);
 	if (w) {
@@ -1222,7 +1087,7 @@ static int prop_decide(struct node *n, struct node_prop *np, int64_t now, int ro
 		if (merkle_tree_append(&n->tree, leaf) < 0)
 			node_fatal("out of memory growing the Merkle tree");
 		np->idx = (int64_t)size;
-		batch_entry(n, &entry);
+		node_batch_entry(n, &entry);
 		prop_finish(n, np, PS_ACCEPTED, NULL);
 		/* The caller logs it, after the lock. */
 		break;
@@ -1359,7 +1224,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	int ret, status, logged = 0;
 
 	snprintf(what, sizeof(what), "%.16s", id);
-	wrlock(n);
+	node_wrlock(n);
 	if (n->stopping) {
 		reply_fail(r, CC_EIO, "the node is shutting down");
 		goto done;
@@ -1476,7 +1341,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	} else {
 		done = prop_ref(np);
 	}
-	unlock(n);
+	node_unlock(n);
 	line[0] = '\0';
 	if (done) {
 		if (w != NULL && prop_json(done, NULL, &r->body) < 0)
@@ -1499,7 +1364,7 @@ nomem:
 	free(objs);
 	reply_fail(r, CC_ENOMEM, "out of memory");
 done:
-	unlock(n);
+	node_unlock(n);
 	prop_free(fresh);
 	return 0;
 }
@@ -1752,14 +1617,14 @@ int node_sign(struct node *n, const char *id, const char *data, size_t len, stru
 		ret = reply_err(r, id);
 		goto out;
 	}
-	rdlock(n);
+	node_rdlock(n);
 	np = map_get(&n->props, id);
 	pending = np && np->status == PS_PENDING;
 	if (pending) {
 		blen = np->p.body_len;
 		body = strndup(np->p.body, blen);
 	}
-	unlock(n); /* np may be gone from here on */
+	node_unlock(n); /* np may be gone from here on */
 	if (pending && body == NULL) {
 		ret = reply_fail(r, CC_ENOMEM, "out of memory");
 		goto out;
@@ -1877,13 +1742,17 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	size_t ngone = 0;
 	int ret = 0;
 
-	if (b->nentries) {
+	if (b->checkpoint) {
+		/* Following: the sequencer's own signed checkpoint, checked by follow.c. */
+		if (cbuf_puts(&ck, b->checkpoint) < 0)
+			node_fatal("out of memory");
+	} else if (b->nentries && !n->following) {
 		if (tlog_checkpoint_text(&text, n->origin, size, root) < 0 ||
 		    note_sign(&n->key, text.p, text.len, &sig) < 0 ||
 		    note_format(text.p, text.len, &sig, 1, &ck) < 0)
 			node_fatal("cannot sign the checkpoint for size %" PRIu64, size);
 	}
-	if (b->nentries || b->nrows) {
+	if (b->nentries || b->nrows || ck.len) {
 		ret = store_begin(n->wr, &e);
 		for (size_t i = 0; ret == 0 && i < b->nentries; i++)
 			ret = store_entry_put(n->wr, b->first + i, b->entries[i].p,
@@ -1901,7 +1770,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 			ret = store_proposal_put(n->wr, &row, &e);
 			store_proposal_free(&row);
 		}
-		if (ret == 0 && b->nentries)
+		if (ret == 0 && ck.len)
 			ret = store_meta_put(n->wr, "checkpoint", ck.p, &e);
 		if (ret == 0)
 			ret = store_commit(n->wr, &e);
@@ -1909,8 +1778,8 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 			node_fatal("commit of log entries %" PRIu64 "..%" PRIu64 " failed: %s",
 				   b->first, size, e.msg);
 	}
-	wrlock(n);
-	if (b->nentries) {
+	node_wrlock(n);
+	if (ck.len) {
 		free(n->checkpoint);
 		n->checkpoint = cbuf_take(&ck);
 		n->pub_size = size;
@@ -1937,7 +1806,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		prop_unref(gone[i]);
 	}
 	free(gone);
-	unlock(n);
+	node_unlock(n);
 	pthread_mutex_lock(&n->q_mu);
 	w = b->head;
 	b->head = NULL;
@@ -2040,7 +1909,7 @@ static void *node_committer(void *arg)
 		stop = n->q_stop;
 		pthread_mutex_unlock(&n->q_mu);
 
-		wrlock(n);
+		node_wrlock(n);
 		mono_now(&now);
 		if (!stop && ts_after(&now, &tick)) {
 			node_sweep(n);
@@ -2058,11 +1927,11 @@ static void *node_committer(void *arg)
 		batch_init(&n->batch, size);
 		pthread_mutex_unlock(&n->q_mu);
 		seq = ++n->seq;
-		unlock(n);
+		node_unlock(n);
 		if (b.first + b.nentries != size)
 			node_fatal("batch holds entries %" PRIu64 "+%zu, the tree has %" PRIu64,
 				   b.first, b.nentries, size);
-		if (b.nentries || b.nrows || b.head)
+		if (b.nentries || b.nrows || b.head || b.checkpoint)
 			node_commit(n, &b, seq, size, root);
 		if (b.nentries || b.nrows)
 			node_after_commit(n);
@@ -2089,9 +1958,9 @@ void node_stop(struct node *n)
 {
 	struct node_waiter *w, *next;
 
-	wrlock(n);
+	node_wrlock(n);
 	n->stopping = 1;
-	unlock(n);
+	node_unlock(n);
 	if (n->started) {
 		pthread_mutex_lock(&n->q_mu);
 		n->q_stop = 1;
@@ -2152,6 +2021,90 @@ static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size
 	return 0;
 }
 
+int node_follows(const struct node *n)
+{
+	const char *seq = ledger_sequencer(n->ledger);
+
+	return seq[0] != '\0' && strcmp(seq, n->conf.member) != 0;
+}
+
+int node_sequencer_key(const struct node *n, struct note_key *k)
+{
+	const struct ledger_node *sn = ledger_node(n->ledger, ledger_sequencer(n->ledger));
+
+	if (sn == NULL)
+		return CC_ENOENT;
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", n->origin);
+	memcpy(k->pub, sn->key, sizeof(k->pub));
+	k->id = note_key_id(k->name, k->pub);
+	return 0;
+}
+
+/* The log key signs checkpoints under the network's origin; a node key made before the
+ * genesis (concord node keys) carries another name, and the same seed serves. When the
+ * network lists this node, its key must be the one listed. */
+static int node_key_named(struct node *n, struct cc_err *e)
+{
+	const struct ledger_node *me = ledger_node(n->ledger, n->conf.member);
+	int ret = 0;
+
+	if (strcmp(n->key.key.name, n->origin) != 0) {
+		struct note_signer s;
+
+		if (strcmp(n->key.key.name, CONF_NODE_KEY_NAME) != 0)
+			return cc_fail(e, CC_ECONFLICT,
+				       "%s: the key is named \"%s\", the network is \"%s\"",
+				       CONF_KEY_FILE, n->key.key.name, n->origin);
+		ret = note_signer_from_seed(&s, n->origin, n->key.sk);
+		if (ret == 0)
+			n->key = s;
+		sodium_memzero(&s, sizeof(s));
+		if (ret < 0)
+			return cc_fail(e, ret, "%s: cannot use the key", CONF_KEY_FILE);
+	}
+	if (me != NULL && memcmp(me->key, n->key.key.pub, 32) != 0)
+		node_log("warning: %s is not the key of node/%s: this node can neither sequence "
+			 "nor witness",
+			 CONF_KEY_FILE, n->conf.member);
+	return 0;
+}
+
+/* A follower commits the entries it takes from its sequencer as they come and the
+ * sequencer's checkpoint once it holds all the entries it covers; entries stored beyond the
+ * stored checkpoint are not confirmed and are taken again. */
+static int node_cut_unconfirmed(struct node *n, const char *ck, size_t len, uint64_t *count,
+				struct cc_err *e)
+{
+	struct note note = {0};
+	char origin[TLOG_ORIGIN_MAX + 1];
+	unsigned char root[MERKLE_HASH];
+	uint64_t size;
+	int ret;
+
+	if ((ret = note_parse(&note, ck, len, e)) < 0 ||
+	    (ret = tlog_checkpoint_parse(note.text, note.text_len, origin, &size, root, e)) < 0)
+		goto out;
+	if (size < *count) {
+		ret = store_begin(n->wr, e);
+		if (ret == 0)
+			ret = store_entries_cut(n->wr, size, e);
+		if (ret == 0)
+			ret = store_commit(n->wr, e);
+		else
+			store_rollback(n->wr);
+		if (ret < 0)
+			goto out;
+		node_log("%" PRIu64 " entries beyond the checkpoint (size %" PRIu64
+			 ") were not confirmed: taken again from the sequencer",
+			 *count - size, size);
+		*count = size;
+	}
+out:
+	note_free(&note);
+	return ret;
+}
+
 /* Checks the stored checkpoint against the replayed tree and the log key. */
 static int node_check_checkpoint(struct node *n, const char *text, size_t len, struct cc_err *e)
 {
@@ -2159,15 +2112,20 @@ static int node_check_checkpoint(struct node *n, const char *text, size_t len, s
 	char origin[TLOG_ORIGIN_MAX + 1];
 	unsigned char root[MERKLE_HASH], want[MERKLE_HASH];
 	uint64_t size, have = ledger_size(n->ledger);
-	int ret, signed_ok = 0;
+	struct note_key seq;
+	int ret, signed_ok = 0, have_seq;
 
 	if ((ret = note_parse(&note, text, len, e)) < 0)
 		goto out;
+	have_seq = node_sequencer_key(n, &seq) == 0;
 	for (size_t i = 0; i < note.nsigs; i++)
-		if (note_verify(&n->key.key, note.text, note.text_len, &note.sigs[i]) == 0)
+		if (note_verify(&n->key.key, note.text, note.text_len, &note.sigs[i]) == 0 ||
+		    (have_seq && note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0))
 			signed_ok = 1;
 	if (!signed_ok) {
-		ret = cc_fail(e, CC_ESIG, "%s: the stored checkpoint is not signed by %s",
+		ret = cc_fail(e, CC_ESIG,
+			      "%s: the stored checkpoint is signed neither by %s nor by the "
+			      "sequencer",
 			      CONF_DB_FILE, CONF_KEY_FILE);
 		goto out;
 	}
@@ -2331,6 +2289,10 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	store_wal_manual(n->wr);
 	if ((ret = store_entry_count(n->wr, &count, e)) < 0)
 		goto out;
+	if ((ret = store_meta_get(n->wr, "checkpoint", &ck, e)) < 0)
+		goto out;
+	if ((ret = node_cut_unconfirmed(n, ck.p, ck.len, &count, e)) < 0)
+		goto out;
 	rp.n = n;
 	rp.e = e;
 	if ((ret = store_entries(n->wr, 0, count, replay_entry, &rp, e)) < 0)
@@ -2341,11 +2303,16 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		goto out;
 	}
 	snprintf(n->origin, sizeof(n->origin), "%s", ledger_origin(n->ledger));
-	if (strcmp(n->key.key.name, n->origin) != 0) {
-		ret = cc_fail(e, CC_ECONFLICT, "%s: the key is named \"%s\", the network is \"%s\"",
-			      CONF_KEY_FILE, n->key.key.name, n->origin);
+	if ((ret = node_key_named(n, e)) < 0)
 		goto out;
+	n->following = node_follows(n);
+	if (store_meta_get(n->wr, "alarm", &ck, NULL) == 0) {
+		/* An alarm outlives a restart: the operator decides what follows. */
+		n->alarm = cbuf_take(&ck);
+		n->following = 0;
+		node_log("ALARM (raised before): %s", n->alarm);
 	}
+	cbuf_reset(&ck);
 	if ((ret = store_meta_get(n->wr, "checkpoint", &ck, e)) < 0)
 		goto out;
 	if ((ret = node_check_checkpoint(n, ck.p, ck.len, e)) < 0)
@@ -2353,7 +2320,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	n->checkpoint = cbuf_take(&ck);
 	n->pub_size = count;
 	n->durable = count;
-	keys_refresh(n);
+	node_keys_refresh(n);
 	if ((ret = note_vkey_format(&n->key.key, &vk)) < 0)
 		goto out;
 	n->log_vkey = cbuf_take(&vk);
@@ -2399,6 +2366,7 @@ void node_close(struct node *n)
 	free(n->keys);
 	pthread_cond_destroy(&n->ck_cond);
 	free(n->checkpoint);
+	free(n->alarm);
 	free(n->log_vkey);
 	free(n->v);
 	sodium_memzero(&n->key, sizeof(n->key));
@@ -2427,6 +2395,37 @@ const char *node_origin(const struct node *n)
 	return n->origin;
 }
 
+const char *node_dir(const struct node *n)
+{
+	return n->dir;
+}
+
+int node_sequencer_url(struct node *n, char *url, size_t cap)
+{
+	const struct ledger_node *sn;
+	int ret = 0;
+
+	node_rdlock(n);
+	sn = n->following ? ledger_node(n->ledger, ledger_sequencer(n->ledger)) : NULL;
+	if (sn != NULL) {
+		snprintf(url, cap, "%s", sn->url);
+		ret = 1;
+	}
+	node_unlock(n);
+	return ret;
+}
+
+int node_alarm(struct node *n, struct cbuf *out)
+{
+	int ret = 0;
+
+	node_rdlock(n);
+	if (n->alarm != NULL)
+		ret = cbuf_puts(out, n->alarm) < 0 ? CC_ENOMEM : 1;
+	node_unlock(n);
+	return ret;
+}
+
 const char *node_http(const struct node *n)
 {
 	return n->conf.http;
@@ -2436,9 +2435,9 @@ uint64_t node_size(struct node *n)
 {
 	uint64_t s;
 
-	rdlock(n);
+	node_rdlock(n);
 	s = n->pub_size;
-	unlock(n);
+	node_unlock(n);
 	return s;
 }
 
@@ -2446,9 +2445,9 @@ int node_stopping(struct node *n)
 {
 	int s;
 
-	rdlock(n);
+	node_rdlock(n);
 	s = n->stopping;
-	unlock(n);
+	node_unlock(n);
 	return s;
 }
 
@@ -2456,10 +2455,10 @@ int node_checkpoint(struct node *n, struct cbuf *out)
 {
 	int ret;
 
-	rdlock(n);
+	node_rdlock(n);
 	cbuf_reset(out);
 	ret = cbuf_puts(out, n->checkpoint);
-	unlock(n);
+	node_unlock(n);
 	return ret;
 }
 
@@ -2477,22 +2476,22 @@ int node_tile(struct node *n, int level, uint64_t index, unsigned w, struct cbuf
 	cbuf_reset(out);
 	if (w == 0 || w > TLOG_TILE_WIDTH || level < TLOG_LEVEL_ENTRIES || level > 63)
 		return cc_fail(e, CC_ENOENT, "no such tile");
-	rdlock(n);
+	node_rdlock(n);
 	size = n->pub_size;
 	/* Hashes held at this level of the durable tree (level L holds tree level 8L). */
 	count = level <= 0 ? size : (8 * level >= 64 ? 0 : size >> (8 * level));
 	/* Any width whose hashes are all durable is served: a client that read an older
 	 * checkpoint can still fetch the partial tile it names while the log grows. */
 	if (index > count / TLOG_TILE_WIDTH || index * TLOG_TILE_WIDTH + w > count) {
-		unlock(n);
+		node_unlock(n);
 		return cc_fail(e, CC_ENOENT, "no such tile in a tree of %" PRIu64 " entries", size);
 	}
 	if (level >= 0) {
 		ret = tlog_tile_hashes(&n->tree, level, index, w, out);
-		unlock(n);
+		node_unlock(n);
 		return ret < 0 ? cc_fail(e, ret, "cannot build the tile") : 0;
 	}
-	unlock(n);
+	node_unlock(n);
 	/* Entries are immutable once durable: read them from the store without the lock. */
 	pthread_mutex_lock(&n->rd_mu);
 	ret = store_entries(n->rd, index * TLOG_TILE_WIDTH, w, bundle_add, out, e);
@@ -2523,14 +2522,16 @@ static int policy_json(void *ctx, const char *path, const char *content, size_t 
 int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 {
 	json_t *o = json_object(), *members = json_array(), *policies = json_array();
+	json_t *nodes = json_array();
 	struct cbuf vk = CBUF_INIT;
+	struct note_key seq;
 	int ret = 0;
 
-	if (!o || !members || !policies) {
+	if (!o || !members || !policies || !nodes) {
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 		goto out;
 	}
-	rdlock(n);
+	node_rdlock(n);
 	for (size_t i = 0; i < ledger_member_count(n->ledger); i++) {
 		const struct ledger_member *m = ledger_member_at(n->ledger, i);
 
@@ -2543,17 +2544,39 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 	}
 	ret = ledger_foreach(n->ledger, "policy/", policy_json, policies);
 	json_object_set_new(o, "origin", json_string(n->origin));
-	json_object_set_new(o, "log_key", json_string(n->log_vkey));
+	/* the key of the checkpoints served: the sequencer's, when the network names one */
+	if (node_sequencer_key(n, &seq) == 0) {
+		cbuf_reset(&vk);
+		note_vkey_format(&seq, &vk);
+		json_object_set_new(o, "log_key", json_string(vk.p ? vk.p : ""));
+	} else {
+		json_object_set_new(o, "log_key", json_string(n->log_vkey));
+	}
+	json_object_set_new(o, "node", json_string(n->conf.member));
+	json_object_set_new(o, "sequencer", json_string(ledger_sequencer(n->ledger)));
+	json_object_set_new(o, "following", json_boolean(n->following));
+	json_object_set_new(o, "alarm", n->alarm ? json_string(n->alarm) : json_null());
+	json_object_set_new(o, "witness_quorum", json_string(ledger_witness_quorum(n->ledger)));
+	json_object_set_new(o, "witness_need", json_integer(ledger_witness_need(n->ledger)));
+	for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
+		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
+
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", nd->id,
+						       "url", nd->url, "key", b64_json(nd->key, 32),
+						       "zsk", b64_json(nd->zsk, 32), "version",
+						       (json_int_t)nd->version));
+	}
 	json_object_set_new(o, "tree_size", json_integer((json_int_t)n->pub_size));
 	json_object_set_new(o, "checkpoint", json_string(n->checkpoint));
-	unlock(n);
+	node_unlock(n);
 	if (ret < 0) {
 		ret = cc_fail(e, ret, "cannot list policies");
 		goto out;
 	}
 	json_object_set_new(o, "members", members);
 	json_object_set_new(o, "policies", policies);
-	members = policies = NULL;
+	json_object_set_new(o, "nodes", nodes);
+	members = policies = nodes = NULL;
 	ret = json_out(o, json);
 	o = NULL;
 	if (ret < 0)
@@ -2562,6 +2585,7 @@ out:
 	json_decref(o);
 	json_decref(members);
 	json_decref(policies);
+	json_decref(nodes);
 	cbuf_free(&vk);
 	return ret;
 }
@@ -2588,7 +2612,7 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 	cbuf_reset(json);
 	if (!id_valid(id))
 		return cc_fail(e, CC_ENOENT, "no proposal %.80s", id);
-	rdlock(n);
+	node_rdlock(n);
 	np = map_get(&n->props, id);
 	if (np) {
 		jr = prop_json_now(n, np, json);
@@ -2601,7 +2625,7 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 			store_proposal_free(&row);
 		}
 	}
-	unlock(n);
+	node_unlock(n);
 	if (ret == CC_ENOENT)
 		return cc_fail(e, ret, "no proposal %s", id);
 	if (ret < 0)
@@ -2645,11 +2669,11 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 	cbuf_reset(json);
 	if (cbuf_puts(json, "{\"proposals\":[") < 0)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
-	rdlock(n);
+	node_rdlock(n);
 	pthread_mutex_lock(&n->rd_mu);
 	ret = store_proposals(n->rd, status, NODE_LIST_MAX, list_prop, &ls, e);
 	pthread_mutex_unlock(&n->rd_mu);
-	unlock(n);
+	node_unlock(n);
 	if (ret < 0) {
 		cbuf_reset(json);
 		return e && e->code ? ret : cc_fail(e, ret, "cannot list proposals");
@@ -2675,7 +2699,7 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	proof = calloc(MERKLE_MAX_PROOF, MERKLE_HASH);
 	if (proof == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
-	rdlock(n);
+	node_rdlock(n);
 	ret = ledger_get(n->ledger, path, &content, &version);
 	if (ret == CC_ENOENT) {
 		ret = cc_fail(e, ret, "no record %s", path);
@@ -2692,7 +2716,7 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 			goto out;
 		}
 		if (w)
-			batch_wait(n, w);
+			node_batch_wait(n, w);
 		ret = 1;
 		goto out;
 	}
@@ -2715,7 +2739,7 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	if (ret < 0)
 		ret = cc_fail(e, ret, "out of memory");
 out:
-	unlock(n);
+	node_unlock(n);
 	free(proof);
 	cbuf_free(&content);
 	return ret;
@@ -2742,7 +2766,7 @@ static int list_record(void *ctx, const char *path, const char *content, size_t 
 
 /* Waits until the first size entries are durable; CC_EIO if the node stops first (what is
  * queued is committed on stop, so that only happens after a failed commit). */
-static int wait_durable(struct node *n, uint64_t size)
+int node_wait_durable(struct node *n, uint64_t size)
 {
 	int ret = 0;
 
@@ -2770,13 +2794,13 @@ int node_records(struct node *n, const char *prefix, struct cbuf *json, struct c
 
 	if (rl.list == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
-	rdlock(n);
+	node_rdlock(n);
 	ret = ledger_foreach(n->ledger, prefix ? prefix : "", list_record, &rl);
 	/* The listing is the state after every entry applied so far; answer once those are
 	 * durable, with that tree size, so it can be checked against a checkpoint. */
 	size = ledger_size(n->ledger);
-	unlock(n);
-	if (ret == 0 && wait_durable(n, size) < 0)
+	node_unlock(n);
+	if (ret == 0 && node_wait_durable(n, size) < 0)
 		ret = CC_EIO;
 	if (ret < 0) {
 		json_decref(rl.list);
@@ -2809,26 +2833,26 @@ static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct 
 	struct zone *z = NULL, *cur = n->zone;
 	int ret = 0, whole = 0;
 
-	rdlock(n);
+	node_rdlock(n);
 	if (cur && cur->epoch == epoch && cur->log_size == ledger_size(n->ledger)) {
-		unlock(n);
+		node_unlock(n);
 		*out = zone_ref(cur);
 		return 0;
 	}
 	if (cur == NULL || cur->epoch != epoch || zone_changes(cur, n->ledger, &c, NULL) < 0) {
 		whole = 1;
 		ret = zone_build(n->ledger, &keys, epoch, &z, e);
-		unlock(n);
+		node_unlock(n);
 	} else {
-		unlock(n);
+		node_unlock(n);
 		ret = zone_update(cur, c, &keys, &z, n->dnsd ? &d : NULL, e);
 		if (ret < 0) {
 			/* Whatever stopped the parts, the whole is built from the ledger alone. */
 			node_log("zone by parts failed (%s): building it whole", e ? e->msg : "");
 			whole = 1;
-			rdlock(n);
+			node_rdlock(n);
 			ret = zone_build(n->ledger, &keys, epoch, &z, e);
-			unlock(n);
+			node_unlock(n);
 		}
 	}
 	zone_changes_free(c);
@@ -2858,7 +2882,7 @@ int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
 	if (ret == 0)
 		ret = zone_write(z, text);
 	/* Served only once what it shows is durable, like every other read. */
-	if (ret == 0 && wait_durable(n, z->log_size) < 0)
+	if (ret == 0 && node_wait_durable(n, z->log_size) < 0)
 		ret = cc_fail(e, CC_EIO, "the node is shutting down");
 	zone_free(z);
 	if (ret < 0 && e && e->code == 0)
@@ -2918,7 +2942,7 @@ static void *node_publisher(void *arg)
 			ret = ans_zone_new(z, &az);
 		}
 		/* What is served never runs ahead of what is durable. */
-		if (ret == 0 && wait_durable(n, size) < 0)
+		if (ret == 0 && node_wait_durable(n, size) < 0)
 			ret = CC_EIO;
 		if (ret == 0) {
 			uint32_t serial = z->serial;
@@ -2980,11 +3004,11 @@ int node_root(struct node *n, struct cbuf *text, struct cc_err *e)
 	int ret;
 
 	cbuf_reset(text);
-	rdlock(n);
+	node_rdlock(n);
 	ret = ledger_export_root(n->ledger, text);
 	size = ledger_size(n->ledger);
-	unlock(n);
-	if (ret == 0 && wait_durable(n, size) < 0)
+	node_unlock(n);
+	if (ret == 0 && node_wait_durable(n, size) < 0)
 		ret = CC_EIO;
 	if (ret < 0)
 		return cc_fail(e, ret, "cannot export the root");

@@ -93,6 +93,14 @@ int node_submit_batch(struct node *n, const char *batch, size_t len, struct node
 		      struct node_batch_reply *r);
 void node_batch_reply_free(struct node_batch_reply *r);
 
+/* Following a sequencer (peer.c, follow.c). node_sequencer_url: 1 with the URL of the
+ * sequencer's node in url (cap bytes), 0 when this node decides itself (it is the sequencer,
+ * the network names none, or an alarm stopped it following). node_alarm: 1 with the alarm
+ * raised against the sequencer in out, 0 when none. */
+int node_sequencer_url(struct node *n, char *url, size_t cap);
+int node_alarm(struct node *n, struct cbuf *out);
+const char *node_dir(const struct node *n);
+
 /* Reads: 0 with out filled, or a CC_E* code with e set. */
 int node_checkpoint(struct node *n, struct cbuf *out);
 /* A tile (level >= 0) or an entry bundle (level TLOG_LEVEL_ENTRIES) of the durable tree;

@@ -15,6 +15,7 @@ enum {
 	Q_ENTRY_GET,
 	Q_ENTRY_COUNT,
 	Q_ENTRY_RANGE,
+	Q_ENTRY_CUT,
 	Q_META_PUT,
 	Q_META_GET,
 	Q_PROP_PUT,
@@ -22,6 +23,9 @@ enum {
 	Q_PROP_ALL,
 	Q_PROP_STATUS,
 	Q_PROP_FINALS,
+	Q_OUTBOX_PUT,
+	Q_OUTBOX_FIRST,
+	Q_OUTBOX_DEL,
 	Q_COUNT
 };
 
@@ -33,6 +37,7 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_ENTRY_GET] = "SELECT data FROM entries WHERE idx = ?",
     [Q_ENTRY_COUNT] = "SELECT count(*), coalesce(min(idx), 0), coalesce(max(idx), -1) FROM entries",
     [Q_ENTRY_RANGE] = "SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+    [Q_ENTRY_CUT] = "DELETE FROM entries WHERE idx >= ?",
     [Q_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?",
     /* An upsert rather than INSERT OR REPLACE: REPLACE deletes the row and gives it a new
@@ -49,7 +54,14 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_PROP_STATUS] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
 		      "proposals WHERE status = ? ORDER BY received DESC, rowid DESC LIMIT ?",
     [Q_PROP_FINALS] = "SELECT id, status, idx FROM proposals WHERE status <> 'pending'",
+    [Q_OUTBOX_PUT] = "INSERT INTO outbox(path, body, received) VALUES (?, ?, ?)",
+    [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
+    [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
 };
+
+static const char store_outbox_schema[] =
+    "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, "
+    "body BLOB NOT NULL, received INTEGER NOT NULL)";
 
 static const char store_schema[] =
     "CREATE TABLE entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
@@ -189,6 +201,12 @@ int store_open(struct store **out, const char *path, int flags, struct cc_err *e
 	}
 	if (ret < 0)
 		goto out;
+	/* Added after schema 1 was fixed, and harmless to nodes that never follow. */
+	if (!(flags & STORE_READONLY) &&
+	    sqlite3_exec(s->db, store_outbox_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		ret = store_fail(s, e, "create the outbox");
+		goto out;
+	}
 	*out = s;
 	s = NULL;
 out:
@@ -340,6 +358,16 @@ int store_entries(struct store *s, uint64_t from, uint64_t count, store_entry_fn
 out:
 	sqlite3_reset(st);
 	return ret;
+}
+
+int store_entries_cut(struct store *s, uint64_t from, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_ENTRY_CUT, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	return store_step_done(s, st, "remove entries", e);
 }
 
 int store_meta_put(struct store *s, const char *key, const char *value, struct cc_err *e)
@@ -559,4 +587,55 @@ int store_checkpoint(struct store *s, int *frames, int *backfilled, struct cc_er
 	if (rc != SQLITE_OK)
 		return store_fail(s, e, "checkpoint");
 	return 0;
+}
+
+int store_outbox_put(struct store *s, const char *path, const void *body, size_t len,
+		     int64_t received, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_PUT, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, received);
+	return store_step_done(s, st, "queue a request", e);
+}
+
+int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
+		       struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_FIRST, e);
+	int rc, ret = 0;
+
+	if (st == NULL)
+		return CC_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = CC_ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		ret = store_fail(s, e, "read the outbox");
+		goto out;
+	}
+	*seq = sqlite3_column_int64(st, 0);
+	cbuf_reset(path);
+	cbuf_reset(body);
+	if (cbuf_puts(path, (const char *)sqlite3_column_text(st, 1)) < 0 ||
+	    cbuf_put(body, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2)) < 0)
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+out:
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_DEL, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	return store_step_done(s, st, "remove a request", e);
 }

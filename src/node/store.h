@@ -6,6 +6,7 @@
  *   meta(key TEXT PRIMARY KEY, value)
  *   proposals(id TEXT PRIMARY KEY, body TEXT, sigs TEXT, objections TEXT, status TEXT,
  *             received INTEGER, idx INTEGER, reason TEXT)
+ *   outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT, body BLOB, received INTEGER)
  *
  * One struct store is one connection: use it from one thread at a time. */
 #ifndef CONCORD_NODE_STORE_H
@@ -47,6 +48,9 @@ void store_rollback(struct store *s);
 
 int store_entry_put(struct store *s, uint64_t idx, const void *data, size_t len, struct cc_err *e);
 int store_entry_get(struct store *s, uint64_t idx, struct cbuf *out, struct cc_err *e);
+/* Removes entries from index from on: a follower's entries beyond its last checkpoint, which
+ * it took from a sequencer before the checkpoint that covers them was durable. */
+int store_entries_cut(struct store *s, uint64_t from, struct cc_err *e);
 /* Number of entries; CC_ECONFLICT when their indexes are not exactly 0..n-1. */
 int store_entry_count(struct store *s, uint64_t *n, struct cc_err *e);
 /* Calls fn for entries from .. from+count-1 in order (stops at a non-zero result, returned);
@@ -81,5 +85,13 @@ int store_proposal_finals(struct store *s, store_final_fn fn, void *ctx, struct 
 void store_wal_manual(struct store *s);
 int store_wal_frames(const struct store *s);
 int store_checkpoint(struct store *s, int *frames, int *backfilled, struct cc_err *e);
+
+/* The outbox: requests a follower could not hand to its sequencer yet, kept until it can
+ * (oldest first). store_outbox_first is CC_ENOENT when it is empty. */
+int store_outbox_put(struct store *s, const char *path, const void *body, size_t len,
+		     int64_t received, struct cc_err *e);
+int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
+		       struct cc_err *e);
+int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
 
 #endif

@@ -414,6 +414,33 @@ static void test_brute_force(void **state)
 	merkle_tree_free(&t);
 }
 
+/* The root of a tree extended by leaves it does not hold, for every split of every size. */
+static void test_root_extended(void **state)
+{
+	hash_t lh[BRUTE_MAX], want, got;
+
+	(void)state;
+	for (uint64_t m = 0; m <= BRUTE_MAX; m++) {
+		struct merkle_tree t;
+
+		build(&t, lh, m);
+		for (uint64_t n = 0; m + n <= BRUTE_MAX; n++) {
+			hash_t more[BRUTE_MAX];
+
+			for (uint64_t i = 0; i < n; i++) {
+				gen_leaf(m + i, lh[m + i]);
+				memcpy(more[i], lh[m + i], MERKLE_HASH);
+			}
+			naive_mth(lh, m + n, want);
+			assert_int_equal(merkle_root_extended(
+					     &t, (const unsigned char(*)[MERKLE_HASH])more, n, got),
+					 0);
+			assert_memory_equal(got, want, MERKLE_HASH);
+		}
+		merkle_tree_free(&t);
+	}
+}
+
 static void test_get(void **state)
 {
 	struct merkle_tree t;
@@ -641,11 +668,9 @@ static void test_vectors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_reference_tree),
-	    cmocka_unit_test(test_brute_force),
-	    cmocka_unit_test(test_get),
-	    cmocka_unit_test(test_large_append),
-	    cmocka_unit_test(test_verify_limits),
+	    cmocka_unit_test(test_reference_tree), cmocka_unit_test(test_brute_force),
+	    cmocka_unit_test(test_root_extended),  cmocka_unit_test(test_get),
+	    cmocka_unit_test(test_large_append),   cmocka_unit_test(test_verify_limits),
 	    cmocka_unit_test(test_vectors),
 	};
 

@@ -826,6 +826,58 @@ static void test_vkey(void **state)
 	}
 }
 
+/* A witness's timestamped cosignature over a checkpoint: made, written, read back, checked,
+ * and never taken for a plain signature. */
+static void test_cosign(void **state)
+{
+	static const char ck[] =
+	    "example.com/log\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+	unsigned char seed[32];
+	struct note_signer w, plain;
+	struct note_sig cs, ps;
+	struct cbuf text = CBUF_INIT;
+	struct note n;
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		seed[i] = (unsigned char)(i + 1);
+	assert_int_equal(note_signer_from_seed(&w, "witness.example/w1", seed), 0);
+	assert_int_equal(note_signer_from_seed(&plain, "example.com/log", seed), 0);
+	assert_int_equal(note_cosign(&w, "witness.example/w1", 1679315147, ck, strlen(ck), &cs), 0);
+	assert_true(cs.cosig);
+	assert_int_not_equal(cs.id, w.key.id); /* type 0x04, not 0x01 */
+	assert_int_equal(note_sign(&plain, ck, strlen(ck), &ps), 0);
+	assert_int_equal(note_format(ck, strlen(ck), &ps, 1, &text), 0);
+	assert_int_equal(note_format_sig(&cs, &text), 0);
+	assert_int_equal(note_parse(&n, text.p, text.len, NULL), 0);
+	assert_int_equal(n.nsigs, 2);
+	assert_true(n.sigs[1].cosig);
+	assert_int_equal(n.sigs[1].time, 1679315147);
+	assert_int_equal(
+	    note_cosig_verify("witness.example/w1", w.key.pub, n.text, n.text_len, &n.sigs[1]), 0);
+	assert_int_equal(note_verify(&plain.key, n.text, n.text_len, &n.sigs[0]), 0);
+	/* a cosignature is no plain signature, and the other way round */
+	assert_int_equal(note_verify(&w.key, n.text, n.text_len, &n.sigs[1]), CC_ESIG);
+	assert_int_equal(
+	    note_cosig_verify("example.com/log", plain.key.pub, n.text, n.text_len, &n.sigs[0]),
+	    CC_ESIG);
+	/* the time, the name and the text are all signed */
+	n.sigs[1].time++;
+	assert_int_equal(
+	    note_cosig_verify("witness.example/w1", w.key.pub, n.text, n.text_len, &n.sigs[1]),
+	    CC_ESIG);
+	n.sigs[1].time--;
+	assert_int_equal(
+	    note_cosig_verify("witness.example/w2", w.key.pub, n.text, n.text_len, &n.sigs[1]),
+	    CC_ESIG);
+	n.text[3] ^= 1;
+	assert_int_equal(
+	    note_cosig_verify("witness.example/w1", w.key.pub, n.text, n.text_len, &n.sigs[1]),
+	    CC_ESIG);
+	note_free(&n);
+	cbuf_free(&text);
+}
+
 static void test_parse_sigs(void **state)
 {
 	char *msg = signed_note("x\n");
@@ -903,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_refusals),
 	    cmocka_unit_test(test_vkey),
 	    cmocka_unit_test(test_parse_sigs),
+	    cmocka_unit_test(test_cosign),
 	    cmocka_unit_test(test_format_refusals),
 	};
 

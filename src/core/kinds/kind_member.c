@@ -30,7 +30,7 @@ const struct ledger_member *members_find(const struct ledger_member *m, size_t n
 	return NULL;
 }
 
-static int take_line(const char **s, const char *end, const char *key, char *out, size_t outsz)
+int record_line(const char **s, const char *end, const char *key, char *out, size_t outsz)
 {
 	const char *nl = memchr(*s, '\n', (size_t)(end - *s));
 	size_t k = strlen(key), n;
@@ -144,10 +144,10 @@ int member_parse(struct ledger_member *m, const char *id, const char *content, s
 	char chamber[32], key[256], box[64], dns[1024] = "";
 
 	memset(m, 0, sizeof(*m));
-	if (take_line(&s, end, "chamber", chamber, sizeof(chamber)) < 0 ||
-	    take_line(&s, end, "key", key, sizeof(key)) < 0 ||
-	    take_line(&s, end, "box", box, sizeof(box)) < 0 ||
-	    (s != end && take_line(&s, end, "dns", dns, sizeof(dns)) < 0) || s != end)
+	if (record_line(&s, end, "chamber", chamber, sizeof(chamber)) < 0 ||
+	    record_line(&s, end, "key", key, sizeof(key)) < 0 ||
+	    record_line(&s, end, "box", box, sizeof(box)) < 0 ||
+	    (s != end && record_line(&s, end, "dns", dns, sizeof(dns)) < 0) || s != end)
 		return cc_fail(e, CC_EINVAL,
 			       "member/%s: content must be the lines \"chamber C\", \"key "
 			       "VERIFIER-KEY\", \"box BASE64\", and \"dns NAME ADDRESS...\" "

@@ -36,6 +36,14 @@ struct policy_rec {
 	uint64_t version;	     /* log index of the last write */
 };
 
+struct network_state {			   /* network/sequencer and network/witness */
+	char sequencer[MEMBER_ID_MAX + 1]; /* the sequencer's id, "" without the record */
+	uint64_t sequencer_version;	   /* log index of its last write */
+	unsigned num, den;		   /* the witness quorum n/d, 0/0 without the record */
+	char quorum[8];			   /* "n/d", "" without the record */
+	uint64_t witness_version;	   /* log index of its last write */
+};
+
 struct ledger_touch {	/* a name whose delegation records an entry wrote */
 	uint64_t index; /* the entry */
 	char *name;	/* owner name: a TLD, a name server host, "." for the members' servers */
@@ -54,6 +62,9 @@ struct ledger {
 	size_t nmembers;	       /* used */
 	struct policy_rec *policies;   /* sorted by path */
 	size_t npolicies;	       /* used */
+	struct ledger_node *nodes;     /* sorted by id */
+	size_t nnodes;		       /* used */
+	struct network_state net;      /* network/ records */
 	struct map tlds;	       /* label -> struct tld */
 	struct map hosts;	       /* name -> struct host */
 	struct ledger_touch *touched;  /* names written by recent entries, by index */
@@ -89,6 +100,17 @@ struct plan_policy {
 	int exists;		      /* a policy at this path exists */
 };
 
+struct plan_node {
+	const struct proposal_op *op; /* the operation */
+	struct ledger_node n;	      /* put: the new node */
+};
+
+struct plan_network {
+	const struct proposal_op *op;	   /* the operation (a put: these records stay) */
+	char sequencer[MEMBER_ID_MAX + 1]; /* network/sequencer: the new sequencer */
+	unsigned num, den;		   /* network/witness: the new quorum */
+};
+
 struct plan {
 	struct plan_tld *tlds;
 	size_t ntlds;
@@ -98,6 +120,10 @@ struct plan {
 	size_t nmembers;
 	struct plan_policy *policies;
 	size_t npolicies;
+	struct plan_node *nodes;
+	size_t nnodes;
+	struct plan_network *network;
+	size_t nnetwork;
 	char (*governed)[PATH_MAX_LEN + 1]; /* paths whose policy must be met */
 	size_t ngoverned, capgoverned;
 	int genesis; /* genesis records: no policy, no versions */
@@ -129,13 +155,41 @@ int host_addrs_check(struct rr_set *s, const char *what, struct cc_err *e);
 int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
 		struct cc_err *e);
 int member_apply(struct ledger *l, struct plan *pl, uint64_t index);
-/* A base64 X25519 public key in its one canonical spelling. */
+/* Reads the line "<key> <value>" at *s into out and moves *s past it; CC_EINVAL when the
+ * line is another or the value does not fit. */
+int record_line(const char **s, const char *end, const char *key, char *out, size_t outsz);
+/* A base64 key of 32 bytes (X25519 or Ed25519) in its one canonical spelling. */
 int member_box_parse(unsigned char box[32], const char *s);
 /* The member whose name server is called name, or NULL. */
 const struct ledger_member *member_by_dns(const struct ledger *l, const char *name);
 int member_render(const struct ledger_member *m, struct cbuf *out);
 int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
 		 struct cc_err *e);
+
+int noderec_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+		 struct cc_err *e);
+int noderec_apply(struct ledger *l, struct plan *pl, uint64_t index);
+const struct ledger_node *nodes_find(const struct ledger_node *v, size_t n, const char *id);
+/* The node set a plan leaves behind, sorted by id, in a new array (*out, NULL when empty). */
+int nodes_after(const struct ledger *l, const struct plan *pl, struct ledger_node **out, size_t *n);
+/* No two nodes share a URL or a key, a node key or zone-signing key being one key. */
+int nodes_unique(const struct ledger_node *v, size_t n, struct cc_err *e);
+/* The node set v (as nodes_after gives it) against the members m that will be: every node
+ * is a member's, and unique. */
+int nodes_check(const struct ledger *l, const struct ledger_member *m, size_t nm,
+		const struct ledger_node *v, size_t n, struct cc_err *e);
+
+int networkrec_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
+		    struct cc_err *e);
+int networkrec_apply(struct ledger *l, struct plan *pl, uint64_t index);
+/* The content of network/<name>, CC_ENOENT when the network has no such record. */
+int networkrec_render(const struct network_state *s, const char *name, struct cbuf *out,
+		      uint64_t *version);
+void network_after(const struct ledger *l, const struct plan *pl, struct network_state *out);
+/* The network records s against the nodes v that will be: the sequencer runs one of them,
+ * and nodes need both records. */
+int network_check(const struct ledger *l, const struct network_state *s,
+		  const struct ledger_node *v, size_t n, struct cc_err *e);
 
 int policyrec_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
 		   struct cc_err *e);

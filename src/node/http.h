@@ -1,8 +1,8 @@
 /* A small HTTP client over libcurl for the node's API: one handle per client (connections are
  * kept alive between requests), bounded response sizes, and RFC 9457 problem documents turned
  * into a cc_err whose message is "<title>: <detail>". */
-#ifndef CONCORD_CLI_HTTP_H
-#define CONCORD_CLI_HTTP_H
+#ifndef CONCORD_NODE_HTTP_H
+#define CONCORD_NODE_HTTP_H
 
 #include <stddef.h>
 
@@ -24,6 +24,10 @@ struct http_resp {
 /* base is the node's URL ("http://127.0.0.1:8053"); a trailing '/' is dropped. */
 int http_new(struct http **h, const char *base, struct cc_err *e);
 void http_free(struct http *h);
+/* Bounds on later requests, in milliseconds (0: the defaults, 10 s to connect and no bound
+ * on the whole): a node talking to its peers must not hang on one that vanished. */
+void http_set_timeouts(struct http *h, long connect_ms, long total_ms);
+const char *http_base(const struct http *h); /* base as given, without a trailing '/' */
 
 /* GET base+path into r (reset first). Returns 0 on a 2xx answer. Otherwise a negative code:
  * the problem document's (r->status tells 404 etc.) with e->msg "<title>: <detail>", CC_EIO

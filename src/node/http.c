@@ -1,4 +1,4 @@
-#include "cli/http.h"
+#include "node/http.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -17,6 +17,8 @@ struct http {
 	struct curl_slist *hdr;	      /* request headers of the current POST */
 	char base[HTTP_URL_MAX / 2];  /* node URL without trailing '/' */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's reason for a transport failure */
+	long timeout_ms;	      /* whole request, 0 for none */
+	long connect_ms;	      /* connection, 0 for HTTP_CONNECT_TIMEOUT */
 };
 
 struct http_sink {	/* where a response body goes */
@@ -189,7 +191,12 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT);
+	if (h->connect_ms > 0)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	else
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT);
+	if (h->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, HTTP_STALL_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -236,6 +243,17 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 	if (r->status < 200 || r->status > 299)
 		return http_problem(r, url, e);
 	return 0;
+}
+
+void http_set_timeouts(struct http *h, long connect_ms, long total_ms)
+{
+	h->connect_ms = connect_ms;
+	h->timeout_ms = total_ms;
+}
+
+const char *http_base(const struct http *h)
+{
+	return h->base;
 }
 
 int http_get(struct http *h, const char *path, size_t max, struct http_resp *r, struct cc_err *e)

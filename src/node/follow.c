@@ -1,0 +1,303 @@
+/* Following a sequencer: the node side of a round (peer.c decides when and from where).
+ *
+ * A round brings the log from the node's size M (entries it took and checked, perhaps not yet
+ * covered by a checkpoint) to the size N of a checkpoint the sequencer
+ * signed. The leaves come first, from the source's hash tiles, and must give the
+ * checkpoint's root on top of the node's own tree: from then on every entry is known before
+ * it is read. The entries follow, fetched and checked on every CPU (fetch.c); each must hash
+ * to its known leaf, and the ledger takes it as it takes the sequencer's own appends, every
+ * signature and every policy decision checked again against this node's state. Entries are
+ * committed as they come and the checkpoint last; a node that stops halfway keeps the
+ * checkpoint it had and takes the rest again (node_open drops what no checkpoint covers).
+ *
+ * What does not hold is refused. A source whose tiles or entries do not match the signed
+ * checkpoint is at fault, not the sequencer: the round fails and another source or a later
+ * round does better. A checkpoint that contradicts the log the node holds, or an entry the
+ * sequencer signed that the ledger refuses, is the sequencer's doing: an alarm, kept on
+ * disk, after which the node follows that sequencer no more. */
+#include "node/follow.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/fetch.h"
+#include "node/http.h"
+#include "node/node_impl.h"
+
+struct follow_round {				    /* one round, for the take callback */
+	struct node *n;				    /* the node */
+	uint64_t from;				    /* M */
+	const unsigned char (*leaves)[MERKLE_HASH]; /* the known leaves of [M, N) */
+	const char *source;			    /* where the entries come from, for messages */
+	int alarm;				    /* an entry of the sequencer's was refused */
+};
+
+/* Reads a checkpoint note signed by the sequencer's key for this network. */
+static int follow_checkpoint(struct node *n, const char *ck, size_t len, uint64_t *size,
+			     unsigned char root[MERKLE_HASH], struct cc_err *e)
+{
+	struct note note = {0};
+	struct note_key seq;
+	char origin[TLOG_ORIGIN_MAX + 1];
+	int ret, found = 0;
+
+	node_rdlock(n);
+	ret = node_sequencer_key(n, &seq);
+	node_unlock(n);
+	if (ret < 0)
+		return cc_fail(e, CC_ENOENT, "the network names no sequencer node");
+	if ((ret = note_parse(&note, ck, len, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < note.nsigs; i++)
+		if (note.sigs[i].id == seq.id && strcmp(note.sigs[i].name, seq.name) == 0 &&
+		    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0)
+			found = 1;
+	if (!found) {
+		ret = cc_fail(e, CC_ESIG, "the checkpoint is not signed by the sequencer's key");
+		goto out;
+	}
+	if ((ret = tlog_checkpoint_parse(note.text, note.text_len, origin, size, root, e)) < 0)
+		goto out;
+	if (strcmp(origin, n->origin) != 0)
+		ret = cc_fail(e, CC_ECONFLICT, "the checkpoint is for \"%s\", not \"%s\"", origin,
+			      n->origin);
+out:
+	note_free(&note);
+	return ret;
+}
+
+/* Keeps an alarm: on disk first (a restart must not forget it), then in memory. */
+static void follow_alarm(struct node *n, const char *kind, const char *text)
+{
+	struct cbuf line = CBUF_INIT;
+	struct cc_err e = {0};
+	struct store *s = NULL;
+	char path[CONF_PATH_MAX];
+
+	if (cbuf_printf(&line, "%s %s", kind, text) < 0)
+		node_fatal("out of memory");
+	node_log("ALARM: %s", line.p);
+	/* Its own connection: the committer's is the committer's. */
+	if (conf_path(path, n->dir, CONF_DB_FILE, &e) < 0 || store_open(&s, path, 0, &e) < 0 ||
+	    store_meta_put(s, "alarm", line.p, &e) < 0)
+		node_log("warning: the alarm could not be written down: %s", e.msg);
+	store_close(s);
+	node_wrlock(n);
+	free(n->alarm);
+	n->alarm = cbuf_take(&line);
+	n->following = 0;
+	node_unlock(n);
+	cbuf_free(&line);
+}
+
+/* Fetches the leaf hashes of [from, size) from the hash tiles at base, checking the ones of
+ * the first tile that the node holds already against its own. */
+static int follow_leaves(struct node *n, struct http *h, uint64_t from, uint64_t size,
+			 unsigned char (*out)[MERKLE_HASH], int *mismatch, struct cc_err *e)
+{
+	struct cbuf path = CBUF_INIT;
+	struct http_resp r = {0};
+	int ret = 0;
+
+	*mismatch = 0;
+	for (uint64_t t = from / TLOG_TILE_WIDTH; ret == 0 && t * TLOG_TILE_WIDTH < size; t++) {
+		uint64_t base = t * TLOG_TILE_WIDTH, left = size - base;
+		unsigned w = left >= TLOG_TILE_WIDTH ? TLOG_TILE_WIDTH : (unsigned)left;
+
+		cbuf_reset(&path);
+		if (cbuf_puts(&path, "/log/") < 0 || tlog_tile_path(&path, 0, t, w) < 0) {
+			ret = cc_fail(e, CC_ENOMEM, "out of memory");
+			break;
+		}
+		ret = http_get(h, path.p, HTTP_MAX_SMALL, &r, e);
+		/* a partial tile is gone once the source's log has grown past it */
+		if (ret == CC_ENOENT && w < TLOG_TILE_WIDTH) {
+			cbuf_reset(&path);
+			if (cbuf_puts(&path, "/log/") < 0 ||
+			    tlog_tile_path(&path, 0, t, TLOG_TILE_WIDTH) < 0) {
+				ret = cc_fail(e, CC_ENOMEM, "out of memory");
+				break;
+			}
+			ret = http_get(h, path.p, HTTP_MAX_SMALL, &r, e);
+		}
+		if (ret < 0)
+			break;
+		if (r.body.len < (size_t)w * MERKLE_HASH || r.body.len % MERKLE_HASH != 0) {
+			ret = cc_fail(e, CC_ECONFLICT, "%s holds %zu bytes, not %u hashes", path.p,
+				      r.body.len, w);
+			break;
+		}
+		for (unsigned j = 0; j < w; j++) {
+			const unsigned char *leaf =
+			    (const unsigned char *)r.body.p + j * MERKLE_HASH;
+			unsigned char mine[MERKLE_HASH];
+
+			if (base + j >= from) {
+				memcpy(out[base + j - from], leaf, MERKLE_HASH);
+				continue;
+			}
+			node_rdlock(n);
+			ret = merkle_tree_get(&n->tree, 0, base + j, mine);
+			node_unlock(n);
+			if (ret < 0)
+				break;
+			if (memcmp(mine, leaf, MERKLE_HASH) != 0)
+				*mismatch = 1;
+		}
+	}
+	http_resp_free(&r);
+	cbuf_free(&path);
+	return ret;
+}
+
+static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_entry *v,
+		       size_t cnt, struct cc_err *e)
+{
+	struct follow_round *fr = ctx;
+	struct node *n = fr->n;
+	int ret = 0;
+
+	for (size_t i = 0; i < cnt; i++)
+		if (memcmp(v[i].leaf, fr->leaves[first + i - fr->from], MERKLE_HASH) != 0)
+			return cc_fail(e, CC_ECONFLICT,
+				       "entry %" PRIu64 " from %s is not the entry the checkpoint "
+				       "holds (altered on the way?): refused",
+				       first + i, fr->source);
+	node_wrlock(n);
+	if (n->stopping) {
+		ret = cc_fail(e, CC_EIO, "the node is stopping");
+		goto out;
+	}
+	if (ledger_size(n->ledger) != first || !n->following) {
+		ret = cc_fail(e, CC_ECONFLICT, "the log moved under the round");
+		goto out;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		struct cbuf entry = CBUF_INIT;
+		struct cc_err le = {0};
+
+		ret = fetch_apply(n->ledger, &v[i], &le);
+		if (ret < 0) {
+			fr->alarm = 1;
+			ret = cc_fail(e, CC_ECONFLICT,
+				      "entry %" PRIu64 ", in a checkpoint the sequencer signed, is "
+				      "invalid: %s",
+				      first + i, le.msg[0] ? le.msg : cc_strerror(ret));
+			break;
+		}
+		if (merkle_tree_append(&n->tree, v[i].leaf) < 0 ||
+		    cbuf_put(&entry, v[i].entry, v[i].len) < 0)
+			node_fatal("out of memory taking entry %" PRIu64, first + i);
+		node_batch_entry(n, &entry);
+	}
+	node_keys_refresh(n);
+	if (fetch_publish(f, n->ledger) < 0)
+		node_fatal("out of memory");
+	/* committed as they come; the checkpoint follows at the end of the round */
+	node_batch_wait(n, NULL);
+out:
+	node_unlock(n);
+	return ret;
+}
+
+int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, struct cc_err *e)
+{
+	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
+	unsigned char(*leaves)[MERKLE_HASH] = NULL;
+	struct follow_round fr = {0};
+	struct fetch *f = NULL;
+	struct http *h = NULL;
+	uint64_t size, from;
+	char *copy = NULL;
+	int ret, mismatch = 0, following;
+
+	if ((ret = follow_checkpoint(n, ck, cklen, &size, root, e)) < 0)
+		return ret;
+	node_rdlock(n);
+	following = n->following;
+	from = ledger_size(n->ledger);
+	ret = size <= from ? merkle_tree_root(&n->tree, size, mine) : 0;
+	node_unlock(n);
+	if (!following)
+		return cc_fail(e, CC_EPERM, "this node does not follow a sequencer");
+	if (ret < 0)
+		return cc_fail(e, ret, "cannot compute the tree root");
+	if (size <= from) {
+		if (sodium_memcmp(mine, root, MERKLE_HASH) == 0)
+			return 0;
+		follow_alarm(n, "equivocation",
+			     "the sequencer signed a checkpoint that the log it signed before "
+			     "does not hold");
+		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
+	}
+	leaves = malloc((size_t)(size - from) * MERKLE_HASH);
+	if (leaves == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((ret = http_new(&h, source, e)) < 0 ||
+	    (ret = follow_leaves(n, h, from, size, leaves, &mismatch, e)) < 0)
+		goto out;
+	node_rdlock(n);
+	ret = merkle_root_extended(&n->tree, (const unsigned char(*)[MERKLE_HASH])leaves,
+				   size - from, mine);
+	node_unlock(n);
+	if (ret < 0) {
+		cc_fail(e, ret, "cannot compute the tree root");
+		goto out;
+	}
+	if (sodium_memcmp(mine, root, MERKLE_HASH) != 0) {
+		ret = cc_fail(e, CC_ECONFLICT,
+			      "the hash tiles of %s do not give the signed checkpoint's root%s",
+			      source, mismatch ? " (nor the entries this node holds)" : "");
+		goto out;
+	}
+	fr.n = n;
+	fr.from = from;
+	fr.leaves = (const unsigned char(*)[MERKLE_HASH])leaves;
+	fr.source = source;
+	if ((ret = fetch_new(&f, source, from, size, 0, e)) < 0)
+		goto out;
+	node_rdlock(n);
+	ret = fetch_publish(f, n->ledger);
+	node_unlock(n);
+	if (ret < 0) {
+		cc_fail(e, ret, "out of memory");
+		goto out;
+	}
+	if ((ret = fetch_run(f, follow_take, &fr, e)) < 0) {
+		if (fr.alarm)
+			follow_alarm(n, "invalid-entry", e->msg);
+		goto out;
+	}
+	if ((copy = strndup(ck, cklen)) == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	node_wrlock(n);
+	if (ledger_size(n->ledger) != size) {
+		node_unlock(n);
+		ret = cc_fail(e, CC_ECONFLICT, "the log moved under the round");
+		goto out;
+	}
+	free(n->batch.checkpoint);
+	n->batch.checkpoint = copy;
+	copy = NULL;
+	/* an entry may have named another sequencer */
+	n->following = node_follows(n);
+	node_batch_wait(n, NULL);
+	node_unlock(n);
+	if (node_wait_durable(n, size) < 0)
+		ret = cc_fail(e, CC_EIO, "the node is stopping");
+	else
+		ret = 1;
+out:
+	free(copy);
+	fetch_free(f);
+	http_free(h);
+	free(leaves);
+	return ret;
+}

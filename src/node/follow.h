@@ -1,0 +1,19 @@
+/* Following a sequencer: taking its log into this node, checked entry by entry. */
+#ifndef CONCORD_NODE_FOLLOW_H
+#define CONCORD_NODE_FOLLOW_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "node/node.h"
+
+/* Brings the node's log up to the checkpoint ck (a signed note the sequencer signed), with
+ * the tiles of the log at source (a URL whose /log/ serves them: the sequencer, a peer, a
+ * mirror). Returns 1 when the log grew and the checkpoint is durable, 0 when the node held
+ * it already, or a negative code: CC_ECONFLICT when the source or the sequencer is at fault
+ * (an alarm is kept for the latter), CC_EIO for transport errors, CC_EPERM when the node
+ * follows no sequencer (it is the sequencer, or it raised an alarm). */
+int follow_round(struct node *n, const char *source, const char *ck, size_t cklen,
+		 struct cc_err *e);
+
+#endif

@@ -1,0 +1,182 @@
+/* The node's insides, shared by node.c (proposals, commits, reads) and the files that take
+ * part of its work (follow.c: taking entries from a sequencer). Not an API: the rest of the
+ * program uses node.h. Locking rules are those of node.h. */
+#ifndef CONCORD_NODE_IMPL_H
+#define CONCORD_NODE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/ledger.h"
+#include "core/map.h"
+#include "core/merkle.h"
+#include "core/note.h"
+#include "core/proposal.h"
+#include "core/tlog.h"
+#include "dns/zone.h"
+#include "node/conf.h"
+#include "node/node.h"
+#include "node/store.h"
+
+enum prop_status { PS_PENDING, PS_ACCEPTED, PS_REJECTED, PS_EXPIRED, PS_COUNT };
+
+struct node_vsig {	     /* a verified signature */
+	struct note_sig sig; /* as received; sig.name is the member id */
+	struct note_key key; /* the member key it verified against (zero when loaded unverified) */
+};
+
+struct node_prop {		/* a proposal the node holds in memory */
+	struct proposal p;	/* parsed body; p.id is the map key */
+	struct node_vsig *sigs; /* verified approvals, sorted by member id */
+	size_t nsigs;		/* entries in sigs */
+	struct node_vsig *objs; /* verified objections (over the objection body), by member id */
+	size_t nobjs;		/* entries in objs */
+	int status;		/* enum prop_status */
+	int64_t received;	/* unix time first received */
+	int64_t idx;		/* log index once accepted, else -1 */
+	char *reason;		/* why rejected or expired, else NULL */
+	uint64_t eval_size;	/* ledger size at the last evaluation (0: never) */
+	int64_t not_before;	/* last evaluation: earliest acceptance time */
+	int met;		/* last evaluation: every requirement met, only time is missing */
+	uint64_t final_seq;	/* batch carrying the final status; the prop leaves memory once
+				 * that batch is durable */
+	atomic_int refs;	/* the map's reference, plus one per batch row or request still
+				 * reading it; a final prop never changes, so it is read unlocked */
+};
+
+struct node_row {		   /* a proposal row queued for the committer */
+	struct store_proposal row; /* a snapshot (pending proposals change), when np is NULL */
+	struct node_prop *np;	   /* a final proposal (it no longer changes), referenced: the
+				    * committer builds its row, off the lock */
+};
+
+/* The ids of proposals whose final status is durable, so that a new proposal is told apart
+ * from a decided one without a store lookup. Open addressing on the binary id (a SHA-256,
+ * so its first bytes are a fine hash). */
+#define FINAL_FREE	0  /* empty slot */
+#define FINAL_REJECTED	-1 /* rejected or expired: the reason is in the store */
+#define FINAL_ACCEPTED0 1  /* accepted at log index v - FINAL_ACCEPTED0 */
+
+struct node_final {	      /* one decided proposal */
+	unsigned char id[32]; /* binary id */
+	int64_t v;	      /* FINAL_* */
+};
+
+struct node_finals {
+	struct node_final *v; /* cap slots */
+	size_t cap;	      /* power of two, or 0 */
+	size_t n;	      /* used */
+};
+
+struct node_batch {		   /* changes waiting for the committer */
+	struct cbuf *entries;	   /* new log entries, in index order */
+	size_t nentries;	   /* used */
+	size_t capentries;	   /* allocated */
+	uint64_t first;		   /* index of entries[0] */
+	char *checkpoint;	   /* following: the sequencer's checkpoint of the log as it is
+				    * with these entries, or NULL (none covers them yet) */
+	struct node_row *rows;	   /* proposal rows to upsert, in order */
+	size_t nrows;		   /* used */
+	size_t caprows;		   /* allocated */
+	struct node_waiter *head;  /* requests to wake after the commit (under q_mu) */
+	struct node_waiter **tail; /* where the next waiter goes */
+};
+
+struct node {
+	char dir[CONF_PATH_MAX];	  /* node directory */
+	int dirfd;			  /* open on dir, holding its exclusive flock */
+	struct conf conf;		  /* node.conf */
+	struct note_signer key;		  /* log signing key (name = origin) */
+	char origin[TLOG_ORIGIN_MAX + 1]; /* network origin, fixed by the genesis */
+	char *log_vkey;			  /* verifier key of the log key, for /v1/network */
+	struct store *wr;		  /* the committer's connection */
+	struct store *rd;		  /* readers' connection, under rd_mu */
+	pthread_mutex_t rd_mu;		  /* serializes rd (taken after lock, never before) */
+
+	/* Everything below is under lock: shared for reading, exclusive for changing. */
+	pthread_rwlock_t lock;
+	struct ledger *ledger;	   /* state, possibly ahead of the disk by one batch */
+	struct merkle_tree tree;   /* every entry's leaf, same size as the ledger */
+	struct map props;	   /* id -> node_prop: pending, and final ones not yet durable */
+	struct node_finals finals; /* decided proposals no longer in props */
+	struct node_batch batch;   /* changes not yet taken by the committer */
+	uint64_t seq;		   /* batches taken by the committer so far */
+	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
+	char *checkpoint;	   /* latest durable signed checkpoint */
+	int stopping;		   /* node_stop has begun: no more changes */
+	int following;		   /* entries come from the sequencer (follow.c), not from
+				    * this node's own decisions */
+	char *alarm;		   /* the sequencer misbehaved (follow.c): what it did, or NULL */
+	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
+
+	/* A copy of the member keys, changed with the registry under the exclusive lock, read
+	 * by signature checks without the node lock (a waiting writer would hold them up). */
+	pthread_mutex_t keys_mu; /* guards keys and nkeys */
+	struct note_key *keys;	 /* every member's key, in member id order */
+	size_t nkeys;		 /* entries in keys */
+
+	pthread_mutex_t q_mu;  /* wakes the committer; guards batch.head/tail */
+	pthread_cond_t q_cond; /* signalled on a new change or stop */
+	int q_kick;	       /* a change is queued */
+	unsigned q_nwait;      /* requests waiting on the batch being filled */
+	int q_linger;	       /* the last batch was large: let the next one fill */
+	int q_stop;	       /* the committer must finish */
+	int q_done;	       /* the committer is gone: a late waiter is woken at once */
+	pthread_t committer;   /* the committer thread */
+	int started;	       /* committer running */
+	struct cbuf logq;      /* log lines written after the next commit (under q_mu) */
+
+	/* The WAL is copied into the database by a thread of its own, off the commit path;
+	 * the committer only tops a finished pass off, so that the WAL can start over. */
+	struct store *ck;	/* the checkpointer's connection */
+	pthread_t ckpt;		/* the checkpointer thread */
+	pthread_mutex_t ck_mu;	/* guards the ck_* flags */
+	pthread_cond_t ck_cond; /* signalled when a pass is asked for, or on stop */
+	int ck_run;		/* a pass is asked for or running */
+	int ck_done;		/* a pass finished since the committer last looked */
+	int ck_stop;		/* the checkpointer must finish */
+	int ck_started;		/* checkpointer running */
+
+	/* The signed zone, built from the durable state when asked for and kept until the log
+	 * or the signing epoch moves on. */
+	pthread_mutex_t zone_mu;     /* guards zone and journal; taken before the node lock */
+	struct zone *zone;	     /* the last zone made, or NULL */
+	struct zone_delta **journal; /* versions made since the publisher last took them */
+	size_t njournal;
+	int journal_gap;	 /* a version was built whole since: the history starts anew */
+	struct dns_key ksk, zsk; /* the zone's keys (DIR/ksk.key, DIR/zsk.key) */
+	struct dnsd *dnsd;	 /* the DNS server the publisher feeds, or NULL */
+	pthread_t publisher;	 /* rebuilds the zone when the durable log or the day moves */
+	int publishing;		 /* publisher running */
+
+	/* Readers that show the state of the in-memory ledger wait until it is durable, so
+	 * that nothing served is ahead of the checkpoint. */
+	pthread_mutex_t dur_mu;	 /* guards durable */
+	pthread_cond_t dur_cond; /* broadcast when durable grows or the node stops */
+	uint64_t durable;	 /* copy of pub_size readable without the node lock */
+};
+
+void node_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void node_rdlock(struct node *n);
+void node_wrlock(struct node *n);
+void node_unlock(struct node *n);
+void batch_init(struct node_batch *b, uint64_t first);
+void batch_free(struct node_batch *b);
+/* Queues an entry the ledger took (taking entry), under the exclusive lock. */
+void node_batch_entry(struct node *n, struct cbuf *entry);
+/* Registers w (may be NULL) for the batch being filled and wakes the committer. */
+void node_batch_wait(struct node *n, struct node_waiter *w);
+/* Copies the member keys again after the registry changed, under the exclusive lock. */
+void node_keys_refresh(struct node *n);
+/* Whether the node takes its entries from a sequencer: the network names one, and it is
+ * another member's node. Under the lock. */
+int node_follows(const struct node *n);
+/* The sequencer's checkpoint key (its node key under the origin's name). Under the lock. */
+int node_sequencer_key(const struct node *n, struct note_key *k);
+/* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
+int node_wait_durable(struct node *n, uint64_t size);
+
+#endif

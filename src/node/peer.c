@@ -1,0 +1,417 @@
+#include "node/peer.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/ledger.h"
+#include "node/conf.h"
+#include "node/follow.h"
+#include "node/http.h"
+#include "node/node_impl.h"
+#include "node/store.h"
+
+#define PEER_POLL_MS	 500	/* the sequencer's checkpoint is looked at this often */
+#define PEER_RETRY_MS	 1000	/* after a failed round or an unreachable sequencer */
+#define PEER_CONNECT_MS	 2000	/* to connect to a peer */
+#define PEER_REQUEST_MS	 30000	/* a forwarded request, whole (a batch takes a while) */
+#define PEER_CATCHUP_MS	 600000 /* a follow round's transfers, whole */
+#define PEER_READBACK_MS 10000	/* a forwarded change waits this long to be held here */
+
+struct peer {
+	struct node *n;		/* the node */
+	pthread_mutex_t mu;	/* guards the fields below */
+	pthread_cond_t cv;	/* signalled on a wake, a new job or stop */
+	int stop;		/* threads must finish */
+	int wake;		/* the follower should look now */
+	struct peer_fwd *head;	/* forwarding jobs, oldest first */
+	struct peer_fwd **tail; /* where the next one goes */
+	pthread_t follower;	/* the follower thread */
+	int follower_started;	/* joined by peer_stop */
+	pthread_t fwd[PEER_FORWARDERS];
+	int nfwd;	       /* forwarders started */
+	pthread_mutex_t st_mu; /* guards st */
+	struct store *st;      /* the outbox: a connection of its own */
+};
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Sleeps up to ms, or until a wake or stop; returns 1 when stopping. */
+static int peer_sleep(struct peer *p, long ms)
+{
+	struct timespec until;
+	int stop;
+
+	deadline_in(&until, ms);
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop && !p->wake && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)
+		;
+	p->wake = 0;
+	stop = p->stop;
+	pthread_mutex_unlock(&p->mu);
+	return stop;
+}
+
+void peer_wake(struct peer *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->wake = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A connection to url, kept while the URL stays the same. */
+static int peer_http(struct http **h, const char *url, long total_ms, struct cc_err *e)
+{
+	int ret;
+
+	if (*h != NULL && strcmp(http_base(*h), url) == 0)
+		return 0;
+	http_free(*h);
+	*h = NULL;
+	if ((ret = http_new(h, url, e)) == 0)
+		http_set_timeouts(*h, PEER_CONNECT_MS, total_ms);
+	return ret;
+}
+
+/* Logs a failure once, not at every retry of the same one. */
+static void peer_complain(char *last, size_t cap, const char *what, const char *msg)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s: %s", what, msg);
+	if (strcmp(line, last) == 0)
+		return;
+	snprintf(last, cap, "%s", line);
+	node_log("%s", line);
+}
+
+/* Sends the oldest queued request; 1 when one went (whatever the answer), 0 when the outbox
+ * is empty, negative when the sequencer could not be reached. */
+static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
+{
+	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
+	struct http_resp r = {0};
+	struct cc_err ae = {0};
+	int64_t seq = 0;
+	int ret;
+
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_first(p->st, &seq, &path, &body, e);
+	pthread_mutex_unlock(&p->st_mu);
+	if (ret == CC_ENOENT) {
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len, HTTP_MAX_SMALL, &r,
+			&ae);
+	if (r.status == 0 || r.status >= 500) {
+		ret = cc_fail(e, CC_EIO, "%s", ae.msg);
+		goto out;
+	}
+	/* Answered: the sequencer decided, whatever it decided. */
+	node_log("queued %s handed to the sequencer: HTTP %ld%s%s", path.p, r.status,
+		 ret < 0 ? ", " : "", ret < 0 ? ae.msg : "");
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_del(p->st, seq, e);
+	pthread_mutex_unlock(&p->st_mu);
+	if (ret == 0)
+		ret = 1;
+out:
+	http_resp_free(&r);
+	cbuf_free(&path);
+	cbuf_free(&body);
+	return ret;
+}
+
+static void *peer_follower(void *arg)
+{
+	struct peer *p = arg;
+	struct http *h = NULL;
+	char url[NODE_URL_MAX + 1], last[512] = "";
+	long wait = PEER_POLL_MS;
+
+	for (;;) {
+		struct http_resp r = {0};
+		struct cc_err e = {0};
+		int ret;
+
+		if (peer_sleep(p, wait))
+			break;
+		wait = PEER_POLL_MS;
+		if (!node_sequencer_url(p->n, url, sizeof(url)))
+			continue;
+		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0) {
+			peer_complain(last, sizeof(last), url, e.msg);
+			wait = PEER_RETRY_MS;
+			continue;
+		}
+		while ((ret = peer_outbox_one(p, h, &e)) == 1)
+			;
+		if (ret < 0) {
+			peer_complain(last, sizeof(last), "outbox", e.msg);
+			wait = PEER_RETRY_MS;
+		}
+		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
+		if (ret == 0)
+			ret = follow_round(p->n, url, r.body.p, r.body.len, &e);
+		http_resp_free(&r);
+		if (ret < 0) {
+			peer_complain(last, sizeof(last), url, e.msg);
+			wait = PEER_RETRY_MS;
+		} else {
+			if (last[0] != '\0')
+				node_log("following %s again", url);
+			last[0] = '\0';
+			/* more may have come meanwhile */
+			if (ret == 1)
+				wait = 0;
+		}
+	}
+	http_free(h);
+	return NULL;
+}
+
+/* A problem document of the forwarder's own. */
+static void fwd_problem(struct peer_fwd *f, long status, const char *type, const char *title,
+			const char *detail)
+{
+	json_t *j = json_pack("{s:s,s:s,s:i,s:s}", "type", type, "title", title, "status",
+			      (int)status, "detail", detail);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	f->status = status;
+	snprintf(f->ctype, sizeof(f->ctype), "application/problem+json");
+	cbuf_reset(&f->out);
+	if (s == NULL || cbuf_puts(&f->out, s) < 0)
+		f->status = 500;
+	free(s);
+	json_decref(j);
+}
+
+/* The largest log index an accepted answer names (a proposal, or a batch's items). */
+static int64_t fwd_index(const struct cbuf *body)
+{
+	json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL), *items, *it;
+	int64_t max = -1;
+	size_t i;
+
+	if (j == NULL)
+		return -1;
+	if (json_is_integer(json_object_get(j, "index")))
+		max = json_integer_value(json_object_get(j, "index"));
+	items = json_object_get(j, "items");
+	json_array_foreach(items, i, it)
+	{
+		json_t *x = json_object_get(it, "index");
+
+		if (json_is_integer(x) && json_integer_value(x) > max)
+			max = json_integer_value(x);
+	}
+	json_decref(j);
+	return max;
+}
+
+/* Keeps a change the sequencer could not be given; answers 202 queued. */
+static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const char *why)
+{
+	struct cc_err e = {0};
+	json_t *j;
+	char *s;
+	int ret;
+
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_put(p->st, f->path, f->body ? f->body : "", f->len, (int64_t)time(NULL),
+			       &e);
+	pthread_mutex_unlock(&p->st_mu);
+	if (ret < 0) {
+		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
+			    e.msg);
+		return;
+	}
+	node_log("the sequencer at %s is unreachable (%s): %s kept, sent again later", url, why,
+		 f->path);
+	j = json_pack("{s:s,s:s,s:s}", "status", "queued", "sequencer", url, "detail",
+		      "the sequencer is unreachable: the request is kept on this node and sent "
+		      "again until the sequencer answers it");
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	f->status = 202;
+	snprintf(f->ctype, sizeof(f->ctype), "application/json");
+	cbuf_reset(&f->out);
+	if (s == NULL || cbuf_puts(&f->out, s) < 0)
+		f->status = 500;
+	free(s);
+	json_decref(j);
+}
+
+static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
+{
+	char url[NODE_URL_MAX + 1];
+	struct http_resp r = {0};
+	struct cc_err e = {0};
+	int64_t idx;
+
+	if (!node_sequencer_url(p->n, url, sizeof(url))) {
+		/* the node became the sequencer meanwhile, or stopped following */
+		fwd_problem(f, 503, "urn:concord:problem:unavailable", "try again",
+			    "this node no longer follows a sequencer");
+		return;
+	}
+	if (peer_http(h, url, PEER_REQUEST_MS, &e) < 0) {
+		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
+			    e.msg);
+		return;
+	}
+	if (f->post)
+		http_post(*h, f->path, "text/plain", f->body ? f->body : "", f->len, HTTP_MAX_JSON,
+			  &r, &e);
+	else
+		http_get(*h, f->path, HTTP_MAX_JSON, &r, &e);
+	if (r.status == 0) {
+		if (f->post)
+			fwd_queue(p, f, url, e.msg);
+		else
+			fwd_problem(f, 502, "urn:concord:problem:unavailable",
+				    "sequencer unreachable", e.msg);
+		goto out;
+	}
+	f->status = r.status;
+	snprintf(f->ctype, sizeof(f->ctype), "%s", r.ctype[0] ? r.ctype : "application/json");
+	cbuf_free(&f->out);
+	f->out = r.body;
+	r.body = (struct cbuf)CBUF_INIT;
+	/* Read-your-writes: answered once this node holds what the sequencer appended. */
+	if (f->post && f->status >= 200 && f->status < 300 && (idx = fwd_index(&f->out)) >= 0) {
+		struct timespec until, now;
+
+		peer_wake(p);
+		deadline_in(&until, PEER_READBACK_MS);
+		while (node_size(p->n) <= (uint64_t)idx && !node_stopping(p->n)) {
+			struct timespec ts = {0, 20 * 1000000L};
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > until.tv_sec ||
+			    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+				break;
+			nanosleep(&ts, NULL);
+		}
+	}
+out:
+	http_resp_free(&r);
+}
+
+static void *peer_forwarder(void *arg)
+{
+	struct peer *p = arg;
+	struct http *h = NULL;
+
+	for (;;) {
+		struct peer_fwd *f;
+
+		pthread_mutex_lock(&p->mu);
+		while (!p->stop && p->head == NULL)
+			pthread_cond_wait(&p->cv, &p->mu);
+		f = p->head;
+		if (f != NULL) {
+			p->head = f->next;
+			if (p->head == NULL)
+				p->tail = &p->head;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (f == NULL)
+			break;
+		if (p->stop)
+			fwd_problem(f, 503, "urn:concord:problem:unavailable", "stopping",
+				    "the node is stopping");
+		else
+			fwd_run(p, f, &h);
+		f->w->done(f->w);
+	}
+	http_free(h);
+	return NULL;
+}
+
+int peer_forward(struct peer *p, struct peer_fwd *f)
+{
+	char url[NODE_URL_MAX + 1];
+
+	if (p == NULL || !node_sequencer_url(p->n, url, sizeof(url)))
+		return 0;
+	f->next = NULL;
+	f->status = 0;
+	pthread_mutex_lock(&p->mu);
+	*p->tail = f;
+	p->tail = &f->next;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return 1;
+}
+
+int peer_start(struct peer **out, struct node *n, struct cc_err *e)
+{
+	char path[CONF_PATH_MAX];
+	struct peer *p;
+	int ret;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	p->n = n;
+	p->tail = &p->head;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	pthread_mutex_init(&p->st_mu, NULL);
+	if ((ret = conf_path(path, node_dir(n), CONF_DB_FILE, e)) < 0 ||
+	    (ret = store_open(&p->st, path, 0, e)) < 0)
+		goto out;
+	if (pthread_create(&p->follower, NULL, peer_follower, p) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "cannot start the follower thread");
+		goto out;
+	}
+	p->follower_started = 1;
+	for (; p->nfwd < PEER_FORWARDERS; p->nfwd++)
+		if (pthread_create(&p->fwd[p->nfwd], NULL, peer_forwarder, p) != 0) {
+			ret = cc_fail(e, CC_ENOMEM, "cannot start the forwarding threads");
+			goto out;
+		}
+	*out = p;
+	p = NULL;
+out:
+	peer_stop(p);
+	return ret;
+}
+
+void peer_stop(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (p->follower_started)
+		pthread_join(p->follower, NULL);
+	for (int i = 0; i < p->nfwd; i++)
+		pthread_join(p->fwd[i], NULL);
+	store_close(p->st);
+	pthread_mutex_destroy(&p->st_mu);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}

@@ -1,0 +1,184 @@
+"""Several members' nodes of one network: one sequencer orders the log, the others follow it,
+check every entry themselves and serve the same log, records and zone; a change given to any
+node reaches the sequencer and comes back to every node."""
+import os
+import time
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+from concord import Key, Node, cli, note
+from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
+from dns_mix import free_port
+
+NODES = ["br", "cn", "isoc"]  # cn orders the log
+SEQUENCER = "cn"
+
+
+class Federation(Network):
+    """The founding members of conftest.Network, three of which run a node each, listed in
+    the genesis with their keys and URLs."""
+
+    def __init__(self, base):
+        self.base = base
+        self.origin = ORIGIN
+        self.keys_dir = os.path.join(base, "keys")
+        os.makedirs(self.keys_dir)
+        self.ports = {m: free_port() for m in NODES}
+        self.dirs = {m: os.path.join(base, m) for m in NODES}
+        args = ["genesis", "new", "--origin", ORIGIN, "--consultation", "0",
+                "--root-zone", ROOT_ZONE, "--sequencer", SEQUENCER]
+        for m, chamber in MEMBERS:
+            cli("keygen", m, "--dir", self.keys_dir)
+            args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
+        for i, m in enumerate(NODES):
+            cli("node", "keys", self.dirs[m], "--member", m, "--url",
+                f"http://127.0.0.1:{self.ports[m]}")
+            args += ["--node", os.path.join(self.dirs[m], "node.pub"),
+                     "--dns", f"{m}=ns.{m}.root.concord.example.,192.0.2.{i + 1}"]
+        self.genesis = os.path.join(base, "genesis")
+        cli(*args, "-o", self.genesis)
+        for m, _ in MEMBERS:
+            cli("genesis", "sign", self.genesis, "--key", self.key_file(m))
+        self.keys = {m: Key.load(self.key_file(m)) for m, _ in MEMBERS}
+        self.nodes = {}
+        for m in NODES:
+            cli("node", "init", self.dirs[m], "--genesis", self.genesis,
+                "--key", self.key_file(m))
+            self.nodes[m] = Node(self.dirs[m])
+
+    def start(self, m):
+        return self.nodes[m].start("--http", f"127.0.0.1:{self.ports[m]}")
+
+    def wait_all(self, size, nodes=None, timeout=60):
+        """Until every node (running, of nodes) serves a checkpoint of at least size."""
+        deadline = time.time() + timeout
+        for m in nodes or NODES:
+            n = self.nodes[m]
+            while n.tree_size() < size:
+                assert time.time() < deadline, f"{m} stays at {n.tree_size()} < {size}"
+                time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    f = Federation(str(tmp_path_factory.mktemp("fed")))
+    try:
+        for m in NODES:
+            f.start(m)
+        yield f
+    finally:
+        for m in NODES:
+            f.nodes[m].stop()
+
+
+def cn_ds_ops(http, tag):
+    """tld/cn as served, plus one DS whose digest carries tag."""
+    content = http.record("tld/cn")["content"]
+    ds = f"cn. 86400 IN DS 57724 8 2 {tag:064X}"
+    return [("put", "tld/cn", content + ds + "\n")]
+
+
+def dns_ds(port, name):
+    q = dns.message.make_query(name, dns.rdatatype.DS)
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+    return sorted(str(rr) for rrset in r.answer for rr in rrset
+                  if rrset.rdtype == dns.rdatatype.DS)
+
+
+def test_network_names_the_sequencer(fed):
+    for m in NODES:
+        st, _, j = fed.nodes[m].http.json("GET", "/v1/network")
+        assert st == 200
+        assert j["sequencer"] == SEQUENCER and j["node"] == m
+        assert j["following"] == (m != SEQUENCER)
+        assert [x["id"] for x in j["nodes"]] == sorted(NODES)
+        assert j["alarm"] is None
+    keys = {fed.nodes[m].http.json("GET", "/v1/network")[2]["log_key"] for m in NODES}
+    assert len(keys) == 1
+
+
+def test_change_given_to_a_follower_reaches_every_node(fed):
+    br = fed.nodes["br"]
+    size = fed.nodes[SEQUENCER].tree_size()
+    st, j, _ = fed.propose(br.http, ["cn"], cn_ds_ops(br.http, 1))
+    assert st == 201, j
+    assert j["status"] == "accepted"
+    # answered by br once br holds it: read back from br at once
+    assert br.http.record("tld/cn")["version"] == j["index"]
+    fed.wait_all(size + 1)
+    checkpoints = {fed.nodes[m].checkpoint() for m in NODES}
+    assert len(checkpoints) == 1, checkpoints  # the very note the sequencer signed
+    assert int(checkpoints.pop().split("\n")[1]) == size + 1  # logged once
+    records = {fed.nodes[m].http.record("tld/cn")["content"] for m in NODES}
+    assert len(records) == 1
+
+
+def test_every_node_serves_the_change_by_dns(fed):
+    isoc = fed.nodes["isoc"]
+    st, j, _ = fed.propose(isoc.http, ["cn"], cn_ds_ops(isoc.http, 2))
+    assert st == 201, j
+    fed.wait_all(j["index"] + 1)
+    want = f"57724 8 2 {2:064X}"
+    for m in NODES:
+        deadline = time.time() + 30
+        while not any(want in ds for ds in dns_ds(fed.nodes[m].dns_port, "cn.")):
+            assert time.time() < deadline, f"{m} does not serve the new DS"
+            time.sleep(0.1)
+
+
+def test_quorum_gathered_through_followers(fed):
+    """A gTLD change proposed at one follower and approved at the other."""
+    br, isoc = fed.nodes["br"], fed.nodes["isoc"]
+    content = br.http.record("tld/org")["content"]
+    ops = [("put", "tld/org", content + f"org. 86400 IN DS 26974 8 2 {3:064X}\n")]
+    body = fed.body(br.http, "br", ops)
+    st, _, j = br.http.post("/v1/proposals", note(body, fed.keys["br"]))
+    assert st == 202 and j["status"] == "pending", j
+    pid = j["id"]
+    for m in ["cn", "za", "isoc"]:
+        st, _, j = isoc.http.post(f"/v1/proposals/{pid}/signatures",
+                                  note(body, fed.keys[m]))
+    assert st == 201 and j["status"] == "accepted", j
+    fed.wait_all(j["index"] + 1)
+    st, _, got = br.http.get(f"/v1/proposals/{pid}")
+    assert st == 200 and got["status"] == "accepted"
+
+
+def test_sequencer_down_requests_wait_and_are_sent_again(fed):
+    seq, br = fed.nodes[SEQUENCER], fed.nodes["br"]
+    size = seq.tree_size()
+    seq.stop()
+    try:
+        body = fed.body(br.http, "cn", cn_ds_ops(br.http, 4))
+        st, _, j = br.http.post("/v1/proposals", note(body, fed.keys["cn"]))
+        assert st == 202 and j["status"] == "queued", j
+    finally:
+        fed.start(SEQUENCER)
+    fed.wait_all(size + 1)
+    assert "kept, sent again later" in br.log_text()
+    assert "queued /v1/proposals handed to the sequencer: HTTP 201" in br.log_text()
+    for m in NODES:
+        assert f"{4:064X}" in fed.nodes[m].http.record("tld/cn")["content"]
+
+
+def test_follower_restarts_and_catches_up(fed):
+    isoc = fed.nodes["isoc"]
+    isoc.stop()
+    try:
+        for tag in (5, 6, 7):
+            st, j, _ = fed.propose(fed.nodes["br"].http, ["cn"],
+                                   cn_ds_ops(fed.nodes["br"].http, tag))
+            assert st == 201, j
+    finally:
+        fed.start("isoc")
+    fed.wait_all(fed.nodes[SEQUENCER].tree_size())
+    assert isoc.checkpoint() == fed.nodes[SEQUENCER].checkpoint()
+
+
+def test_verify_every_node(fed):
+    for m in NODES:
+        r = cli("verify", fed.nodes[m].url, check=False)
+        assert r.returncode == 0, (m, r.stdout, r.stderr)
