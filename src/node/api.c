@@ -17,6 +17,7 @@
 #include "core/tlog.h"
 #include "node/conf.h"
 #include "node/peer.h"
+#include "node/witness.h"
 
 #define CT_JSON		"application/json"
 #define CT_PROBLEM	"application/problem+json"
@@ -502,6 +503,33 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 		return api_log(q, url, method);
 	if (strcmp(url, "/v1/proposals") == 0 || strncmp(url, "/v1/proposals/", 14) == 0)
 		return api_proposals(q, url, method);
+	if (strcmp(url, WITNESS_PATH) == 0) {
+		if (!is_post(method))
+			return api_bad_method(q->c, method, "POST");
+		if (q->a->peer == NULL)
+			return api_not_found(q->c, url);
+		q->fwd.w = &q->w;
+		q->fwd.body = q->body.p;
+		q->fwd.len = q->body.len;
+		q->kind = REQ_FORWARD;
+		q->phase = REQ_WAITING;
+		MHD_suspend_connection(q->c);
+		peer_witness(q->a->peer, &q->fwd);
+		return MHD_YES;
+	}
+	if (strcmp(url, "/v1/final") == 0 || strcmp(url, "/v1/alarm") == 0) {
+		int alarm = url[4] == 'a';
+
+		if (!is_get(method))
+			return api_bad_method(q->c, method, "GET, HEAD");
+		ret = alarm ? node_alarm(q->a->n, &out) : node_final(q->a->n, &out);
+		if (ret == 0) {
+			ret = CC_ENOENT;
+			cc_fail(&e, ret, "%s",
+				alarm ? "no alarm has been raised" : "no checkpoint is final yet");
+		}
+		return api_read(q, ret < 0 ? ret : 0, &e, alarm ? CT_JSON : CT_TEXT, &out, NULL);
+	}
 	if (strcmp(url, "/v1/network") == 0) {
 		if (!is_get(method))
 			return api_bad_method(q->c, method, "GET, HEAD");

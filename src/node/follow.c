@@ -18,14 +18,17 @@
 #include "node/follow.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "node/fetch.h"
 #include "node/http.h"
 #include "node/node_impl.h"
+#include "node/witness.h"
 
 struct follow_round {				    /* one round, for the take callback */
 	struct node *n;				    /* the node */
@@ -69,28 +72,33 @@ out:
 	return ret;
 }
 
-/* Keeps an alarm: on disk first (a restart must not forget it), then in memory. */
-static void follow_alarm(struct node *n, const char *kind, const char *text)
+void follow_alarm(struct node *n, const char *kind, const char *why, const char *proof)
 {
-	struct cbuf line = CBUF_INIT;
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "detail", why, "proof",
+			      proof ? proof : "", "time", (json_int_t)time(NULL));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	struct cc_err e = {0};
 	struct store *s = NULL;
 	char path[CONF_PATH_MAX];
 
-	if (cbuf_printf(&line, "%s %s", kind, text) < 0)
+	node_log("ALARM: %s: %s", kind, why);
+	if (text == NULL)
 		node_fatal("out of memory");
-	node_log("ALARM: %s", line.p);
-	/* Its own connection: the committer's is the committer's. */
+	/* On disk first, a restart must not forget it; with a connection of its own, the
+	 * committer's is the committer's. */
 	if (conf_path(path, n->dir, CONF_DB_FILE, &e) < 0 || store_open(&s, path, 0, &e) < 0 ||
-	    store_meta_put(s, "alarm", line.p, &e) < 0)
+	    store_meta_put(s, "alarm", text, &e) < 0)
 		node_log("warning: the alarm could not be written down: %s", e.msg);
 	store_close(s);
 	node_wrlock(n);
-	free(n->alarm);
-	n->alarm = cbuf_take(&line);
+	if (n->alarm == NULL) {
+		n->alarm = text;
+		text = NULL;
+	}
 	n->following = 0;
 	node_unlock(n);
-	cbuf_free(&line);
+	free(text);
+	json_decref(j);
 }
 
 /* Fetches the leaf hashes of [from, size) from the hash tiles at base, checking the ones of
@@ -153,6 +161,9 @@ static int follow_leaves(struct node *n, struct http *h, uint64_t from, uint64_t
 	return ret;
 }
 
+static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
+			       struct cc_err *e);
+
 static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_entry *v,
 		       size_t cnt, struct cc_err *e)
 {
@@ -205,6 +216,18 @@ out:
 
 int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, struct cc_err *e)
 {
+	int ret;
+
+	/* the follower's polls and the witness requests take turns */
+	pthread_mutex_lock(&n->follow_mu);
+	ret = follow_round_locked(n, source, ck, cklen, e);
+	pthread_mutex_unlock(&n->follow_mu);
+	return ret;
+}
+
+static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
+			       struct cc_err *e)
+{
 	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
 	unsigned char(*leaves)[MERKLE_HASH] = NULL;
 	struct follow_round fr = {0};
@@ -226,11 +249,16 @@ int follow_round(struct node *n, const char *source, const char *ck, size_t ckle
 	if (ret < 0)
 		return cc_fail(e, ret, "cannot compute the tree root");
 	if (size <= from) {
-		if (sodium_memcmp(mine, root, MERKLE_HASH) == 0)
+		if (sodium_memcmp(mine, root, MERKLE_HASH) == 0) {
+			/* the same tree, perhaps with more cosignatures */
+			if (size == from)
+				witness_merge(n, ck, cklen);
 			return 0;
+		}
 		follow_alarm(n, "equivocation",
 			     "the sequencer signed a checkpoint that the log it signed before "
-			     "does not hold");
+			     "does not hold",
+			     ck);
 		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
 	}
 	leaves = malloc((size_t)(size - from) * MERKLE_HASH);
@@ -270,7 +298,7 @@ int follow_round(struct node *n, const char *source, const char *ck, size_t ckle
 	}
 	if ((ret = fetch_run(f, follow_take, &fr, e)) < 0) {
 		if (fr.alarm)
-			follow_alarm(n, "invalid-entry", e->msg);
+			follow_alarm(n, "invalid-entry", e->msg, ck);
 		goto out;
 	}
 	if ((copy = strndup(ck, cklen)) == NULL) {

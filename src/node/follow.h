@@ -16,4 +16,8 @@
 int follow_round(struct node *n, const char *source, const char *ck, size_t cklen,
 		 struct cc_err *e);
 
+/* Raises an alarm against the sequencer: kept on disk and served (GET /v1/alarm); the node
+ * follows it no more. proof: the signed notes that show it. */
+void follow_alarm(struct node *n, const char *kind, const char *why, const char *proof);
+
 #endif

@@ -28,6 +28,7 @@
 #include "node/dnsd.h"
 #include "node/node_impl.h"
 #include "node/store.h"
+#include "node/witness.h"
 
 #define NODE_LIST_MAX	 1000  /* proposals in one listing */
 #define NODE_TICK_SEC	 1     /* timer period: expiries and consultation periods */
@@ -890,6 +891,7 @@ void batch_free(struct node_batch *b)
 	}
 	free(b->rows);
 	free(b->checkpoint);
+	free(b->final);
 	batch_init(b, 0);
 }
 
@@ -1749,10 +1751,10 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	} else if (b->nentries && !n->following) {
 		if (tlog_checkpoint_text(&text, n->origin, size, root) < 0 ||
 		    note_sign(&n->key, text.p, text.len, &sig) < 0 ||
-		    note_format(text.p, text.len, &sig, 1, &ck) < 0)
+		    note_format(text.p, text.len, &sig, 1, &ck) < 0 || witness_self(n, &ck) < 0)
 			node_fatal("cannot sign the checkpoint for size %" PRIu64, size);
 	}
-	if (b->nentries || b->nrows || ck.len) {
+	if (b->nentries || b->nrows || ck.len || b->final) {
 		ret = store_begin(n->wr, &e);
 		for (size_t i = 0; ret == 0 && i < b->nentries; i++)
 			ret = store_entry_put(n->wr, b->first + i, b->entries[i].p,
@@ -1772,6 +1774,8 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		}
 		if (ret == 0 && ck.len)
 			ret = store_meta_put(n->wr, "checkpoint", ck.p, &e);
+		if (ret == 0 && b->final)
+			ret = store_meta_put(n->wr, "final", b->final, &e);
 		if (ret == 0)
 			ret = store_commit(n->wr, &e);
 		if (ret < 0)
@@ -1783,6 +1787,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		free(n->checkpoint);
 		n->checkpoint = cbuf_take(&ck);
 		n->pub_size = size;
+		witness_finality(n);
 		pthread_mutex_lock(&n->dur_mu);
 		n->durable = size;
 		pthread_cond_broadcast(&n->dur_cond);
@@ -1931,7 +1936,7 @@ static void *node_committer(void *arg)
 		if (b.first + b.nentries != size)
 			node_fatal("batch holds entries %" PRIu64 "+%zu, the tree has %" PRIu64,
 				   b.first, b.nentries, size);
-		if (b.nentries || b.nrows || b.head || b.checkpoint)
+		if (b.nentries || b.nrows || b.head || b.checkpoint || b.final)
 			node_commit(n, &b, seq, size, root);
 		if (b.nentries || b.nrows)
 			node_after_commit(n);
@@ -2245,6 +2250,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	pthread_mutex_init(&n->keys_mu, NULL);
 	pthread_mutex_init(&n->dur_mu, NULL);
 	pthread_mutex_init(&n->zone_mu, NULL);
+	pthread_mutex_init(&n->follow_mu, NULL);
 	pthread_cond_init(&n->dur_cond, NULL);
 	pthread_cond_init(&n->ck_cond, NULL);
 	pthread_condattr_init(&ca);
@@ -2313,6 +2319,9 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		node_log("ALARM (raised before): %s", n->alarm);
 	}
 	cbuf_reset(&ck);
+	if (store_meta_get(n->wr, "final", &ck, NULL) == 0)
+		node_final_load(n, ck.p, ck.len);
+	cbuf_reset(&ck);
 	if ((ret = store_meta_get(n->wr, "checkpoint", &ck, e)) < 0)
 		goto out;
 	if ((ret = node_check_checkpoint(n, ck.p, ck.len, e)) < 0)
@@ -2367,6 +2376,7 @@ void node_close(struct node *n)
 	pthread_cond_destroy(&n->ck_cond);
 	free(n->checkpoint);
 	free(n->alarm);
+	free(n->final_ck);
 	free(n->log_vkey);
 	free(n->v);
 	sodium_memzero(&n->key, sizeof(n->key));
@@ -2377,6 +2387,7 @@ void node_close(struct node *n)
 	dns_key_wipe(&n->ksk);
 	dns_key_wipe(&n->zsk);
 	pthread_mutex_destroy(&n->zone_mu);
+	pthread_mutex_destroy(&n->follow_mu);
 	if (n->dirfd >= 0)
 		close(n->dirfd); /* releases the lock, after the store is closed */
 	pthread_mutex_destroy(&n->rd_mu);
@@ -2411,6 +2422,59 @@ int node_sequencer_url(struct node *n, char *url, size_t cap)
 		snprintf(url, cap, "%s", sn->url);
 		ret = 1;
 	}
+	node_unlock(n);
+	return ret;
+}
+
+int node_final_behind(struct node *n)
+{
+	int behind;
+
+	node_rdlock(n);
+	behind = ledger_witness_need(n->ledger) > 0 && n->final_size < n->pub_size;
+	node_unlock(n);
+	return behind;
+}
+
+size_t node_count(struct node *n)
+{
+	size_t c;
+
+	node_rdlock(n);
+	c = ledger_node_count(n->ledger);
+	node_unlock(n);
+	return c;
+}
+
+int node_other(struct node *n, int slot, char id[MEMBER_ID_MAX + 1], char url[NODE_URL_MAX + 1])
+{
+	int ret = 0;
+
+	node_rdlock(n);
+	if (!n->following && n->alarm == NULL &&
+	    strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0) {
+		for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
+			const struct ledger_node *nd = ledger_node_at(n->ledger, i);
+
+			if (strcmp(nd->id, n->conf.member) == 0 || slot-- > 0)
+				continue;
+			snprintf(id, MEMBER_ID_MAX + 1, "%s", nd->id);
+			snprintf(url, NODE_URL_MAX + 1, "%s", nd->url);
+			ret = 1;
+			break;
+		}
+	}
+	node_unlock(n);
+	return ret;
+}
+
+int node_final(struct node *n, struct cbuf *out)
+{
+	int ret = 0;
+
+	node_rdlock(n);
+	if (n->final_ck != NULL)
+		ret = cbuf_puts(out, n->final_ck) < 0 ? CC_ENOMEM : 1;
 	node_unlock(n);
 	return ret;
 }
@@ -2555,9 +2619,10 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 	json_object_set_new(o, "node", json_string(n->conf.member));
 	json_object_set_new(o, "sequencer", json_string(ledger_sequencer(n->ledger)));
 	json_object_set_new(o, "following", json_boolean(n->following));
-	json_object_set_new(o, "alarm", n->alarm ? json_string(n->alarm) : json_null());
+	json_object_set_new(o, "alarm", n->alarm ? json_loads(n->alarm, 0, NULL) : json_null());
 	json_object_set_new(o, "witness_quorum", json_string(ledger_witness_quorum(n->ledger)));
 	json_object_set_new(o, "witness_need", json_integer(ledger_witness_need(n->ledger)));
+	json_object_set_new(o, "final_size", json_integer((json_int_t)n->final_size));
 	for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
 		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
 
@@ -2735,6 +2800,9 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	    "proof", "leaf_index", (json_int_t)version, "tree_size", (json_int_t)n->pub_size,
 	    "hashes", hashes ? hashes : json_array(), "checkpoint", n->checkpoint);
 	hashes = NULL;
+	/* final: in a checkpoint a witness quorum of the members' nodes cosigned */
+	if (o && ledger_witness_need(n->ledger) > 0)
+		json_object_set_new(o, "final", json_boolean(version < n->final_size));
 	ret = json_out(o, json);
 	if (ret < 0)
 		ret = cc_fail(e, ret, "out of memory");
@@ -2766,6 +2834,26 @@ static int list_record(void *ctx, const char *path, const char *content, size_t 
 
 /* Waits until the first size entries are durable; CC_EIO if the node stops first (what is
  * queued is committed on stop, so that only happens after a failed commit). */
+uint64_t node_wait_growth(struct node *n, uint64_t size, long ms)
+{
+	struct timespec until;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&n->dur_mu);
+	while (n->durable <= size && pthread_cond_timedwait(&n->dur_cond, &n->dur_mu, &until) == 0)
+		;
+	now = n->durable;
+	pthread_mutex_unlock(&n->dur_mu);
+	return now;
+}
+
 int node_wait_durable(struct node *n, uint64_t size)
 {
 	int ret = 0;

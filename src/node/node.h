@@ -99,6 +99,9 @@ void node_batch_reply_free(struct node_batch_reply *r);
  * raised against the sequencer in out, 0 when none. */
 int node_sequencer_url(struct node *n, char *url, size_t cap);
 int node_alarm(struct node *n, struct cbuf *out);
+/* The last checkpoint a witness quorum cosigned (network/witness): 1 with it in out (a
+ * signed note with the cosignatures), 0 when none yet. */
+int node_final(struct node *n, struct cbuf *out);
 const char *node_dir(const struct node *n);
 
 /* Reads: 0 with out filled, or a CC_E* code with e set. */

@@ -77,6 +77,7 @@ struct node_batch {		   /* changes waiting for the committer */
 	uint64_t first;		   /* index of entries[0] */
 	char *checkpoint;	   /* following: the sequencer's checkpoint of the log as it is
 				    * with these entries, or NULL (none covers them yet) */
+	char *final;		   /* a newly final checkpoint (witness.c) to keep, or NULL */
 	struct node_row *rows;	   /* proposal rows to upsert, in order */
 	size_t nrows;		   /* used */
 	size_t caprows;		   /* allocated */
@@ -109,6 +110,9 @@ struct node {
 	int following;		   /* entries come from the sequencer (follow.c), not from
 				    * this node's own decisions */
 	char *alarm;		   /* the sequencer misbehaved (follow.c): what it did, or NULL */
+	uint64_t final_size;	   /* size of the last final checkpoint (witness quorum), or 0 */
+	char *final_ck;		   /* that checkpoint with its cosignatures, or NULL */
+	pthread_mutex_t follow_mu; /* one follow round at a time (follow.c) */
 	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
 
 	/* A copy of the member keys, changed with the registry under the exclusive lock, read
@@ -176,6 +180,14 @@ void node_keys_refresh(struct node *n);
 int node_follows(const struct node *n);
 /* The sequencer's checkpoint key (its node key under the origin's name). Under the lock. */
 int node_sequencer_key(const struct node *n, struct note_key *k);
+/* The network's nodes: how many, and on the sequencer the slot-th other than this one (1
+ * with its id and URL; 0 past the end, or when this node is not the sequencer). */
+size_t node_count(struct node *n);
+int node_other(struct node *n, int slot, char id[MEMBER_ID_MAX + 1], char url[NODE_URL_MAX + 1]);
+/* Whether the last final checkpoint known here is older than the log held. */
+int node_final_behind(struct node *n);
+/* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
+uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
 int node_wait_durable(struct node *n, uint64_t size);
 

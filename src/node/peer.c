@@ -14,6 +14,7 @@
 #include "node/http.h"
 #include "node/node_impl.h"
 #include "node/store.h"
+#include "node/witness.h"
 
 #define PEER_POLL_MS	 500	/* the sequencer's checkpoint is looked at this often */
 #define PEER_RETRY_MS	 1000	/* after a failed round or an unreachable sequencer */
@@ -21,6 +22,17 @@
 #define PEER_REQUEST_MS	 30000	/* a forwarded request, whole (a batch takes a while) */
 #define PEER_CATCHUP_MS	 600000 /* a follow round's transfers, whole */
 #define PEER_READBACK_MS 10000	/* a forwarded change waits this long to be held here */
+
+#define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
+#define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
+
+struct peer;
+
+struct peer_cosigner {	/* asks the slot-th other node to cosign each new checkpoint */
+	struct peer *p; /* the peer module */
+	int slot;	/* which other node, in id order */
+	pthread_t th;	/* its thread */
+};
 
 struct peer {
 	struct node *n;		/* the node */
@@ -33,9 +45,11 @@ struct peer {
 	pthread_t follower;	/* the follower thread */
 	int follower_started;	/* joined by peer_stop */
 	pthread_t fwd[PEER_FORWARDERS];
-	int nfwd;	       /* forwarders started */
-	pthread_mutex_t st_mu; /* guards st */
-	struct store *st;      /* the outbox: a connection of its own */
+	int nfwd;				  /* forwarders started */
+	struct peer_cosigner cos[PEER_COSIGNERS]; /* on the sequencer: one per other node */
+	int ncos;				  /* cosigners started */
+	pthread_mutex_t st_mu;			  /* guards st */
+	struct store *st;			  /* the outbox: a connection of its own */
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -87,16 +101,13 @@ static int peer_http(struct http **h, const char *url, long total_ms, struct cc_
 	return ret;
 }
 
-/* Logs a failure once, not at every retry of the same one. */
+/* Logs the first failure of a streak, not every retry; last is "" while things work. */
 static void peer_complain(char *last, size_t cap, const char *what, const char *msg)
 {
-	char line[512];
-
-	snprintf(line, sizeof(line), "%s: %s", what, msg);
-	if (strcmp(line, last) == 0)
+	if (strcmp(last, what) == 0)
 		return;
-	snprintf(last, cap, "%s", line);
-	node_log("%s", line);
+	snprintf(last, cap, "%s", what);
+	node_log("%s: %s (retrying quietly)", what, msg);
 }
 
 /* Sends the oldest queued request; 1 when one went (whatever the answer), 0 when the outbox
@@ -170,6 +181,10 @@ static void *peer_follower(void *arg)
 		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
 		if (ret == 0)
 			ret = follow_round(p->n, url, r.body.p, r.body.len, &e);
+		/* how final the log is: the sequencer knows first */
+		if (ret >= 0 && node_final_behind(p->n) &&
+		    http_get(h, "/v1/final", HTTP_MAX_SMALL, &r, &e) == 0)
+			witness_final_offer(p->n, r.body.p, r.body.len);
 		http_resp_free(&r);
 		if (ret < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
@@ -338,10 +353,100 @@ static void *peer_forwarder(void *arg)
 		if (p->stop)
 			fwd_problem(f, 503, "urn:concord:problem:unavailable", "stopping",
 				    "the node is stopping");
+		else if (f->witness)
+			witness_add(p->n, f->body, f->len, &f->status, f->ctype, &f->out);
 		else
 			fwd_run(p, f, &h);
 		f->w->done(f->w);
 	}
+	http_free(h);
+	return NULL;
+}
+
+static void peer_enqueue(struct peer *p, struct peer_fwd *f)
+{
+	f->next = NULL;
+	f->status = 0;
+	pthread_mutex_lock(&p->mu);
+	*p->tail = f;
+	p->tail = &f->next;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void peer_witness(struct peer *p, struct peer_fwd *f)
+{
+	f->witness = 1;
+	peer_enqueue(p, f);
+}
+
+static void *peer_cosigner_main(void *arg)
+{
+	struct peer_cosigner *c = arg;
+	struct peer *p = c->p;
+	struct http *h = NULL;
+	struct cbuf body = CBUF_INIT;
+	char id[MEMBER_ID_MAX + 1] = "", url[NODE_URL_MAX + 1], last[512] = "";
+	uint64_t known = 0, done = 0;
+	long wait = 0;
+
+	for (;;) {
+		char nid[MEMBER_ID_MAX + 1];
+		struct http_resp r = {0};
+		struct cc_err e = {0};
+		uint64_t size;
+		int ret;
+
+		if (wait > 0)
+			node_wait_growth(p->n, done, wait);
+		pthread_mutex_lock(&p->mu);
+		ret = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (ret)
+			break;
+		wait = PEER_COSIGN_MS;
+		if (!node_other(p->n, c->slot, nid, url))
+			continue;
+		if (strcmp(nid, id) != 0) {
+			/* another node in this slot: it says where it stands */
+			snprintf(id, sizeof(id), "%s", nid);
+			known = done = 0;
+		}
+		if (node_size(p->n) == done)
+			continue;
+		if (peer_http(&h, url, PEER_REQUEST_MS, &e) < 0 ||
+		    witness_request(p->n, known, &body, &size, &e) < 0) {
+			peer_complain(last, sizeof(last), url, e.msg);
+			known = 0;
+			continue;
+		}
+		http_post(h, WITNESS_PATH, "text/plain", body.p, body.len, HTTP_MAX_SMALL, &r, &e);
+		if (r.status == 200) {
+			if (witness_take(p->n, id, size, r.body.p, r.body.len, &e) < 0)
+				peer_complain(last, sizeof(last), url, e.msg);
+			else
+				last[0] = '\0';
+			known = done = size;
+			wait = 0;
+		} else if (r.status == 409 && strcmp(r.ctype, CT_TLOG_SIZE) == 0) {
+			uint64_t held = strtoull(r.body.p, NULL, 10);
+
+			/* It holds another size: ask again from there at once. The size asked
+			 * for, held, is another tree of that size: it keeps an alarm. */
+			if (held == known) {
+				peer_complain(last, sizeof(last), url,
+					      "holds another tree of the same size");
+			} else {
+				known = held;
+				wait = 0;
+			}
+		} else {
+			peer_complain(last, sizeof(last), url, r.status ? r.body.p : e.msg);
+			known = 0;
+		}
+		http_resp_free(&r);
+	}
+	cbuf_free(&body);
 	http_free(h);
 	return NULL;
 }
@@ -352,13 +457,8 @@ int peer_forward(struct peer *p, struct peer_fwd *f)
 
 	if (p == NULL || !node_sequencer_url(p->n, url, sizeof(url)))
 		return 0;
-	f->next = NULL;
-	f->status = 0;
-	pthread_mutex_lock(&p->mu);
-	*p->tail = f;
-	p->tail = &f->next;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	f->witness = 0;
+	peer_enqueue(p, f);
 	return 1;
 }
 
@@ -390,6 +490,15 @@ int peer_start(struct peer **out, struct node *n, struct cc_err *e)
 			ret = cc_fail(e, CC_ENOMEM, "cannot start the forwarding threads");
 			goto out;
 		}
+	for (; p->ncos < PEER_COSIGNERS && p->ncos + 1 < (int)node_count(n); p->ncos++) {
+		p->cos[p->ncos].p = p;
+		p->cos[p->ncos].slot = p->ncos;
+		if (pthread_create(&p->cos[p->ncos].th, NULL, peer_cosigner_main,
+				   &p->cos[p->ncos]) != 0) {
+			ret = cc_fail(e, CC_ENOMEM, "cannot start the cosigning threads");
+			goto out;
+		}
+	}
 	*out = p;
 	p = NULL;
 out:
@@ -409,6 +518,8 @@ void peer_stop(struct peer *p)
 		pthread_join(p->follower, NULL);
 	for (int i = 0; i < p->nfwd; i++)
 		pthread_join(p->fwd[i], NULL);
+	for (int i = 0; i < p->ncos; i++)
+		pthread_join(p->cos[i].th, NULL);
 	store_close(p->st);
 	pthread_mutex_destroy(&p->st_mu);
 	pthread_cond_destroy(&p->cv);

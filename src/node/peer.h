@@ -3,10 +3,11 @@
  *
  * Threads: one follower, which polls the sequencer's checkpoint, runs follow rounds and
  * empties the outbox; PEER_FORWARDERS forwarders, which carry API requests to the sequencer
- * and back. A forwarded change that the sequencer accepted is answered once this node holds
- * it too, so a client reads its change back from the node it gave it to. A change that
- * cannot reach the sequencer is kept in the outbox (on disk) and sent again, oldest first,
- * until the sequencer answers it. */
+ * and back and answer add-checkpoint requests (witness.c); on the sequencer, one cosigner
+ * per other node, which asks it to cosign each new checkpoint. A forwarded change that the
+ * sequencer accepted is answered once this node holds it too, so a client reads its change back
+ * from the node it gave it to. A change that cannot reach the sequencer is kept in the outbox (on
+ * disk) and sent again, oldest first, until the sequencer answers it. */
 #ifndef CONCORD_NODE_PEER_H
 #define CONCORD_NODE_PEER_H
 
@@ -23,6 +24,7 @@ struct peer;
 
 struct peer_fwd {		  /* a request carried to the sequencer */
 	struct node_waiter *w;	  /* woken (from a forwarder) once the answer is in */
+	int witness;		  /* an add-checkpoint for this node: answered here */
 	int post;		  /* POST, else GET */
 	char path[PEER_PATH_MAX]; /* path and query, e.g. "/v1/proposals?status=pending" */
 	const char *body;	  /* POST body, the caller's until w is woken */
@@ -39,6 +41,9 @@ void peer_stop(struct peer *p);
 /* Queues f for the sequencer and returns 1 when this node follows one (f->w is woken with
  * the answer in f), or returns 0 when this node decides itself (f is not used). */
 int peer_forward(struct peer *p, struct peer_fwd *f);
+/* Queues an add-checkpoint request (f->body) for this node's witness; f->w is woken with the
+ * answer. Always taken. */
+void peer_witness(struct peer *p, struct peer_fwd *f);
 /* Asks the follower to look at the sequencer's checkpoint now. */
 void peer_wake(struct peer *p);
 

@@ -82,9 +82,32 @@ def split_note(data):
         dash, name, blob = line.split(" ")
         assert dash == EMDASH
         raw = base64.b64decode(blob, validate=True)
-        assert len(raw) == 68
+        assert len(raw) in (68, 76)  # a signature, or a timestamped cosignature
         out.append((name, raw[:4], raw[4:]))
     return text + "\n", out
+
+
+def cosigners(data, nodes, origin):
+    """Ids of the nodes (dicts of /v1/network's "nodes") whose cosignature (c2sp.org/
+    tlog-cosignature: key id type 0x04, time, Ed25519 over "cosignature/v1\ntime T\n" and
+    the text) of the checkpoint `data` verifies."""
+    text, sigs = split_note(data)
+    ok = set()
+    for nd in nodes:
+        name = f"{origin}/{nd['id']}"
+        pub = base64.b64decode(nd["key"])
+        kid = hashlib.sha256(name.encode() + b"\n\x04" + pub).digest()[:4]
+        for n, i, blob in sigs:
+            if (n, i) != (name, kid) or len(blob) != 72:
+                continue
+            t = int.from_bytes(blob[:8], "big")
+            msg = f"cosignature/v1\ntime {t}\n{text}".encode()
+            try:
+                Ed25519PublicKey.from_public_bytes(pub).verify(blob[8:], msg)
+                ok.add(nd["id"])
+            except InvalidSignature:
+                pass
+    return ok
 
 
 def parse_vkey(vkey):

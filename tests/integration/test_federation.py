@@ -9,7 +9,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from concord import Key, Node, cli, note
+from concord import Key, Node, cli, cosigners, note
 from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
 from dns_mix import free_port
 
@@ -109,9 +109,10 @@ def test_change_given_to_a_follower_reaches_every_node(fed):
     # answered by br once br holds it: read back from br at once
     assert br.http.record("tld/cn")["version"] == j["index"]
     fed.wait_all(size + 1)
-    checkpoints = {fed.nodes[m].checkpoint() for m in NODES}
-    assert len(checkpoints) == 1, checkpoints  # the very note the sequencer signed
-    assert int(checkpoints.pop().split("\n")[1]) == size + 1  # logged once
+    # the very note the sequencer signed (with the cosignatures each node has seen so far)
+    heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:5]) for m in NODES}
+    assert len(heads) == 1, heads
+    assert int(heads.pop()[1]) == size + 1  # logged once
     records = {fed.nodes[m].http.record("tld/cn")["content"] for m in NODES}
     assert len(records) == 1
 
@@ -175,7 +176,52 @@ def test_follower_restarts_and_catches_up(fed):
     finally:
         fed.start("isoc")
     fed.wait_all(fed.nodes[SEQUENCER].tree_size())
-    assert isoc.checkpoint() == fed.nodes[SEQUENCER].checkpoint()
+    assert isoc.checkpoint().split("\n")[:5] == \
+        fed.nodes[SEQUENCER].checkpoint().split("\n")[:5]
+
+
+def test_checkpoints_are_cosigned_and_records_become_final(fed):
+    """Every node cosigns the sequencer's checkpoints once it holds the log; with a quorum
+    (2/3 of 3 nodes: 2) the checkpoint is final, and every node says so of a record."""
+    br = fed.nodes["br"]
+    st, j, _ = fed.propose(br.http, ["cn"], cn_ds_ops(br.http, 8))
+    assert st == 201, j
+    _, _, net = fed.nodes[SEQUENCER].http.get("/v1/network")
+    assert net["witness_quorum"] == "2/3" and net["witness_need"] == 2
+    deadline = time.time() + 30
+    while True:
+        ck = fed.nodes[SEQUENCER].checkpoint()
+        if int(ck.split("\n")[1]) > j["index"] and cosigners(ck, net["nodes"], ORIGIN) == set(NODES):
+            break
+        assert time.time() < deadline, ck
+        time.sleep(0.1)
+    for m in NODES:
+        deadline = time.time() + 30
+        while not fed.nodes[m].http.record("tld/cn").get("final"):
+            assert time.time() < deadline, f"{m} never says tld/cn is final"
+            time.sleep(0.1)
+        final = fed.nodes[m].http.request("GET", "/v1/final")
+        assert final[0] == 200
+        assert len(cosigners(final[2].decode(), net["nodes"], ORIGIN)) >= 2
+
+
+def test_witness_protocol_answers(fed):
+    """add-checkpoint as c2sp.org/tlog-witness says: 409 with the size held for a wrong old
+    size, 403 for a checkpoint the sequencer did not sign, 400 for a malformed body."""
+    isoc = fed.nodes["isoc"]
+    ck = fed.nodes[SEQUENCER].checkpoint()
+    size = int(ck.split("\n")[1])
+    fed.wait_all(size)
+    st, h, body = isoc.http.request("POST", "/witness/add-checkpoint", f"old 1\n\n{ck}")
+    assert st == 409 and h["Content-Type"] == "text/x.tlog.size"
+    assert body.decode() == f"{isoc.tree_size()}\n"
+    st, _, body = isoc.http.request("POST", "/witness/add-checkpoint", f"old {size}\n\n{ck}")
+    assert st == 200 and body.decode().startswith(f"\u2014 {ORIGIN}/isoc ")
+    forged = note(ck.split("\n\n")[0] + "\n", fed.keys["br"])
+    st, _, _ = isoc.http.request("POST", "/witness/add-checkpoint", f"old {size}\n\n{forged}")
+    assert st == 403
+    st, _, _ = isoc.http.request("POST", "/witness/add-checkpoint", "old 01\n\n" + ck)
+    assert st == 400
 
 
 def test_verify_every_node(fed):

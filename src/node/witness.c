@@ -1,0 +1,495 @@
+#include "node/witness.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/sha256.h"
+#include "node/follow.h"
+#include "node/node_impl.h"
+
+void witness_name(char out[NOTE_NAME_MAX + 1], const char *origin, const char *id)
+{
+	unsigned char h[SHA256_DIGEST];
+	int n = snprintf(out, NOTE_NAME_MAX + 1, "%s/%s", origin, id);
+
+	if (n >= 0 && n <= NOTE_NAME_MAX)
+		return;
+	/* a long origin: still one name per node and network */
+	sha256_digest(origin, strlen(origin), h);
+	snprintf(out, NOTE_NAME_MAX + 1, "concord/%s/%02x%02x%02x%02x", id, h[0], h[1], h[2], h[3]);
+}
+
+/* Node keys that validly cosigned the note (a checkpoint), each counted once. Under the
+ * lock. */
+static unsigned witness_count(const struct node *n, const struct note *ck)
+{
+	size_t nn = ledger_node_count(n->ledger);
+	unsigned count = 0;
+
+	for (size_t i = 0; i < nn; i++) {
+		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
+		char name[NOTE_NAME_MAX + 1];
+
+		witness_name(name, n->origin, nd->id);
+		for (size_t j = 0; j < ck->nsigs; j++)
+			if (ck->sigs[j].cosig &&
+			    note_cosig_verify(name, nd->key, ck->text, ck->text_len,
+					      &ck->sigs[j]) == 0) {
+				count++;
+				break;
+			}
+	}
+	return count;
+}
+
+/* Reads a checkpoint note: parsed note and its size. */
+static int ck_read(const char *ck, size_t len, struct note *note, uint64_t *size,
+		   unsigned char root[MERKLE_HASH], struct cc_err *e)
+{
+	char origin[TLOG_ORIGIN_MAX + 1];
+	int ret = note_parse(note, ck, len, e);
+
+	if (ret == 0)
+		ret = tlog_checkpoint_parse(note->text, note->text_len, origin, size, root, e);
+	if (ret < 0)
+		note_free(note);
+	return ret;
+}
+
+void node_final_load(struct node *n, const char *ck, size_t len)
+{
+	struct note note;
+	unsigned char root[MERKLE_HASH];
+	uint64_t size;
+
+	if (ck_read(ck, len, &note, &size, root, NULL) < 0)
+		return;
+	note_free(&note);
+	free(n->final_ck);
+	n->final_ck = strndup(ck, len);
+	n->final_size = n->final_ck ? size : 0;
+}
+
+/* Under the exclusive lock: keep (owned) is the new last final checkpoint, of size. */
+static void final_set(struct node *n, uint64_t size, char *keep)
+{
+	free(n->final_ck);
+	n->final_ck = keep;
+	n->final_size = size;
+	/* kept by the committer with its next batch */
+	free(n->batch.final);
+	n->batch.final = strdup(keep);
+	node_batch_wait(n, NULL);
+}
+
+void witness_finality(struct node *n)
+{
+	struct note note;
+	unsigned char root[MERKLE_HASH];
+	unsigned need = ledger_witness_need(n->ledger);
+	uint64_t size;
+	char *keep;
+
+	if (need == 0 || n->checkpoint == NULL ||
+	    ck_read(n->checkpoint, strlen(n->checkpoint), &note, &size, root, NULL) < 0)
+		return;
+	if (size > n->final_size && witness_count(n, &note) >= need &&
+	    (keep = strdup(n->checkpoint)) != NULL)
+		final_set(n, size, keep);
+	note_free(&note);
+}
+
+void witness_status(struct node *n, uint64_t *final_size, unsigned *have, unsigned *need)
+{
+	struct note note;
+	unsigned char root[MERKLE_HASH];
+	uint64_t size;
+
+	node_rdlock(n);
+	*final_size = n->final_size;
+	*need = ledger_witness_need(n->ledger);
+	*have = 0;
+	if (n->checkpoint &&
+	    ck_read(n->checkpoint, strlen(n->checkpoint), &note, &size, root, NULL) == 0) {
+		*have = witness_count(n, &note);
+		note_free(&note);
+	}
+	node_unlock(n);
+}
+
+/* Under the lock: this node's cosigning key and name, when the network lists it with the key
+ * it holds. */
+static int witness_me(const struct node *n, char name[NOTE_NAME_MAX + 1])
+{
+	const struct ledger_node *me = ledger_node(n->ledger, n->conf.member);
+
+	if (me == NULL || memcmp(me->key, n->key.key.pub, 32) != 0)
+		return 0;
+	witness_name(name, n->origin, me->id);
+	return 1;
+}
+
+int witness_self(struct node *n, struct cbuf *ck)
+{
+	char name[NOTE_NAME_MAX + 1];
+	const char *end = strstr(ck->p, "\n\n");
+	struct note_sig sig;
+	int ret = 0, me;
+
+	if (end == NULL)
+		return CC_EINVAL;
+	node_rdlock(n);
+	me = witness_me(n, name);
+	node_unlock(n);
+	if (!me)
+		return 0;
+	ret = note_cosign(&n->key, name, (uint64_t)time(NULL), ck->p, (size_t)(end - ck->p) + 1,
+			  &sig);
+	if (ret == 0)
+		ret = note_format_sig(&sig, ck);
+	return ret;
+}
+
+/* A tlog-witness answer. */
+static void answer(long *status, char ctype[128], struct cbuf *out, long code, const char *ct,
+		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void answer(long *status, char ctype[128], struct cbuf *out, long code, const char *ct,
+		   const char *fmt, ...)
+{
+	char text[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	*status = code;
+	snprintf(ctype, 128, "%s", ct);
+	cbuf_reset(out);
+	if (cbuf_puts(out, text) < 0)
+		*status = 500;
+}
+
+/* Strict "old <decimal>\n". */
+static int parse_old(const char **p, const char *end, uint64_t *old)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (end - s < 6 || memcmp(s, "old ", 4) != 0)
+		return -1;
+	s += 4;
+	if (*s == '0' && s + 1 < end && s[1] != '\n')
+		return -1;
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s >= end || *s != '\n')
+		return -1;
+	*p = s + 1;
+	*old = v;
+	return 0;
+}
+
+/* Up to MERKLE_MAX_PROOF - 1 base64 hash lines, then the empty line. */
+static int parse_proof(const char **p, const char *end, unsigned char proof[][MERKLE_HASH],
+		       size_t *np)
+{
+	const char *s = *p;
+
+	*np = 0;
+	for (;;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		char b64[45], back[45];
+		size_t bin;
+
+		if (nl == NULL)
+			return -1;
+		if (nl == s) {
+			*p = s + 1;
+			return 0;
+		}
+		if (nl - s != 44 || *np >= 63)
+			return -1;
+		memcpy(b64, s, 44);
+		b64[44] = '\0';
+		if (sodium_base642bin(proof[*np], MERKLE_HASH, b64, 44, NULL, &bin, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    bin != MERKLE_HASH)
+			return -1;
+		/* one spelling per hash */
+		sodium_bin2base64(back, sizeof(back), proof[*np], MERKLE_HASH,
+				  sodium_base64_VARIANT_ORIGINAL);
+		if (memcmp(back, b64, 44) != 0)
+			return -1;
+		(*np)++;
+		s = nl + 1;
+	}
+}
+
+/* The evidence of a sequencer that signed two trees that cannot both be its log: what this
+ * node held (its checkpoint), what it was sent, and the proof that failed. */
+static void witness_alarm(struct node *n, const char *why, const char *body, size_t len)
+{
+	struct cbuf proof = CBUF_INIT;
+
+	node_rdlock(n);
+	if (cbuf_printf(&proof, "held:\n%s\nsent (add-checkpoint):\n", n->checkpoint) < 0)
+		cbuf_reset(&proof);
+	node_unlock(n);
+	if (cbuf_put(&proof, body, len) < 0)
+		cbuf_reset(&proof);
+	follow_alarm(n, "equivocation", why, proof.p ? proof.p : "");
+	cbuf_free(&proof);
+}
+
+void witness_add(struct node *n, const char *body, size_t len, long *status, char ctype[128],
+		 struct cbuf *out)
+{
+	const char *p = body, *end = body + len;
+	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH], root[MERKLE_HASH], mine[MERKLE_HASH];
+	char seq_url[NODE_URL_MAX + 1], name[NOTE_NAME_MAX + 1], origin[TLOG_ORIGIN_MAX + 1];
+	struct note note = {0};
+	struct note_key seq;
+	struct note_sig sig;
+	struct cc_err e = {0};
+	uint64_t old, size, held;
+	size_t np;
+	int ret, found = 0, following, me;
+
+	if (body == NULL || parse_old(&p, end, &old) < 0 || parse_proof(&p, end, proof, &np) < 0) {
+		answer(status, ctype, out, 400, "text/plain",
+		       "malformed request: \"old N\", "
+		       "proof lines, an empty line, then "
+		       "the checkpoint\n");
+		return;
+	}
+	if (note_parse(&note, p, (size_t)(end - p), &e) < 0 ||
+	    tlog_checkpoint_parse(note.text, note.text_len, origin, &size, root, &e) < 0) {
+		answer(status, ctype, out, 400, "text/plain", "bad checkpoint: %s\n", e.msg);
+		goto out;
+	}
+	if (strcmp(origin, n->origin) != 0) {
+		answer(status, ctype, out, 404, "text/plain", "unknown log %s\n", origin);
+		goto out;
+	}
+	node_rdlock(n);
+	ret = node_sequencer_key(n, &seq);
+	following = n->following;
+	me = witness_me(n, name);
+	held = n->pub_size;
+	if (merkle_tree_root(&n->tree, held, mine) < 0)
+		ret = CC_ENOMEM;
+	node_unlock(n);
+	for (size_t i = 0; ret == 0 && i < note.nsigs; i++)
+		found |= note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
+	if (ret < 0 || !found) {
+		answer(status, ctype, out, 403, "text/plain",
+		       "the checkpoint is not signed by the sequencer\n");
+		goto out;
+	}
+	if (old > size) {
+		answer(status, ctype, out, 400, "text/plain",
+		       "old size %" PRIu64 " > %" PRIu64 "\n", old, size);
+		goto out;
+	}
+	if (old != held) {
+		answer(status, ctype, out, 409, CT_TLOG_SIZE, "%" PRIu64 "\n", held);
+		goto out;
+	}
+	if (old == size
+		? sodium_memcmp(mine, root, MERKLE_HASH) != 0
+		: merkle_verify_consistency(old, size, mine, root,
+					    (const unsigned char(*)[MERKLE_HASH])proof, np) != 0) {
+		witness_alarm(n,
+			      old == size ? "two checkpoints of one size with different roots"
+					  : "a checkpoint not consistent with the log held",
+			      body, len);
+		answer(status, ctype, out, old == size ? 409 : 422,
+		       old == size ? CT_TLOG_SIZE : "text/plain",
+		       old == size ? "%" PRIu64 "\n" : "inconsistent (size %" PRIu64 ")\n", held);
+		goto out;
+	}
+	/* A cosignature says this node holds and checked that log: take it first. */
+	if (following && node_sequencer_url(n, seq_url, sizeof(seq_url)) &&
+	    (ret = follow_round(n, seq_url, p, (size_t)(end - p), &e)) < 0) {
+		answer(status, ctype, out, 503, "text/plain", "cannot take the log: %s\n", e.msg);
+		goto out;
+	}
+	if (node_size(n) < size || !me) {
+		answer(status, ctype, out, 503, "text/plain", "%s\n",
+		       me ? "the log is not held yet"
+			  : "this node's key is not the one its node record lists");
+		goto out;
+	}
+	if (note_cosign(&n->key, name, (uint64_t)time(NULL), note.text, note.text_len, &sig) < 0) {
+		answer(status, ctype, out, 500, "text/plain", "cannot cosign\n");
+		goto out;
+	}
+	*status = 200;
+	snprintf(ctype, 128, "text/plain; charset=utf-8");
+	cbuf_reset(out);
+	if (note_format_sig(&sig, out) < 0)
+		*status = 500;
+	/* the sequencer's cosignatures so far come along */
+	witness_merge(n, p, (size_t)(end - p));
+out:
+	note_free(&note);
+}
+
+int witness_request(struct node *n, uint64_t old, struct cbuf *body, uint64_t *size,
+		    struct cc_err *e)
+{
+	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH];
+	size_t np = 0;
+	int ret = 0;
+
+	cbuf_reset(body);
+	node_rdlock(n);
+	*size = n->pub_size;
+	if (old > *size)
+		ret = cc_fail(e, CC_EINVAL, "old size %" PRIu64 " beyond the log", old);
+	else if (old > 0 && old < *size &&
+		 merkle_tree_consistency(&n->tree, old, *size, proof, &np) < 0)
+		ret = cc_fail(e, CC_ENOMEM, "cannot make the consistency proof");
+	if (ret == 0 && cbuf_printf(body, "old %" PRIu64 "\n", old) < 0)
+		ret = CC_ENOMEM;
+	for (size_t i = 0; ret == 0 && i < np; i++) {
+		char b64[45];
+
+		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH,
+				  sodium_base64_VARIANT_ORIGINAL);
+		if (cbuf_printf(body, "%s\n", b64) < 0)
+			ret = CC_ENOMEM;
+	}
+	if (ret == 0 && (cbuf_puts(body, "\n") < 0 || cbuf_puts(body, n->checkpoint) < 0))
+		ret = CC_ENOMEM;
+	node_unlock(n);
+	if (ret == CC_ENOMEM)
+		cc_fail(e, ret, "out of memory");
+	return ret;
+}
+
+int witness_take(struct node *n, const char *id, uint64_t size, const char *answer_text, size_t len,
+		 struct cc_err *e)
+{
+	struct note_sig *sigs = NULL;
+	struct note note = {0};
+	struct cbuf line = CBUF_INIT;
+	unsigned char root[MERKLE_HASH];
+	char name[NOTE_NAME_MAX + 1];
+	const struct ledger_node *nd;
+	size_t nsigs = 0;
+	uint64_t cur;
+	int ret, taken = 0;
+
+	witness_name(name, n->origin, id);
+	if ((ret = note_parse_sigs(&sigs, &nsigs, answer_text, len, e)) < 0)
+		return ret;
+	node_wrlock(n);
+	nd = ledger_node(n->ledger, id);
+	if (nd == NULL || n->checkpoint == NULL ||
+	    ck_read(n->checkpoint, strlen(n->checkpoint), &note, &cur, root, e) < 0 ||
+	    cur != size) {
+		/* the checkpoint moved on meanwhile: the next request asks again */
+		ret = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < nsigs && !taken; i++) {
+		char *grown;
+
+		if (note_cosig_verify(name, nd->key, note.text, note.text_len, &sigs[i]) != 0)
+			continue;
+		/* already there: nothing to add */
+		for (size_t j = 0; j < note.nsigs; j++)
+			if (note.sigs[j].cosig && strcmp(note.sigs[j].name, name) == 0)
+				goto out;
+		if (note_format_sig(&sigs[i], &line) < 0 ||
+		    (grown = malloc(strlen(n->checkpoint) + line.len + 1)) == NULL) {
+			ret = cc_fail(e, CC_ENOMEM, "out of memory");
+			goto out;
+		}
+		strcpy(grown, n->checkpoint);
+		strcat(grown, line.p);
+		free(n->checkpoint);
+		n->checkpoint = grown;
+		taken = 1;
+	}
+	if (!taken) {
+		ret = cc_fail(e, CC_ESIG, "no valid cosignature by %s", name);
+		goto out;
+	}
+	witness_finality(n);
+out:
+	node_unlock(n);
+	note_free(&note);
+	cbuf_free(&line);
+	free(sigs);
+	return ret;
+}
+
+void witness_merge(struct node *n, const char *ck, size_t len)
+{
+	struct note got = {0}, held = {0};
+	unsigned char r1[MERKLE_HASH], r2[MERKLE_HASH];
+	uint64_t s1, s2;
+	char *copy;
+
+	struct note_key seq;
+	int signed_ok = 0;
+
+	if (ck_read(ck, len, &got, &s1, r1, NULL) < 0)
+		return;
+	node_wrlock(n);
+	/* what is served must stay the sequencer's own checkpoint */
+	if (node_sequencer_key(n, &seq) == 0)
+		for (size_t i = 0; i < got.nsigs; i++)
+			signed_ok |= note_verify(&seq, got.text, got.text_len, &got.sigs[i]) == 0;
+	if (signed_ok && n->checkpoint &&
+	    ck_read(n->checkpoint, strlen(n->checkpoint), &held, &s2, r2, NULL) == 0 && s1 == s2 &&
+	    sodium_memcmp(r1, r2, MERKLE_HASH) == 0 &&
+	    witness_count(n, &got) > witness_count(n, &held) && (copy = strndup(ck, len)) != NULL) {
+		free(n->checkpoint);
+		n->checkpoint = copy;
+		witness_finality(n);
+	}
+	node_unlock(n);
+	note_free(&got);
+	note_free(&held);
+}
+
+void witness_final_offer(struct node *n, const char *ck, size_t len)
+{
+	struct note note = {0};
+	struct note_key seq;
+	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
+	uint64_t size;
+	char *keep;
+	int signed_ok = 0;
+
+	if (ck_read(ck, len, &note, &size, root, NULL) < 0)
+		return;
+	node_wrlock(n);
+	if (size <= n->final_size || size > n->pub_size || node_sequencer_key(n, &seq) < 0 ||
+	    merkle_tree_root(&n->tree, size, mine) < 0 ||
+	    sodium_memcmp(mine, root, MERKLE_HASH) != 0)
+		goto out;
+	for (size_t i = 0; i < note.nsigs; i++)
+		signed_ok |= note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
+	if (!signed_ok || witness_count(n, &note) < ledger_witness_need(n->ledger) ||
+	    (keep = strndup(ck, len)) == NULL)
+		goto out;
+	final_set(n, size, keep);
+out:
+	node_unlock(n);
+	note_free(&note);
+}
