@@ -430,6 +430,20 @@ static int api_forward(struct api_req *q, const char *url, const char *method)
 	return 1;
 }
 
+/* A request the peer module answers (witness, failover), with the connection suspended. */
+static enum MHD_Result api_peer_job(struct api_req *q,
+				    void (*queue)(struct peer *, struct peer_fwd *))
+{
+	q->fwd.w = &q->w;
+	q->fwd.body = q->body.p;
+	q->fwd.len = q->body.len;
+	q->kind = REQ_FORWARD;
+	q->phase = REQ_WAITING;
+	MHD_suspend_connection(q->c);
+	queue(q->a->peer, &q->fwd);
+	return MHD_YES;
+}
+
 static enum MHD_Result api_forward_done(struct api_req *q)
 {
 	struct peer_fwd *f = &q->fwd;
@@ -508,14 +522,18 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 			return api_bad_method(q->c, method, "POST");
 		if (q->a->peer == NULL)
 			return api_not_found(q->c, url);
-		q->fwd.w = &q->w;
-		q->fwd.body = q->body.p;
-		q->fwd.len = q->body.len;
-		q->kind = REQ_FORWARD;
-		q->phase = REQ_WAITING;
-		MHD_suspend_connection(q->c);
-		peer_witness(q->a->peer, &q->fwd);
-		return MHD_YES;
+		return api_peer_job(q, peer_witness);
+	}
+	if (strcmp(url, "/v1/failover") == 0) {
+		if (is_post(method) && q->a->peer != NULL) {
+			return api_peer_job(q, peer_failover);
+		}
+		if (!is_get(method))
+			return api_bad_method(q->c, method, "GET, HEAD, POST");
+		ret = node_failover_note(q->a->n, &out);
+		if (ret == 0)
+			ret = cc_fail(&e, CC_ENOENT, "no failover note was taken");
+		return api_read(q, ret < 0 ? ret : 0, &e, CT_TEXT, &out, NULL);
 	}
 	if (strcmp(url, "/v1/final") == 0 || strcmp(url, "/v1/alarm") == 0) {
 		int alarm = url[4] == 'a';

@@ -36,11 +36,12 @@ struct follow_round {				    /* one round, for the take callback */
 	const unsigned char (*leaves)[MERKLE_HASH]; /* the known leaves of [M, N) */
 	const char *source;			    /* where the entries come from, for messages */
 	int alarm;				    /* an entry of the sequencer's was refused */
+	int takeover;				    /* FOLLOW_TAKEOVER */
 };
 
 /* Reads a checkpoint note signed by the sequencer's key for this network. */
-static int follow_checkpoint(struct node *n, const char *ck, size_t len, uint64_t *size,
-			     unsigned char root[MERKLE_HASH], struct cc_err *e)
+static int follow_checkpoint(struct node *n, const char *ck, size_t len, int takeover,
+			     uint64_t *size, unsigned char root[MERKLE_HASH], struct cc_err *e)
 {
 	struct note note = {0};
 	struct note_key seq;
@@ -48,7 +49,9 @@ static int follow_checkpoint(struct node *n, const char *ck, size_t len, uint64_
 	int ret, found = 0;
 
 	node_rdlock(n);
-	ret = node_sequencer_key(n, &seq);
+	/* taking over, the log to take is the deposed sequencer's */
+	ret = takeover ? node_key_of(n, ledger_sequencer(n->ledger), &seq)
+		       : node_sequencer_key(n, &seq);
 	node_unlock(n);
 	if (ret < 0)
 		return cc_fail(e, CC_ENOENT, "the network names no sequencer node");
@@ -162,7 +165,7 @@ static int follow_leaves(struct node *n, struct http *h, uint64_t from, uint64_t
 }
 
 static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
-			       struct cc_err *e);
+			       int flags, struct cc_err *e);
 
 static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_entry *v,
 		       size_t cnt, struct cc_err *e)
@@ -182,7 +185,7 @@ static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_
 		ret = cc_fail(e, CC_EIO, "the node is stopping");
 		goto out;
 	}
-	if (ledger_size(n->ledger) != first || !n->following) {
+	if (ledger_size(n->ledger) != first || !(n->following || fr->takeover)) {
 		ret = cc_fail(e, CC_ECONFLICT, "the log moved under the round");
 		goto out;
 	}
@@ -214,19 +217,20 @@ out:
 	return ret;
 }
 
-int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, struct cc_err *e)
+int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, int flags,
+		 struct cc_err *e)
 {
 	int ret;
 
 	/* the follower's polls and the witness requests take turns */
 	pthread_mutex_lock(&n->follow_mu);
-	ret = follow_round_locked(n, source, ck, cklen, e);
+	ret = follow_round_locked(n, source, ck, cklen, flags, e);
 	pthread_mutex_unlock(&n->follow_mu);
 	return ret;
 }
 
 static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
-			       struct cc_err *e)
+			       int flags, struct cc_err *e)
 {
 	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
 	unsigned char(*leaves)[MERKLE_HASH] = NULL;
@@ -235,12 +239,12 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	struct http *h = NULL;
 	uint64_t size, from;
 	char *copy = NULL;
-	int ret, mismatch = 0, following;
+	int ret, mismatch = 0, following, takeover = (flags & FOLLOW_TAKEOVER) != 0;
 
-	if ((ret = follow_checkpoint(n, ck, cklen, &size, root, e)) < 0)
+	if ((ret = follow_checkpoint(n, ck, cklen, takeover, &size, root, e)) < 0)
 		return ret;
 	node_rdlock(n);
-	following = n->following;
+	following = n->following || (takeover && strcmp(n->failover_to, n->conf.member) == 0);
 	from = ledger_size(n->ledger);
 	ret = size <= from ? merkle_tree_root(&n->tree, size, mine) : 0;
 	node_unlock(n);
@@ -287,6 +291,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	fr.from = from;
 	fr.leaves = (const unsigned char(*)[MERKLE_HASH])leaves;
 	fr.source = source;
+	fr.takeover = takeover;
 	if ((ret = fetch_new(&f, source, from, size, 0, e)) < 0)
 		goto out;
 	node_rdlock(n);
@@ -315,7 +320,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	n->batch.checkpoint = copy;
 	copy = NULL;
 	/* an entry may have named another sequencer */
-	n->following = node_follows(n);
+	node_role_update(n);
 	node_batch_wait(n, NULL);
 	node_unlock(n);
 	if (node_wait_durable(n, size) < 0)

@@ -13,7 +13,9 @@
  * it already, or a negative code: CC_ECONFLICT when the source or the sequencer is at fault
  * (an alarm is kept for the latter), CC_EIO for transport errors, CC_EPERM when the node
  * follows no sequencer (it is the sequencer, or it raised an alarm). */
-int follow_round(struct node *n, const char *source, const char *ck, size_t cklen,
+#define FOLLOW_TAKEOVER 1 /* the node a failover named takes the deposed sequencer's log */
+
+int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, int flags,
 		 struct cc_err *e);
 
 /* Raises an alarm against the sequencer: kept on disk and served (GET /v1/alarm); the node

@@ -27,6 +27,7 @@
 #include "node/conf.h"
 #include "node/dnsd.h"
 #include "node/node_impl.h"
+#include "node/failover.h"
 #include "node/store.h"
 #include "node/witness.h"
 
@@ -37,9 +38,13 @@
  * NODE_LINGER_US after its first change, or as soon as NODE_BATCH_FULL requests wait on it:
  * larger batches spread each commit's fixed cost (the WAL's last pages written again, the
  * checkpoint signature, the fsync) over more entries. A lone change is committed at once. */
-#define NODE_LINGER_MIN 4
-#define NODE_LINGER_US	1500
-#define NODE_BATCH_FULL 64
+/* On the sequencer of several nodes a change is answered once a witness quorum holds it
+ * (final), so that no answered change can be lost with the sequencer; if the witnesses do
+ * not answer, it is answered anyway after this long (its record then says "final": false). */
+#define NODE_FINAL_WAIT_SEC 10
+#define NODE_LINGER_MIN	    4
+#define NODE_LINGER_US	    1500
+#define NODE_BATCH_FULL	    64
 
 static const char *const prop_status_name[PS_COUNT] = {"pending", "accepted", "rejected",
 						       "expired"};
@@ -207,14 +212,19 @@ void node_keys_refresh(struct node *n)
 	pthread_mutex_unlock(&n->keys_mu);
 }
 
-/* After np was accepted: the copy follows the registry when np wrote to it. */
+/* After np was accepted: the copy follows the registry when np wrote to it, and a node that
+ * named another sequencer follows it from the next entry on. */
 static void keys_follow(struct node *n, const struct node_prop *np)
 {
-	for (size_t i = 0; i < np->p.nops; i++)
-		if (strncmp(np->p.ops[i].path, "member/", 7) == 0) {
-			node_keys_refresh(n);
-			return;
-		}
+	int refresh = 0;
+
+	for (size_t i = 0; i < np->p.nops; i++) {
+		refresh |= strncmp(np->p.ops[i].path, "member/", 7) == 0;
+		if (strcmp(np->p.ops[i].path, "network/sequencer") == 0)
+			node_role_update(n);
+	}
+	if (refresh)
+		node_keys_refresh(n);
 }
 
 /* The current key of member id, copied into k: 0, or -1 when id is not a member. */
@@ -1742,7 +1752,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	struct node_waiter *w, *next;
 	struct node_prop **gone = NULL;
 	size_t ngone = 0;
-	int ret = 0;
+	int ret = 0, hold = 0;
 
 	if (b->checkpoint) {
 		/* Following: the sequencer's own signed checkpoint, checked by follow.c. */
@@ -1788,6 +1798,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		n->checkpoint = cbuf_take(&ck);
 		n->pub_size = size;
 		witness_finality(n);
+		hold = !n->following && ledger_witness_need(n->ledger) > 0;
 		pthread_mutex_lock(&n->dur_mu);
 		n->durable = size;
 		pthread_cond_broadcast(&n->dur_cond);
@@ -1816,6 +1827,21 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	w = b->head;
 	b->head = NULL;
 	pthread_mutex_unlock(&n->q_mu);
+	if (hold && b->nentries) {
+		/* answered once final: held, in order, until the witnesses have cosigned */
+		int64_t now = (int64_t)time(NULL);
+
+		pthread_mutex_lock(&n->fin_mu);
+		for (; w; w = next) {
+			next = w->next;
+			w->final_at = size;
+			w->since = now;
+			w->next = n->fin_head;
+			n->fin_head = w;
+		}
+		pthread_mutex_unlock(&n->fin_mu);
+		node_final_wake(n, 0);
+	}
 	for (; w; w = next) {
 		next = w->next;
 		w->done(w);
@@ -1933,6 +1959,7 @@ static void *node_committer(void *arg)
 		pthread_mutex_unlock(&n->q_mu);
 		seq = ++n->seq;
 		node_unlock(n);
+		node_final_wake(n, 0);
 		if (b.first + b.nentries != size)
 			node_fatal("batch holds entries %" PRIu64 "+%zu, the tree has %" PRIu64,
 				   b.first, b.nentries, size);
@@ -1982,6 +2009,7 @@ void node_stop(struct node *n)
 		pthread_join(n->ckpt, NULL);
 		n->ck_started = 0;
 	}
+	node_final_wake(n, 1);
 	/* Nothing can be queued any more; wake anyone left (only without a committer), and
 	 * anyone who registers later at once (batch_wait_after). */
 	pthread_mutex_lock(&n->q_mu);
@@ -2026,16 +2054,36 @@ static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size
 	return 0;
 }
 
+/* The sequencer: the one the state names, or the one a failover note named since. */
+static const char *node_seq_id(const struct node *n)
+{
+	return n->failover_to[0] != '\0' ? n->failover_to : ledger_sequencer(n->ledger);
+}
+
 int node_follows(const struct node *n)
 {
-	const char *seq = ledger_sequencer(n->ledger);
+	const char *seq = node_seq_id(n);
 
 	return seq[0] != '\0' && strcmp(seq, n->conf.member) != 0;
 }
 
+void node_role_update(struct node *n)
+{
+	/* the failover is done once the log itself names that sequencer */
+	if (n->failover_to[0] != '\0' && strcmp(n->failover_to, ledger_sequencer(n->ledger)) == 0)
+		n->failover_to[0] = '\0';
+	if (n->alarm == NULL)
+		n->following = node_follows(n);
+}
+
 int node_sequencer_key(const struct node *n, struct note_key *k)
 {
-	const struct ledger_node *sn = ledger_node(n->ledger, ledger_sequencer(n->ledger));
+	return node_key_of(n, node_seq_id(n), k);
+}
+
+int node_key_of(const struct node *n, const char *id, struct note_key *k)
+{
+	const struct ledger_node *sn = ledger_node(n->ledger, id);
 
 	if (sn == NULL)
 		return CC_ENOENT;
@@ -2251,6 +2299,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	pthread_mutex_init(&n->dur_mu, NULL);
 	pthread_mutex_init(&n->zone_mu, NULL);
 	pthread_mutex_init(&n->follow_mu, NULL);
+	pthread_mutex_init(&n->fin_mu, NULL);
 	pthread_cond_init(&n->dur_cond, NULL);
 	pthread_cond_init(&n->ck_cond, NULL);
 	pthread_condattr_init(&ca);
@@ -2311,7 +2360,10 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	snprintf(n->origin, sizeof(n->origin), "%s", ledger_origin(n->ledger));
 	if ((ret = node_key_named(n, e)) < 0)
 		goto out;
-	n->following = node_follows(n);
+	if (store_meta_get(n->wr, "failover", &ck, NULL) == 0)
+		failover_load(n, ck.p, ck.len);
+	cbuf_reset(&ck);
+	node_role_update(n);
 	if (store_meta_get(n->wr, "alarm", &ck, NULL) == 0) {
 		/* An alarm outlives a restart: the operator decides what follows. */
 		n->alarm = cbuf_take(&ck);
@@ -2376,6 +2428,7 @@ void node_close(struct node *n)
 	pthread_cond_destroy(&n->ck_cond);
 	free(n->checkpoint);
 	free(n->alarm);
+	free(n->failover);
 	free(n->final_ck);
 	free(n->log_vkey);
 	free(n->v);
@@ -2388,6 +2441,7 @@ void node_close(struct node *n)
 	dns_key_wipe(&n->zsk);
 	pthread_mutex_destroy(&n->zone_mu);
 	pthread_mutex_destroy(&n->follow_mu);
+	pthread_mutex_destroy(&n->fin_mu);
 	if (n->dirfd >= 0)
 		close(n->dirfd); /* releases the lock, after the store is closed */
 	pthread_mutex_destroy(&n->rd_mu);
@@ -2417,13 +2471,36 @@ int node_sequencer_url(struct node *n, char *url, size_t cap)
 	int ret = 0;
 
 	node_rdlock(n);
-	sn = n->following ? ledger_node(n->ledger, ledger_sequencer(n->ledger)) : NULL;
+	sn = n->following ? ledger_node(n->ledger, node_seq_id(n)) : NULL;
 	if (sn != NULL) {
 		snprintf(url, cap, "%s", sn->url);
 		ret = 1;
 	}
 	node_unlock(n);
 	return ret;
+}
+
+void node_final_wake(struct node *n, int all)
+{
+	uint64_t final = atomic_load(&n->final_known);
+	int64_t old = (int64_t)time(NULL) - NODE_FINAL_WAIT_SEC;
+	struct node_waiter *ready = NULL, **pp, *w, *next;
+
+	pthread_mutex_lock(&n->fin_mu);
+	for (pp = &n->fin_head; (w = *pp) != NULL;) {
+		if (all || w->final_at <= final || w->since <= old) {
+			*pp = w->next;
+			w->next = ready;
+			ready = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&n->fin_mu);
+	for (w = ready; w; w = next) {
+		next = w->next;
+		w->done(w);
+	}
 }
 
 int node_final_behind(struct node *n)
@@ -2446,13 +2523,14 @@ size_t node_count(struct node *n)
 	return c;
 }
 
-int node_other(struct node *n, int slot, char id[MEMBER_ID_MAX + 1], char url[NODE_URL_MAX + 1])
+int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
+	       char url[NODE_URL_MAX + 1])
 {
 	int ret = 0;
 
 	node_rdlock(n);
-	if (!n->following && n->alarm == NULL &&
-	    strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0) {
+	if (any ||
+	    (!n->following && n->alarm == NULL && strcmp(node_seq_id(n), n->conf.member) == 0)) {
 		for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
 			const struct ledger_node *nd = ledger_node_at(n->ledger, i);
 
@@ -2464,6 +2542,28 @@ int node_other(struct node *n, int slot, char id[MEMBER_ID_MAX + 1], char url[NO
 			break;
 		}
 	}
+	node_unlock(n);
+	return ret;
+}
+
+int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])
+{
+	int ret;
+
+	node_rdlock(n);
+	ret = strcmp(n->failover_to, n->conf.member) == 0;
+	snprintf(self, MEMBER_ID_MAX + 1, "%s", n->conf.member);
+	node_unlock(n);
+	return ret;
+}
+
+int node_failover_note(struct node *n, struct cbuf *out)
+{
+	int ret = 0;
+
+	node_rdlock(n);
+	if (n->failover != NULL)
+		ret = cbuf_puts(out, n->failover) < 0 ? CC_ENOMEM : 1;
 	node_unlock(n);
 	return ret;
 }

@@ -52,8 +52,11 @@ struct node_batch_reply {	 /* the result of a batch */
 };
 
 struct node_waiter {			     /* a request waiting for a commit */
-	void (*done)(struct node_waiter *w); /* called once, from the committer thread */
+	void (*done)(struct node_waiter *w); /* called once, from the committer thread (or the
+					      * one that made its change final) */
 	struct node_waiter *next;	     /* node-private queue link */
+	uint64_t final_at;		     /* node-private: the log size that must be final */
+	int64_t since;			     /* node-private: when it began to wait for that */
 };
 
 /* Opens DIR: reads node.conf and node.key, replays concord.db and checks its checkpoint. */
@@ -102,6 +105,8 @@ int node_alarm(struct node *n, struct cbuf *out);
 /* The last checkpoint a witness quorum cosigned (network/witness): 1 with it in out (a
  * signed note with the cosignatures), 0 when none yet. */
 int node_final(struct node *n, struct cbuf *out);
+/* The failover note this node took (failover.h): 1 with it in out, 0 when none. */
+int node_failover_note(struct node *n, struct cbuf *out);
 const char *node_dir(const struct node *n);
 
 /* Reads: 0 with out filled, or a CC_E* code with e set. */

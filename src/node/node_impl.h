@@ -110,10 +110,16 @@ struct node {
 	int following;		   /* entries come from the sequencer (follow.c), not from
 				    * this node's own decisions */
 	char *alarm;		   /* the sequencer misbehaved (follow.c): what it did, or NULL */
-	uint64_t final_size;	   /* size of the last final checkpoint (witness quorum), or 0 */
-	char *final_ck;		   /* that checkpoint with its cosignatures, or NULL */
-	pthread_mutex_t follow_mu; /* one follow round at a time (follow.c) */
-	struct ledger_verdict *v;  /* scratch verdict for the exclusive holder */
+	char failover_to[MEMBER_ID_MAX + 1]; /* a failover note named this sequencer, which the
+					      * log does not name yet; "" otherwise */
+	char *failover;			     /* that note, or NULL */
+	uint64_t final_size;	      /* size of the last final checkpoint (witness quorum), or 0 */
+	char *final_ck;		      /* that checkpoint with its cosignatures, or NULL */
+	pthread_mutex_t follow_mu;    /* one follow round at a time (follow.c) */
+	_Atomic uint64_t final_known; /* final_size, readable without the lock */
+	pthread_mutex_t fin_mu;	      /* guards fin_head */
+	struct node_waiter *fin_head; /* on a sequencer of nodes: answers held until final */
+	struct ledger_verdict *v;     /* scratch verdict for the exclusive holder */
 
 	/* A copy of the member keys, changed with the registry under the exclusive lock, read
 	 * by signature checks without the node lock (a waiting writer would hold them up). */
@@ -178,14 +184,25 @@ void node_keys_refresh(struct node *n);
 /* Whether the node takes its entries from a sequencer: the network names one, and it is
  * another member's node. Under the lock. */
 int node_follows(const struct node *n);
+/* Member id's node key under the origin's name, as checkpoints carry it. Under the lock. */
+int node_key_of(const struct node *n, const char *id, struct note_key *k);
+/* Under the exclusive lock, after the state or a failover changed who sequences. */
+void node_role_update(struct node *n);
 /* The sequencer's checkpoint key (its node key under the origin's name). Under the lock. */
 int node_sequencer_key(const struct node *n, struct note_key *k);
-/* The network's nodes: how many, and on the sequencer the slot-th other than this one (1
- * with its id and URL; 0 past the end, or when this node is not the sequencer). */
+/* The network's nodes: how many, and the slot-th other than this one (1 with its id and
+ * URL; 0 past the end, or, unless any, when this node is not the sequencer). */
 size_t node_count(struct node *n);
-int node_other(struct node *n, int slot, char id[MEMBER_ID_MAX + 1], char url[NODE_URL_MAX + 1]);
+int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
+	       char url[NODE_URL_MAX + 1]);
+/* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
+int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
+
 /* Whether the last final checkpoint known here is older than the log held. */
 int node_final_behind(struct node *n);
+/* Wakes the requests whose change is now final (all of them when stopping or after
+ * NODE_FINAL_WAIT_SEC). Any thread, with or without the lock. */
+void node_final_wake(struct node *n, int all);
 /* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
 uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */

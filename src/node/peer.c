@@ -10,6 +10,7 @@
 
 #include "core/ledger.h"
 #include "node/conf.h"
+#include "node/failover.h"
 #include "node/follow.h"
 #include "node/http.h"
 #include "node/node_impl.h"
@@ -21,7 +22,12 @@
 #define PEER_CONNECT_MS	 2000	/* to connect to a peer */
 #define PEER_REQUEST_MS	 30000	/* a forwarded request, whole (a batch takes a while) */
 #define PEER_CATCHUP_MS	 600000 /* a follow round's transfers, whole */
-#define PEER_READBACK_MS 10000	/* a forwarded change waits this long to be held here */
+#define PEER_READBACK_MS 10000
+#define PEER_LOOK_SEC                                                                              \
+	5 /* a sequencer asks the others this often whether it was replaced */ /* a forwarded      \
+										  change waits     \
+										  this long to be  \
+										  held here */
 
 #define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
 #define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
@@ -40,6 +46,7 @@ struct peer {
 	pthread_cond_t cv;	/* signalled on a wake, a new job or stop */
 	int stop;		/* threads must finish */
 	int wake;		/* the follower should look now */
+	int taking;		/* a takeover (a failover to this node) is running */
 	struct peer_fwd *head;	/* forwarding jobs, oldest first */
 	struct peer_fwd **tail; /* where the next one goes */
 	pthread_t follower;	/* the follower thread */
@@ -106,8 +113,12 @@ static void peer_complain(char *last, size_t cap, const char *what, const char *
 {
 	if (strcmp(last, what) == 0)
 		return;
+	size_t n = strlen(msg);
+
 	snprintf(last, cap, "%s", what);
-	node_log("%s: %s (retrying quietly)", what, msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	node_log("%s: %.*s (retrying quietly)", what, (int)n, msg);
 }
 
 /* Sends the oldest queued request; 1 when one went (whatever the answer), 0 when the outbox
@@ -150,12 +161,79 @@ out:
 	return ret;
 }
 
+/* Passes a failover note on to every other node (each checks it itself). */
+static void peer_spread(struct peer *p, const char *note, size_t len)
+{
+	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
+	struct http *h = NULL;
+
+	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+		struct http_resp r = {0};
+		struct cc_err e = {0};
+
+		if (peer_http(&h, url, PEER_CONNECT_MS * 2, &e) == 0)
+			http_post(h, "/v1/failover", "text/plain", note, len, HTTP_MAX_SMALL, &r,
+				  &e);
+		http_resp_free(&r);
+		http_free(h);
+		h = NULL;
+	}
+}
+
+/* Takes what the other nodes have, the sequencer being away: a failover note one of them
+ * took, and the longest log one of them holds. 0 when some node helped. */
+static int peer_from_others(struct peer *p)
+{
+	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1], seq[MEMBER_ID_MAX + 1];
+	struct http *h = NULL;
+	int ret = -1;
+
+	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+		struct http_resp r = {0};
+		struct cc_err e = {0};
+
+		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0)
+			continue;
+		if (http_get(h, "/v1/failover", HTTP_MAX_SMALL, &r, &e) == 0 &&
+		    failover_take(p->n, r.body.p, r.body.len, seq, &e) == 1)
+			peer_spread(p, r.body.p, r.body.len);
+		if (http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e) == 0 &&
+		    follow_round(p->n, url, r.body.p, r.body.len, 0, &e) >= 0)
+			ret = 0;
+		http_resp_free(&r);
+		http_free(h);
+		h = NULL;
+	}
+	return ret;
+}
+
+/* Asks the other nodes for a failover note they took. */
+static void peer_failover_look(struct peer *p)
+{
+	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1], seq[MEMBER_ID_MAX + 1];
+	struct http *h = NULL;
+
+	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+		struct http_resp r = {0};
+		struct cc_err e = {0};
+
+		if (peer_http(&h, url, PEER_CONNECT_MS, &e) == 0 &&
+		    http_get(h, "/v1/failover", HTTP_MAX_SMALL, &r, &e) == 0 &&
+		    failover_take(p->n, r.body.p, r.body.len, seq, &e) == 1)
+			node_log("failover: learnt from %s that %s sequences the log", url, seq);
+		http_resp_free(&r);
+		http_free(h);
+		h = NULL;
+	}
+}
+
 static void *peer_follower(void *arg)
 {
 	struct peer *p = arg;
 	struct http *h = NULL;
 	char url[NODE_URL_MAX + 1], last[512] = "";
 	long wait = PEER_POLL_MS;
+	time_t next_look = 0;
 
 	for (;;) {
 		struct http_resp r = {0};
@@ -165,8 +243,15 @@ static void *peer_follower(void *arg)
 		if (peer_sleep(p, wait))
 			break;
 		wait = PEER_POLL_MS;
-		if (!node_sequencer_url(p->n, url, sizeof(url)))
+		if (!node_sequencer_url(p->n, url, sizeof(url))) {
+			/* A sequencer that was away may have been replaced meanwhile: the
+			 * other nodes would have the note. */
+			if (node_count(p->n) > 1 && time(NULL) >= next_look) {
+				peer_failover_look(p);
+				next_look = time(NULL) + PEER_LOOK_SEC;
+			}
 			continue;
+		}
 		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
 			wait = PEER_RETRY_MS;
@@ -180,7 +265,9 @@ static void *peer_follower(void *arg)
 		}
 		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
 		if (ret == 0)
-			ret = follow_round(p->n, url, r.body.p, r.body.len, &e);
+			ret = follow_round(p->n, url, r.body.p, r.body.len, 0, &e);
+		else if (r.status == 0 && peer_from_others(p) == 0)
+			ret = 0; /* the sequencer is away: another node had what it had */
 		/* how final the log is: the sequencer knows first */
 		if (ret >= 0 && node_final_behind(p->n) &&
 		    http_get(h, "/v1/final", HTTP_MAX_SMALL, &r, &e) == 0)
@@ -202,21 +289,26 @@ static void *peer_follower(void *arg)
 	return NULL;
 }
 
-/* A problem document of the forwarder's own. */
-static void fwd_problem(struct peer_fwd *f, long status, const char *type, const char *title,
-			const char *detail)
+/* An answer of the forwarder's own (taking j). */
+static void fwd_json(struct peer_fwd *f, long status, const char *ctype, json_t *j)
 {
-	json_t *j = json_pack("{s:s,s:s,s:i,s:s}", "type", type, "title", title, "status",
-			      (int)status, "detail", detail);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	f->status = status;
-	snprintf(f->ctype, sizeof(f->ctype), "application/problem+json");
+	snprintf(f->ctype, sizeof(f->ctype), "%s", ctype);
 	cbuf_reset(&f->out);
 	if (s == NULL || cbuf_puts(&f->out, s) < 0)
 		f->status = 500;
 	free(s);
 	json_decref(j);
+}
+
+static void fwd_problem(struct peer_fwd *f, long status, const char *type, const char *title,
+			const char *detail)
+{
+	fwd_json(f, status, "application/problem+json",
+		 json_pack("{s:s,s:s,s:i,s:s}", "type", type, "title", title, "status", (int)status,
+			   "detail", detail));
 }
 
 /* The largest log index an accepted answer names (a proposal, or a batch's items). */
@@ -246,8 +338,6 @@ static int64_t fwd_index(const struct cbuf *body)
 static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const char *why)
 {
 	struct cc_err e = {0};
-	json_t *j;
-	char *s;
 	int ret;
 
 	pthread_mutex_lock(&p->st_mu);
@@ -261,17 +351,10 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 	}
 	node_log("the sequencer at %s is unreachable (%s): %s kept, sent again later", url, why,
 		 f->path);
-	j = json_pack("{s:s,s:s,s:s}", "status", "queued", "sequencer", url, "detail",
-		      "the sequencer is unreachable: the request is kept on this node and sent "
-		      "again until the sequencer answers it");
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	f->status = 202;
-	snprintf(f->ctype, sizeof(f->ctype), "application/json");
-	cbuf_reset(&f->out);
-	if (s == NULL || cbuf_puts(&f->out, s) < 0)
-		f->status = 500;
-	free(s);
-	json_decref(j);
+	fwd_json(f, 202, "application/json",
+		 json_pack("{s:s,s:s,s:s}", "status", "queued", "sequencer", url, "detail",
+			   "the sequencer is unreachable: the request is kept on this node and "
+			   "sent again until the sequencer answers it"));
 }
 
 static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
@@ -330,6 +413,102 @@ out:
 	http_resp_free(&r);
 }
 
+struct sync_waiter { /* a node_waiter a thread of ours waits on */
+	struct node_waiter w;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void sync_done(struct node_waiter *w)
+{
+	struct sync_waiter *s = (struct sync_waiter *)w;
+
+	pthread_mutex_lock(&s->mu);
+	s->done = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* This node is the one a failover named: it takes the longest log the other nodes hold of
+ * the deposed sequencer (what it answered is final, so some node holds it), then appends the
+ * note and sequences from there. */
+static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc_err *e)
+{
+	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
+	struct sync_waiter sw = {
+	    {sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	struct node_reply r = {0};
+	struct http *h = NULL;
+	int ret;
+
+	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+		struct http_resp hr = {0};
+		struct cc_err ce = {0};
+
+		if (peer_http(&h, url, PEER_CATCHUP_MS, &ce) == 0 &&
+		    http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &hr, &ce) == 0 &&
+		    follow_round(p->n, url, hr.body.p, hr.body.len, FOLLOW_TAKEOVER, &ce) < 0)
+			node_log("failover: nothing taken from %s: %s", url, ce.msg);
+		http_resp_free(&hr);
+		http_free(h);
+		h = NULL;
+	}
+	node_log("failover: appending the note at log size %" PRIu64, node_size(p->n));
+	if (node_submit(p->n, note, len, &sw.w, &r) == 1) {
+		pthread_mutex_lock(&sw.mu);
+		while (!sw.done)
+			pthread_cond_wait(&sw.cv, &sw.mu);
+		pthread_mutex_unlock(&sw.mu);
+	}
+	ret = r.status == NODE_CREATED ? 0 : r.status < 0 ? r.status : CC_ECONFLICT;
+	if (ret < 0)
+		cc_fail(e, ret, "the failover note was not appended: %s",
+			r.status < 0 ? r.err.msg : "it did not pass");
+	node_reply_free(&r);
+	return ret;
+}
+
+static void fwd_failover(struct peer *p, struct peer_fwd *f)
+{
+	char id[MEMBER_ID_MAX + 1], self[MEMBER_ID_MAX + 1];
+	struct cc_err e = {0};
+	int ret = failover_take(p->n, f->body, f->len, id, &e);
+
+	if (ret < 0) {
+		fwd_problem(f, ret == CC_EPERM || ret == CC_ESIG ? 403 : 400,
+			    ret == CC_EPERM || ret == CC_ESIG ? "urn:concord:problem:forbidden"
+							      : "urn:concord:problem:invalid",
+			    "not a valid failover note", e.msg);
+		return;
+	}
+	if (ret == 1)
+		peer_spread(p, f->body, f->len);
+	if (node_failover_pending_self(p->n, self)) {
+		int mine;
+
+		/* one takeover at a time: a second note waits for the first to be done */
+		pthread_mutex_lock(&p->mu);
+		mine = !p->taking;
+		p->taking = 1;
+		pthread_mutex_unlock(&p->mu);
+		if (mine) {
+			ret = peer_takeover(p, f->body, f->len, &e);
+			pthread_mutex_lock(&p->mu);
+			p->taking = 0;
+			pthread_mutex_unlock(&p->mu);
+			if (ret < 0) {
+				fwd_problem(f, 503, "urn:concord:problem:unavailable",
+					    "failover incomplete", e.msg);
+				return;
+			}
+			ret = 1;
+		}
+	}
+	fwd_json(f, ret == 1 ? 202 : 200, "application/json",
+		 json_pack("{s:s,s:s}", "status", ret == 1 ? "taken" : "known", "sequencer", id));
+}
+
 static void *peer_forwarder(void *arg)
 {
 	struct peer *p = arg;
@@ -355,6 +534,8 @@ static void *peer_forwarder(void *arg)
 				    "the node is stopping");
 		else if (f->witness)
 			witness_add(p->n, f->body, f->len, &f->status, f->ctype, &f->out);
+		else if (f->failover)
+			fwd_failover(p, f);
 		else
 			fwd_run(p, f, &h);
 		f->w->done(f->w);
@@ -377,6 +558,12 @@ static void peer_enqueue(struct peer *p, struct peer_fwd *f)
 void peer_witness(struct peer *p, struct peer_fwd *f)
 {
 	f->witness = 1;
+	peer_enqueue(p, f);
+}
+
+void peer_failover(struct peer *p, struct peer_fwd *f)
+{
+	f->failover = 1;
 	peer_enqueue(p, f);
 }
 
@@ -405,7 +592,7 @@ static void *peer_cosigner_main(void *arg)
 		if (ret)
 			break;
 		wait = PEER_COSIGN_MS;
-		if (!node_other(p->n, c->slot, nid, url))
+		if (!node_other(p->n, c->slot, 0, nid, url))
 			continue;
 		if (strcmp(nid, id) != 0) {
 			/* another node in this slot: it says where it stands */

@@ -25,6 +25,7 @@ struct peer;
 struct peer_fwd {		  /* a request carried to the sequencer */
 	struct node_waiter *w;	  /* woken (from a forwarder) once the answer is in */
 	int witness;		  /* an add-checkpoint for this node: answered here */
+	int failover;		  /* a failover note for this node: taken here */
 	int post;		  /* POST, else GET */
 	char path[PEER_PATH_MAX]; /* path and query, e.g. "/v1/proposals?status=pending" */
 	const char *body;	  /* POST body, the caller's until w is woken */
@@ -44,6 +45,8 @@ int peer_forward(struct peer *p, struct peer_fwd *f);
 /* Queues an add-checkpoint request (f->body) for this node's witness; f->w is woken with the
  * answer. Always taken. */
 void peer_witness(struct peer *p, struct peer_fwd *f);
+/* Queues a failover note (f->body, POST /v1/failover); f->w is woken with the answer. */
+void peer_failover(struct peer *p, struct peer_fwd *f);
 /* Asks the follower to look at the sequencer's checkpoint now. */
 void peer_wake(struct peer *p);
 

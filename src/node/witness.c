@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ void node_final_load(struct node *n, const char *ck, size_t len)
 	free(n->final_ck);
 	n->final_ck = strndup(ck, len);
 	n->final_size = n->final_ck ? size : 0;
+	atomic_store(&n->final_known, n->final_size);
 }
 
 /* Under the exclusive lock: keep (owned) is the new last final checkpoint, of size. */
@@ -81,6 +83,8 @@ static void final_set(struct node *n, uint64_t size, char *keep)
 	free(n->final_ck);
 	n->final_ck = keep;
 	n->final_size = size;
+	atomic_store(&n->final_known, size);
+	node_final_wake(n, 0);
 	/* kept by the committer with its next batch */
 	free(n->batch.final);
 	n->batch.final = strdup(keep);
@@ -321,7 +325,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	}
 	/* A cosignature says this node holds and checked that log: take it first. */
 	if (following && node_sequencer_url(n, seq_url, sizeof(seq_url)) &&
-	    (ret = follow_round(n, seq_url, p, (size_t)(end - p), &e)) < 0) {
+	    (ret = follow_round(n, seq_url, p, (size_t)(end - p), 0, &e)) < 0) {
 		answer(status, ctype, out, 503, "text/plain", "cannot take the log: %s\n", e.msg);
 		goto out;
 	}

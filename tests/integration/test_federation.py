@@ -224,6 +224,45 @@ def test_witness_protocol_answers(fed):
     assert st == 400
 
 
+def test_failover_by_quorum_loses_no_accepted_change(fed):
+    """The sequencer dies; a note naming br, signed by 2/3 of the members, given to one node,
+    reaches every node; br takes the longest log the others hold, appends the note and
+    sequences; every change answered before is still there; the old sequencer, back, learns
+    of it from the others and follows."""
+    br, isoc, cn = fed.nodes["br"], fed.nodes["isoc"], fed.nodes[SEQUENCER]
+    st, before, _ = fed.propose(isoc.http, ["cn"], cn_ds_ops(isoc.http, 9))
+    assert st == 201, before
+    assert cn.http.record("tld/cn")["final"]  # answered once final
+    cn.kill()
+    try:
+        body = fed.body(br.http, "br", [("put", "network/sequencer", "sequencer br\n")])
+        fail = note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"]))
+        weak = note(body, fed.keys["br"], fed.keys["cn"])
+        st, _, j = isoc.http.post("/v1/failover", weak)
+        assert st == 403, j  # 2 of 5 members: not valid on its own
+        st, _, j = isoc.http.post("/v1/failover", fail)
+        assert st == 202 and j == {"status": "taken", "sequencer": "br"}, j
+        for m in ["br", "isoc"]:
+            deadline = time.time() + 60
+            while fed.nodes[m].http.get("/v1/network")[2]["sequencer"] != "br":
+                assert time.time() < deadline, f"{m} did not switch"
+                time.sleep(0.1)
+        size = br.tree_size()
+        assert size == before["index"] + 2  # nothing lost, the note appended once
+        st, after, _ = fed.propose(isoc.http, ["cn"], cn_ds_ops(isoc.http, 10))
+        assert st == 201, after
+        fed.wait_all(after["index"] + 1, ["br", "isoc"])
+        for m in ["br", "isoc"]:
+            content = fed.nodes[m].http.record("tld/cn")["content"]
+            assert f"{9:064X}" in content and f"{10:064X}" in content
+    finally:
+        fed.start(SEQUENCER)
+    fed.wait_all(br.tree_size())
+    _, _, net = cn.http.get("/v1/network")
+    assert net["sequencer"] == "br" and net["following"] and net["alarm"] is None
+    assert "failover: learnt from" in cn.log_text()
+
+
 def test_verify_every_node(fed):
     for m in NODES:
         r = cli("verify", fed.nodes[m].url, check=False)
