@@ -5,6 +5,7 @@
 #   make bench-ledger   ledger throughput against the Ed25519 verification bound
 #   make bench-sign     signing the root zone, next to ldns-signzone
 #   make bench-dns      the DNS server next to NSD and Knot: CPU per query, rates, memory
+#   make bench-federation  five nodes: append to served by DNS everywhere, finality, catch-up
 SHELL := /bin/bash
 BUILD ?= build
 CC ?= cc
@@ -20,6 +21,13 @@ else
 OPT := -O2 -g
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
 SANLD := -pie -Wl,-z,relro,-z,now
+endif
+
+# A test-only build whose sequencer can be told to equivocate (tests/integration: a split view
+# must be caught). Never the default build: concordd refuses the switch without it.
+ifeq ($(EQUIVOCATE),1)
+BUILD := build-equivocate
+OPT += -DCONCORD_TEST_EQUIVOCATE
 endif
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -42,7 +50,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all build deps test test-unit test-integration test-asan demo clean fuzz fuzz-smoke \
-	bench-ledger bench-sign bench-dns format
+	bench-ledger bench-sign bench-dns bench-federation equivocate format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -88,8 +96,12 @@ test-unit: build
 	@set -e; for t in $(TESTS); do echo "== $$t"; CONCORD_VECTORS=tests/vectors \
 		CONCORD_DATA=$(CURDIR)/data/root $$t; done
 
-test-integration: build
-	CONCORD_BUILD=$(CURDIR)/$(BUILD) $(PY) -m pytest -q -x tests/integration
+test-integration: build equivocate
+	CONCORD_BUILD=$(CURDIR)/$(BUILD) CONCORD_EQUIVOCATE_BUILD=$(CURDIR)/build-equivocate \
+		$(PY) -m pytest -q -x tests/integration
+
+equivocate:
+	@$(MAKE) --no-print-directory EQUIVOCATE=1 SAN= build-equivocate/concordd
 
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-integration \
@@ -119,10 +131,13 @@ bench-sign: all
 bench-dns: all
 	@./bench/dns.sh
 
+bench-federation: all
+	@./bench/federation.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-equivocate
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -28,6 +28,7 @@
 #include "node/fetch.h"
 #include "node/http.h"
 #include "node/node_impl.h"
+#include "node/split.h"
 #include "node/witness.h"
 
 struct follow_round {				    /* one round, for the take callback */
@@ -75,10 +76,14 @@ out:
 	return ret;
 }
 
-void follow_alarm(struct node *n, const char *kind, const char *why, const char *proof)
+void follow_alarm(struct node *n, const char *kind, const char *why, const char *evidence)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "detail", why, "proof",
-			      proof ? proof : "", "time", (json_int_t)time(NULL));
+	json_t *ev = evidence ? json_loads(evidence, 0, NULL) : NULL;
+	json_t *j = json_pack("{s:s, s:s, s:o, s:I}", "kind", kind, "detail", why, "evidence",
+			      ev	 ? ev
+			      : evidence ? json_string(evidence)
+					 : json_null(),
+			      "time", (json_int_t)time(NULL));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	struct cc_err e = {0};
 	struct store *s = NULL;
@@ -166,6 +171,19 @@ static int follow_leaves(struct node *n, struct http *h, uint64_t from, uint64_t
 
 static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
 			       int flags, struct cc_err *e);
+
+/* A checkpoint of the sequencer's that the log it signed before does not hold. */
+static void follow_contradiction(struct node *n, const char *ck, size_t len)
+{
+	struct cbuf ev = CBUF_INIT;
+
+	if (split_against_log(n, ck, len, &ev) == 1)
+		split_alarm(n,
+			    "the sequencer signed a checkpoint that the log it signed before does "
+			    "not hold",
+			    ev.p);
+	cbuf_free(&ev);
+}
 
 static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_entry *v,
 		       size_t cnt, struct cc_err *e)
@@ -259,10 +277,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 				witness_merge(n, ck, cklen);
 			return 0;
 		}
-		follow_alarm(n, "equivocation",
-			     "the sequencer signed a checkpoint that the log it signed before "
-			     "does not hold",
-			     ck);
+		follow_contradiction(n, ck, cklen);
 		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
 	}
 	leaves = malloc((size_t)(size - from) * MERKLE_HASH);
@@ -303,7 +318,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	}
 	if ((ret = fetch_run(f, follow_take, &fr, e)) < 0) {
 		if (fr.alarm)
-			follow_alarm(n, "invalid-entry", e->msg, ck);
+			follow_alarm(n, "invalid-entry", e->msg, NULL);
 		goto out;
 	}
 	if ((copy = strndup(ck, cklen)) == NULL) {
@@ -323,14 +338,41 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	node_role_update(n);
 	node_batch_wait(n, NULL);
 	node_unlock(n);
-	if (node_wait_durable(n, size) < 0)
+	if (node_wait_durable(n, size) < 0) {
 		ret = cc_fail(e, CC_EIO, "the node is stopping");
-	else
+	} else {
 		ret = 1;
+		split_judge(n);
+	}
 out:
 	free(copy);
 	fetch_free(f);
 	http_free(h);
 	free(leaves);
 	return ret;
+}
+
+int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen,
+		struct cc_err *e)
+{
+	int ret;
+
+	/* The mirrors first (they take load off the sequencer); each is checked as strictly as
+	 * the sequencer, and one that serves something else is passed over. */
+	for (int i = 0; i < n->nmirrors; i++) {
+		struct cc_err me = {0};
+
+		ret = follow_round(n, n->mirrors[i], ck, cklen, 0, &me);
+		if (ret >= 0 || ret == CC_EPERM) {
+			if (ret == CC_EPERM)
+				*e = me;
+			return ret;
+		}
+		node_log("mirror %s: %s", n->mirrors[i], me.msg);
+		if (n->alarm != NULL) {
+			*e = me;
+			return ret;
+		}
+	}
+	return follow_round(n, sequencer, ck, cklen, 0, e);
 }

@@ -18,8 +18,13 @@
 int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, int flags,
 		 struct cc_err *e);
 
+/* A follow round from the node's mirrors (--mirror) in turn, then from the sequencer at
+ * URL sequencer. */
+int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen,
+		struct cc_err *e);
+
 /* Raises an alarm against the sequencer: kept on disk and served (GET /v1/alarm); the node
- * follows it no more. proof: the signed notes that show it. */
-void follow_alarm(struct node *n, const char *kind, const char *why, const char *proof);
+ * follows it no more. evidence: JSON that shows it (split.h), or NULL. */
+void follow_alarm(struct node *n, const char *kind, const char *why, const char *evidence);
 
 #endif

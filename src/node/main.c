@@ -22,7 +22,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--dns-workers N]\n"
 		"                    [--tsig-keys FILE] [--xfr-allow PREFIX[,KEY] ...]\n"
-		"                    [--notify ADDR:PORT[,KEY] ...]\n"
+		"                    [--notify ADDR:PORT[,KEY] ...] [--mirror URL ...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
 		"  --http ADDR:PORT   listen there instead of node.conf's address\n"
@@ -38,8 +38,11 @@ static void usage(FILE *f)
 		"                     anyone, unsigned)\n"
 		"  --notify ADDR:PORT[,KEY]  a secondary to NOTIFY of each new serial, signed\n"
 		"                     with KEY if given (repeat, up to 16)\n"
+		"  --mirror URL       where to read the log's tiles first when following the\n"
+		"                     sequencer (a copy on nginx or a CDN; repeat, up to %d):\n"
+		"                     checked like any source, the sequencer itself otherwise\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
-		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX);
+		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX, NODE_MIRRORS_MAX);
 }
 
 /* The TSIG key file, read whole (it is small), then wiped. */
@@ -72,6 +75,8 @@ static int dns_keys(struct dnsd *d, const char *path, struct cc_err *e)
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *http = NULL, *dns = DNSD_DEFAULT, *notify[DNSD_NOTIFY_MAX];
+	const char *mirror[NODE_MIRRORS_MAX];
+	int nmirror = 0;
 	const char *keys = NULL, *allow[DNSD_RULES_MAX];
 	int nnotify = 0, nallow = 0, workers = 0;
 	struct node *n = NULL;
@@ -96,6 +101,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--notify") == 0 && i + 1 < argc &&
 			   nnotify < DNSD_NOTIFY_MAX) {
 			notify[nnotify++] = argv[++i];
+		} else if (strcmp(argv[i], "--mirror") == 0 && i + 1 < argc &&
+			   nmirror < NODE_MIRRORS_MAX) {
+			mirror[nmirror++] = argv[++i];
 		} else if (strcmp(argv[i], "--tsig-keys") == 0 && i + 1 < argc) {
 			keys = argv[++i];
 		} else if (strcmp(argv[i], "--xfr-allow") == 0 && i + 1 < argc &&
@@ -141,6 +149,17 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+#ifdef CONCORD_TEST_EQUIVOCATE
+	if (getenv("CONCORD_EQUIVOCATE"))
+		fprintf(stderr, "concordd: TEST BUILD: as sequencer, shows node %s a split view\n",
+			getenv("CONCORD_EQUIVOCATE"));
+#else
+	if (getenv("CONCORD_EQUIVOCATE")) {
+		fprintf(stderr, "concordd: CONCORD_EQUIVOCATE is for the test-only build "
+				"(make EQUIVOCATE=1); this one never equivocates\n");
+		return 2;
+	}
+#endif
 	if (node_open(&n, dir, &e) < 0) {
 		fprintf(stderr, "concordd: %s: %s\n", dir, e.msg);
 		goto out;
@@ -151,6 +170,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "concordd: %s\n", e.msg);
 		goto out;
 	}
+	for (int i = 0; i < nmirror; i++)
+		if (node_mirror_add(n, mirror[i], &e) < 0) {
+			fprintf(stderr, "concordd: --mirror %s: %s\n", mirror[i], e.msg);
+			goto out;
+		}
 	if (node_start(n, &e) < 0 || peer_start(&p, n, &e) < 0 ||
 	    api_start(&a, n, p, http, &e) < 0) {
 		fprintf(stderr, "concordd: %s\n", e.msg);

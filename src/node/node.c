@@ -2368,7 +2368,12 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		/* An alarm outlives a restart: the operator decides what follows. */
 		n->alarm = cbuf_take(&ck);
 		n->following = 0;
-		node_log("ALARM (raised before): %s", n->alarm);
+		json_t *a = json_loads(n->alarm, 0, NULL);
+
+		node_log("ALARM (raised before): %s: %s",
+			 json_string_value(json_object_get(a, "kind")) ?: "?",
+			 json_string_value(json_object_get(a, "detail")) ?: "?");
+		json_decref(a);
 	}
 	cbuf_reset(&ck);
 	if (store_meta_get(n->wr, "final", &ck, NULL) == 0)
@@ -2429,6 +2434,9 @@ void node_close(struct node *n)
 	free(n->checkpoint);
 	free(n->alarm);
 	free(n->failover);
+	free(n->suspect);
+	for (int i = 0; i < n->nmirrors; i++)
+		free(n->mirrors[i]);
 	free(n->final_ck);
 	free(n->log_vkey);
 	free(n->v);
@@ -2503,6 +2511,16 @@ void node_final_wake(struct node *n, int all)
 	}
 }
 
+int node_alarmed(struct node *n)
+{
+	int a;
+
+	node_rdlock(n);
+	a = n->alarm != NULL;
+	node_unlock(n);
+	return a;
+}
+
 int node_final_behind(struct node *n)
 {
 	int behind;
@@ -2544,6 +2562,20 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	}
 	node_unlock(n);
 	return ret;
+}
+
+int node_mirror_add(struct node *n, const char *url, struct cc_err *e)
+{
+	char *copy;
+
+	if (n->nmirrors == NODE_MIRRORS_MAX)
+		return cc_fail(e, CC_ETOOBIG, "at most %d mirrors", NODE_MIRRORS_MAX);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return cc_fail(e, CC_EINVAL, "a mirror is an http:// or https:// URL");
+	if ((copy = strdup(url)) == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	n->mirrors[n->nmirrors++] = copy;
+	return 0;
 }
 
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])

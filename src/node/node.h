@@ -105,6 +105,12 @@ int node_alarm(struct node *n, struct cbuf *out);
 /* The last checkpoint a witness quorum cosigned (network/witness): 1 with it in out (a
  * signed note with the cosignatures), 0 when none yet. */
 int node_final(struct node *n, struct cbuf *out);
+#define NODE_MIRRORS_MAX 8
+
+/* A copy of the log's tiles (nginx, a CDN) to read first when following: an http:// or
+ * https:// URL whose /log/ serves them. */
+int node_mirror_add(struct node *n, const char *url, struct cc_err *e);
+
 /* The failover note this node took (failover.h): 1 with it in out, 0 when none. */
 int node_failover_note(struct node *n, struct cbuf *out);
 const char *node_dir(const struct node *n);

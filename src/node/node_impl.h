@@ -113,13 +113,16 @@ struct node {
 	char failover_to[MEMBER_ID_MAX + 1]; /* a failover note named this sequencer, which the
 					      * log does not name yet; "" otherwise */
 	char *failover;			     /* that note, or NULL */
-	uint64_t final_size;	      /* size of the last final checkpoint (witness quorum), or 0 */
-	char *final_ck;		      /* that checkpoint with its cosignatures, or NULL */
-	pthread_mutex_t follow_mu;    /* one follow round at a time (follow.c) */
-	_Atomic uint64_t final_known; /* final_size, readable without the lock */
-	pthread_mutex_t fin_mu;	      /* guards fin_head */
-	struct node_waiter *fin_head; /* on a sequencer of nodes: answers held until final */
-	struct ledger_verdict *v;     /* scratch verdict for the exclusive holder */
+	char *suspect;	     /* a checkpoint whose consistency proof failed (split.c), or NULL */
+	uint64_t final_size; /* size of the last final checkpoint (witness quorum), or 0 */
+	char *final_ck;	     /* that checkpoint with its cosignatures, or NULL */
+	pthread_mutex_t follow_mu;	 /* one follow round at a time (follow.c) */
+	char *mirrors[NODE_MIRRORS_MAX]; /* --mirror URLs, read first when following */
+	int nmirrors;			 /* used */
+	_Atomic uint64_t final_known;	 /* final_size, readable without the lock */
+	pthread_mutex_t fin_mu;		 /* guards fin_head */
+	struct node_waiter *fin_head;	 /* on a sequencer of nodes: answers held until final */
+	struct ledger_verdict *v;	 /* scratch verdict for the exclusive holder */
 
 	/* A copy of the member keys, changed with the registry under the exclusive lock, read
 	 * by signature checks without the node lock (a waiting writer would hold them up). */
@@ -198,6 +201,8 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 /* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
 
+/* Whether an alarm was raised (this node follows no sequencer any more). */
+int node_alarmed(struct node *n);
 /* Whether the last final checkpoint known here is older than the log held. */
 int node_final_behind(struct node *n);
 /* Wakes the requests whose change is now final (all of them when stopping or after

@@ -14,6 +14,7 @@
 #include "node/follow.h"
 #include "node/http.h"
 #include "node/node_impl.h"
+#include "node/split.h"
 #include "node/store.h"
 #include "node/witness.h"
 
@@ -22,12 +23,8 @@
 #define PEER_CONNECT_MS	 2000	/* to connect to a peer */
 #define PEER_REQUEST_MS	 30000	/* a forwarded request, whole (a batch takes a while) */
 #define PEER_CATCHUP_MS	 600000 /* a follow round's transfers, whole */
-#define PEER_READBACK_MS 10000
-#define PEER_LOOK_SEC                                                                              \
-	5 /* a sequencer asks the others this often whether it was replaced */ /* a forwarded      \
-										  change waits     \
-										  this long to be  \
-										  held here */
+#define PEER_READBACK_MS 10000	/* a forwarded change waits this long to be held here */
+#define PEER_LOOK_SEC	 2	/* how often a node looks at what the other nodes see */
 
 #define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
 #define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
@@ -207,24 +204,50 @@ static int peer_from_others(struct peer *p)
 	return ret;
 }
 
-/* Asks the other nodes for a failover note they took. */
-static void peer_failover_look(struct peer *p)
+/* Looks at what the other nodes see: a checkpoint of the sequencer's that contradicts the
+ * log this node holds, or a split view one of them proved, is this node's alarm too; a
+ * sequencer asks, too, whether a failover replaced it while it was away. */
+static void peer_look_around(struct peer *p, int sequencer)
 {
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1], seq[MEMBER_ID_MAX + 1];
+	struct cbuf ev = CBUF_INIT, why = CBUF_INIT;
 	struct http *h = NULL;
 
-	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+	for (int i = 0; !node_alarmed(p->n) && node_other(p->n, i, 1, id, url); i++) {
 		struct http_resp r = {0};
 		struct cc_err e = {0};
+		json_t *j;
+		char *text;
 
-		if (peer_http(&h, url, PEER_CONNECT_MS, &e) == 0 &&
-		    http_get(h, "/v1/failover", HTTP_MAX_SMALL, &r, &e) == 0 &&
+		if (peer_http(&h, url, PEER_CONNECT_MS, &e) < 0)
+			goto next;
+		if (sequencer && http_get(h, "/v1/failover", HTTP_MAX_SMALL, &r, &e) == 0 &&
 		    failover_take(p->n, r.body.p, r.body.len, seq, &e) == 1)
 			node_log("failover: learnt from %s that %s sequences the log", url, seq);
+		cbuf_reset(&why);
+		if (http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e) == 0 &&
+		    split_against_log(p->n, r.body.p, r.body.len, &ev) == 1 &&
+		    cbuf_printf(&why,
+				"the sequencer's checkpoint that %s holds contradicts the log held "
+				"here",
+				id) == 0)
+			split_alarm(p->n, why.p, ev.p);
+		if (node_alarmed(p->n) || http_get(h, "/v1/alarm", HTTP_MAX_SMALL, &r, &e) < 0)
+			goto next;
+		j = json_loadb(r.body.p, r.body.len, 0, NULL);
+		text = j ? json_dumps(json_object_get(j, "evidence"), JSON_COMPACT) : NULL;
+		if (text && split_check(p->n, text, strlen(text), &e) == 0 &&
+		    cbuf_printf(&why, "a split view that %s found and proved", id) == 0)
+			split_alarm(p->n, why.p, text);
+		free(text);
+		json_decref(j);
+	next:
 		http_resp_free(&r);
 		http_free(h);
 		h = NULL;
 	}
+	cbuf_free(&ev);
+	cbuf_free(&why);
 }
 
 static void *peer_follower(void *arg)
@@ -234,6 +257,7 @@ static void *peer_follower(void *arg)
 	char url[NODE_URL_MAX + 1], last[512] = "";
 	long wait = PEER_POLL_MS;
 	time_t next_look = 0;
+	int following;
 
 	for (;;) {
 		struct http_resp r = {0};
@@ -243,15 +267,13 @@ static void *peer_follower(void *arg)
 		if (peer_sleep(p, wait))
 			break;
 		wait = PEER_POLL_MS;
-		if (!node_sequencer_url(p->n, url, sizeof(url))) {
-			/* A sequencer that was away may have been replaced meanwhile: the
-			 * other nodes would have the note. */
-			if (node_count(p->n) > 1 && time(NULL) >= next_look) {
-				peer_failover_look(p);
-				next_look = time(NULL) + PEER_LOOK_SEC;
-			}
-			continue;
+		following = node_sequencer_url(p->n, url, sizeof(url));
+		if (node_count(p->n) > 1 && time(NULL) >= next_look) {
+			peer_look_around(p, !following);
+			next_look = time(NULL) + PEER_LOOK_SEC;
 		}
+		if (!following)
+			continue;
 		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
 			wait = PEER_RETRY_MS;
@@ -265,7 +287,7 @@ static void *peer_follower(void *arg)
 		}
 		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
 		if (ret == 0)
-			ret = follow_round(p->n, url, r.body.p, r.body.len, 0, &e);
+			ret = follow_sync(p->n, url, r.body.p, r.body.len, &e);
 		else if (r.status == 0 && peer_from_others(p) == 0)
 			ret = 0; /* the sequencer is away: another node had what it had */
 		/* how final the log is: the sequencer knows first */
@@ -602,7 +624,7 @@ static void *peer_cosigner_main(void *arg)
 		if (node_size(p->n) == done)
 			continue;
 		if (peer_http(&h, url, PEER_REQUEST_MS, &e) < 0 ||
-		    witness_request(p->n, known, &body, &size, &e) < 0) {
+		    witness_request(p->n, id, known, &body, &size, &e) < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
 			known = 0;
 			continue;

@@ -12,6 +12,7 @@
 #include "core/sha256.h"
 #include "node/follow.h"
 #include "node/node_impl.h"
+#include "node/split.h"
 
 void witness_name(char out[NOTE_NAME_MAX + 1], const char *origin, const char *id)
 {
@@ -240,22 +241,6 @@ static int parse_proof(const char **p, const char *end, unsigned char proof[][ME
 	}
 }
 
-/* The evidence of a sequencer that signed two trees that cannot both be its log: what this
- * node held (its checkpoint), what it was sent, and the proof that failed. */
-static void witness_alarm(struct node *n, const char *why, const char *body, size_t len)
-{
-	struct cbuf proof = CBUF_INIT;
-
-	node_rdlock(n);
-	if (cbuf_printf(&proof, "held:\n%s\nsent (add-checkpoint):\n", n->checkpoint) < 0)
-		cbuf_reset(&proof);
-	node_unlock(n);
-	if (cbuf_put(&proof, body, len) < 0)
-		cbuf_reset(&proof);
-	follow_alarm(n, "equivocation", why, proof.p ? proof.p : "");
-	cbuf_free(&proof);
-}
-
 void witness_add(struct node *n, const char *body, size_t len, long *status, char ctype[128],
 		 struct cbuf *out)
 {
@@ -266,6 +251,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	struct note_key seq;
 	struct note_sig sig;
 	struct cc_err e = {0};
+	struct cbuf ev = CBUF_INIT;
 	uint64_t old, size, held;
 	size_t np;
 	int ret, found = 0, following, me;
@@ -314,10 +300,12 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 		? sodium_memcmp(mine, root, MERKLE_HASH) != 0
 		: merkle_verify_consistency(old, size, mine, root,
 					    (const unsigned char(*)[MERKLE_HASH])proof, np) != 0) {
-		witness_alarm(n,
-			      old == size ? "two checkpoints of one size with different roots"
-					  : "a checkpoint not consistent with the log held",
-			      body, len);
+		/* Same size, other root: a split view, proved at once. A proof that does not
+		 * hold may be a bad proof: judged once this node holds a log that large. */
+		if (old == size && split_against_log(n, p, (size_t)(end - p), &ev) == 1)
+			split_alarm(n, "two checkpoints of one size with different roots", ev.p);
+		else if (old != size)
+			split_suspect(n, p, (size_t)(end - p));
 		answer(status, ctype, out, old == size ? 409 : 422,
 		       old == size ? CT_TLOG_SIZE : "text/plain",
 		       old == size ? "%" PRIu64 "\n" : "inconsistent (size %" PRIu64 ")\n", held);
@@ -325,7 +313,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	}
 	/* A cosignature says this node holds and checked that log: take it first. */
 	if (following && node_sequencer_url(n, seq_url, sizeof(seq_url)) &&
-	    (ret = follow_round(n, seq_url, p, (size_t)(end - p), 0, &e)) < 0) {
+	    (ret = follow_sync(n, seq_url, p, (size_t)(end - p), &e)) < 0) {
 		answer(status, ctype, out, 503, "text/plain", "cannot take the log: %s\n", e.msg);
 		goto out;
 	}
@@ -347,10 +335,38 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	/* the sequencer's cosignatures so far come along */
 	witness_merge(n, p, (size_t)(end - p));
 out:
+	cbuf_free(&ev);
 	note_free(&note);
 }
 
-int witness_request(struct node *n, uint64_t old, struct cbuf *body, uint64_t *size,
+#ifdef CONCORD_TEST_EQUIVOCATE
+/* Test-only (make EQUIVOCATE=1): the checkpoint shown to the node CONCORD_EQUIVOCATE names is
+ * the real one's size over another root, signed all the same: a split view to be caught. */
+static int witness_forge(struct node *n, const char *to, struct cbuf *ck)
+{
+	const char *victim = getenv("CONCORD_EQUIVOCATE");
+	unsigned char root[MERKLE_HASH];
+	struct cbuf text = CBUF_INIT;
+	struct note_sig sig;
+	int ret;
+
+	if (victim == NULL || strcmp(victim, to) != 0)
+		return 0;
+	if ((ret = merkle_tree_root(&n->tree, n->pub_size, root)) < 0)
+		return ret;
+	root[0] ^= 0x5a;
+	cbuf_reset(ck);
+	ret = tlog_checkpoint_text(&text, n->origin, n->pub_size, root);
+	if (ret == 0)
+		ret = note_sign(&n->key, text.p, text.len, &sig);
+	if (ret == 0)
+		ret = note_format(text.p, text.len, &sig, 1, ck);
+	cbuf_free(&text);
+	return ret;
+}
+#endif
+
+int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *body, uint64_t *size,
 		    struct cc_err *e)
 {
 	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH];
@@ -377,6 +393,21 @@ int witness_request(struct node *n, uint64_t old, struct cbuf *body, uint64_t *s
 	}
 	if (ret == 0 && (cbuf_puts(body, "\n") < 0 || cbuf_puts(body, n->checkpoint) < 0))
 		ret = CC_ENOMEM;
+#ifdef CONCORD_TEST_EQUIVOCATE
+	if (ret == 0) {
+		struct cbuf forged = CBUF_INIT;
+		size_t at = body->len - strlen(n->checkpoint);
+
+		if (witness_forge(n, to, &forged) == 0 && forged.len > 0) {
+			body->len = at;
+			if (cbuf_put(body, forged.p, forged.len) < 0)
+				ret = CC_ENOMEM;
+		}
+		cbuf_free(&forged);
+	}
+#else
+	(void)to;
+#endif
 	node_unlock(n);
 	if (ret == CC_ENOMEM)
 		cc_fail(e, ret, "out of memory");

@@ -35,10 +35,10 @@ void witness_name(char out[NOTE_NAME_MAX + 1], const char *origin, const char *i
 void witness_add(struct node *n, const char *body, size_t len, long *status, char ctype[128],
 		 struct cbuf *out);
 
-/* The sequencer's side. witness_request builds the request for a node whose latest cosigned
- * size is old (0 when unknown), for the current checkpoint (*size). witness_take checks the
- * answer of member id's node (its cosignature of the checkpoint of that size) and adds it. */
-int witness_request(struct node *n, uint64_t old, struct cbuf *body, uint64_t *size,
+/* The sequencer's side. witness_request builds the request for member to's node, whose latest
+ * cosigned size is old (0 when unknown), for the current checkpoint (*size). witness_take checks
+ * the answer of member id's node (its cosignature of the checkpoint of that size) and adds it. */
+int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *body, uint64_t *size,
 		    struct cc_err *e);
 int witness_take(struct node *n, const char *id, uint64_t size, const char *answer, size_t len,
 		 struct cc_err *e);

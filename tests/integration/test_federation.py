@@ -9,7 +9,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from concord import Key, Node, cli, cosigners, note
+from concord import Key, Node, Proxy, cli, cosigners, note
 from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
 from dns_mix import free_port
 
@@ -49,8 +49,8 @@ class Federation(Network):
                 "--key", self.key_file(m))
             self.nodes[m] = Node(self.dirs[m])
 
-    def start(self, m):
-        return self.nodes[m].start("--http", f"127.0.0.1:{self.ports[m]}")
+    def start(self, m, *extra):
+        return self.nodes[m].start("--http", f"127.0.0.1:{self.ports[m]}", *extra)
 
     def wait_all(self, size, nodes=None, timeout=60):
         """Until every node (running, of nodes) serves a checkpoint of at least size."""
@@ -178,6 +178,39 @@ def test_follower_restarts_and_catches_up(fed):
     fed.wait_all(fed.nodes[SEQUENCER].tree_size())
     assert isoc.checkpoint().split("\n")[:5] == \
         fed.nodes[SEQUENCER].checkpoint().split("\n")[:5]
+
+
+def test_a_tampered_entry_is_refused(fed):
+    """A node reading the log from a mirror (--mirror) that alters one entry of a bundle
+    refuses it, says so, and takes the log from the sequencer instead: it ends up with the
+    very log the others hold, and no alarm (the mirror is at fault, not the sequencer)."""
+    isoc = fed.nodes["isoc"]
+
+    def tamper(path, body):
+        if "/tile/entries/" not in path or b"concord proposal" not in body:
+            return body
+        # one byte of the last entry: same length, another hash
+        i = body.rindex(b"concord proposal") + len("concord proposal ")
+        return body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
+
+    mirror = Proxy(fed.nodes[SEQUENCER].url, tamper)
+    isoc.stop()
+    try:
+        for tag in (11, 12):
+            st, j, _ = fed.propose(fed.nodes["br"].http, ["cn"],
+                                   cn_ds_ops(fed.nodes["br"].http, tag))
+            assert st == 201, j
+        fed.start("isoc", "--mirror", mirror.url)
+        fed.wait_all(fed.nodes[SEQUENCER].tree_size())
+        assert "is not the entry the checkpoint holds (altered on the way?): refused" in \
+            isoc.log_text()
+        assert isoc.checkpoint().split("\n")[:5] == \
+            fed.nodes[SEQUENCER].checkpoint().split("\n")[:5]
+        assert isoc.http.get("/v1/network")[2]["alarm"] is None
+    finally:
+        isoc.stop()
+        mirror.close()
+        fed.start("isoc")
 
 
 def test_checkpoints_are_cosigned_and_records_become_final(fed):
