@@ -30,15 +30,24 @@ def questions(zone_text, count):
 
 
 def free_port():
-    """A port free for both UDP and TCP on loopback right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    continue
+    """A port free for both UDP and TCP on loopback right now, below the kernel's ephemeral
+    range: a port from that range can be taken at any moment as the source port of an
+    outgoing connection (nodes that retry connecting to a peer not yet listening make many),
+    and then the server meant to listen there cannot."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                u.bind(("127.0.0.1", port))
+                t.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
     raise AssertionError("no free port")
