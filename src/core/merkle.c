@@ -13,7 +13,6 @@
 
 /* The largest tree any function accepts. Beyond it proofs could exceed MERKLE_MAX_PROOF hashes
  * and a complete subtree would need a 65th level. */
-#define MERKLE_MAX_SIZE ((uint64_t)1 << 63)
 
 /* SHA-256 of the empty string: RFC 9162 §2.1.1, MTH({}). */
 static const unsigned char merkle_empty_root[MERKLE_HASH] = {

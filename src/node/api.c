@@ -405,8 +405,20 @@ static int api_forward(struct api_req *q, const char *url, const char *method)
 	char seq[NODE_URL_MAX + 1];
 	int n;
 
-	if (q->a->peer == NULL || !(is_get(method) || is_post(method)) ||
-	    !node_sequencer_url(q->a->n, seq, sizeof(seq)))
+	int role;
+
+	if (q->a->peer == NULL || !(is_get(method) || is_post(method)))
+		return 0;
+	role = node_role(q->a->n, seq, sizeof(seq));
+	if (role == NODE_STANDS_BY && is_post(method)) {
+		/* neither deciding nor following: a change here would fork the log */
+		api_problem_full(q->c, 503, "unavailable", "service unavailable",
+				 "this node does not take changes now: it stopped following after "
+				 "an alarm (GET /v1/alarm), or it is taking over as sequencer",
+				 NULL);
+		return 1;
+	}
+	if (role != NODE_FOLLOWS)
 		return 0;
 	n = snprintf(f->path, sizeof(f->path), "%s%s%s", url, status ? "?status=" : "",
 		     status ? status : "");

@@ -113,16 +113,12 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 
 void failover_load(struct node *n, const char *text, size_t len)
 {
-	struct note note = {0};
-	struct proposal p = {0};
 	char id[MEMBER_ID_MAX + 1];
 
-	/* kept after it was checked; the log may hold it by now */
-	if (note_parse(&note, text, len, NULL) == 0 &&
-	    proposal_parse(&p, note.text, note.text_len, NULL) == 0 &&
-	    failover_target(&p, id) == 0 && strcmp(id, ledger_sequencer(n->ledger)) != 0 &&
+	/* Checked again against the log as it is now: once the log names that sequencer, or
+	 * has moved on past the version the note replaces, the note is spent. */
+	if (failover_check(n, text, len, id, NULL) == 0 &&
+	    strcmp(id, ledger_sequencer(n->ledger)) != 0 &&
 	    (n->failover = strndup(text, len)) != NULL)
 		snprintf(n->failover_to, sizeof(n->failover_to), "%s", id);
-	proposal_free(&p);
-	note_free(&note);
 }

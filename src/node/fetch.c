@@ -9,8 +9,10 @@
 #include "core/tlog.h"
 #include "node/http.h"
 
-#define FETCH_SLOTS	8 /* bundles fetched ahead of the consumer */
-#define FETCH_MAX_CHECK 8 /* checking threads at most */
+#define FETCH_SLOTS	 8	/* bundles fetched ahead of the consumer */
+#define FETCH_MAX_CHECK	 8	/* checking threads at most */
+#define FETCH_CONNECT_MS 10000	/* to connect */
+#define FETCH_BUNDLE_MS	 300000 /* one bundle, whole */
 
 struct fetch_slot {				 /* one fetched bundle */
 	uint64_t tile;				 /* its tile index */
@@ -480,6 +482,8 @@ int fetch_new(struct fetch **out, const char *base, uint64_t from, uint64_t to, 
 		fetch_free(f);
 		return ret;
 	}
+	/* a bundle is at most 17 MB: a source that takes longer is not worth waiting for */
+	http_set_timeouts(f->h, FETCH_CONNECT_MS, FETCH_BUNDLE_MS);
 	*out = f;
 	return 0;
 }

@@ -31,6 +31,9 @@
 #include "node/split.h"
 #include "node/witness.h"
 
+#define FOLLOW_CONNECT_MS 5000	 /* to connect to a source */
+#define FOLLOW_REQUEST_MS 120000 /* one tile or bundle, whole: a source that trickles is left */
+
 struct follow_round {				    /* one round, for the take callback */
 	struct node *n;				    /* the node */
 	uint64_t from;				    /* M */
@@ -90,6 +93,10 @@ void follow_alarm(struct node *n, const char *kind, const char *why, const char 
 	char path[CONF_PATH_MAX];
 
 	node_log("ALARM: %s: %s", kind, why);
+	/* A reason cut short in the middle of a character is not JSON's UTF-8: kept as kind
+	 * alone then, rather than lost. */
+	if (text == NULL)
+		text = strdup("{\"kind\":\"alarm\",\"detail\":\"(unreadable)\"}");
 	if (text == NULL)
 		node_fatal("out of memory");
 	/* On disk first, a restart must not forget it; with a connection of its own, the
@@ -203,6 +210,12 @@ static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_
 		ret = cc_fail(e, CC_EIO, "the node is stopping");
 		goto out;
 	}
+	/* entries of its own not yet committed (it sequenced until a moment ago): those are
+	 * signed by this node, these will not be; the next round takes them */
+	if (n->batch.nentries > 0 && !n->batch.followed) {
+		ret = cc_fail(e, CC_EIO, "the node's own last entries are not committed yet");
+		goto out;
+	}
 	if (ledger_size(n->ledger) != first || !(n->following || fr->takeover)) {
 		ret = cc_fail(e, CC_ECONFLICT, "the log moved under the round");
 		goto out;
@@ -213,7 +226,8 @@ static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_
 
 		ret = fetch_apply(n->ledger, &v[i], &le);
 		if (ret < 0) {
-			fr->alarm = 1;
+			/* the ledger's verdict, not a want of memory, is the sequencer's doing */
+			fr->alarm = ret != CC_ENOMEM;
 			ret = cc_fail(e, CC_ECONFLICT,
 				      "entry %" PRIu64 ", in a checkpoint the sequencer signed, is "
 				      "invalid: %s",
@@ -224,6 +238,7 @@ static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_
 		    cbuf_put(&entry, v[i].entry, v[i].len) < 0)
 			node_fatal("out of memory taking entry %" PRIu64, first + i);
 		node_batch_entry(n, &entry);
+		n->batch.followed = 1;
 	}
 	node_keys_refresh(n);
 	if (fetch_publish(f, n->ledger) < 0)
@@ -240,8 +255,12 @@ int follow_round(struct node *n, const char *source, const char *ck, size_t ckle
 {
 	int ret;
 
-	/* the follower's polls and the witness requests take turns */
-	pthread_mutex_lock(&n->follow_mu);
+	/* the follower's polls and the witness requests take turns; a witness request does not
+	 * wait for a round in progress (its sender asks again) */
+	if (!(flags & FOLLOW_TRY))
+		pthread_mutex_lock(&n->follow_mu);
+	else if (pthread_mutex_trylock(&n->follow_mu) != 0)
+		return cc_fail(e, CC_EIO, "busy taking the log: ask again");
 	ret = follow_round_locked(n, source, ck, cklen, flags, e);
 	pthread_mutex_unlock(&n->follow_mu);
 	return ret;
@@ -256,6 +275,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	struct fetch *f = NULL;
 	struct http *h = NULL;
 	uint64_t size, from;
+	struct cbuf clean = CBUF_INIT;
 	char *copy = NULL;
 	int ret, mismatch = 0, following, takeover = (flags & FOLLOW_TAKEOVER) != 0;
 
@@ -280,13 +300,23 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 		follow_contradiction(n, ck, cklen);
 		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
 	}
+	/* what a signature asks for, not what came: bounded before anything is allocated */
+	if (size > MERKLE_MAX_SIZE || size - from > FOLLOW_ROUND_MAX) {
+		ret = cc_fail(e, CC_ETOOBIG,
+			      "the checkpoint is %" PRIu64
+			      " entries ahead, more than one round takes "
+			      "(%d)",
+			      size - from, FOLLOW_ROUND_MAX);
+		goto out;
+	}
 	leaves = malloc((size_t)(size - from) * MERKLE_HASH);
 	if (leaves == NULL) {
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((ret = http_new(&h, source, e)) < 0 ||
-	    (ret = follow_leaves(n, h, from, size, leaves, &mismatch, e)) < 0)
+	if ((ret = http_new(&h, source, e)) == 0)
+		http_set_timeouts(h, FOLLOW_CONNECT_MS, FOLLOW_REQUEST_MS);
+	if (ret < 0 || (ret = follow_leaves(n, h, from, size, leaves, &mismatch, e)) < 0)
 		goto out;
 	node_rdlock(n);
 	ret = merkle_root_extended(&n->tree, (const unsigned char(*)[MERKLE_HASH])leaves,
@@ -321,14 +351,22 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 			follow_alarm(n, "invalid-entry", e->msg, NULL);
 		goto out;
 	}
-	if ((copy = strndup(ck, cklen)) == NULL) {
-		ret = cc_fail(e, CC_ENOMEM, "out of memory");
-		goto out;
-	}
 	node_wrlock(n);
 	if (ledger_size(n->ledger) != size) {
 		node_unlock(n);
 		ret = cc_fail(e, CC_ECONFLICT, "the log moved under the round");
+		goto out;
+	}
+	/* kept as signed, less any line that does not verify (a source may add some) */
+	if (witness_clean(n, ck, cklen, NULL, &clean) < 0 && !takeover) {
+		node_unlock(n);
+		ret = cc_fail(e, CC_ESIG, "the checkpoint lost its signature");
+		goto out;
+	}
+	copy = takeover ? strndup(ck, cklen) : cbuf_take(&clean);
+	if (copy == NULL) {
+		node_unlock(n);
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 		goto out;
 	}
 	free(n->batch.checkpoint);
@@ -346,13 +384,14 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	}
 out:
 	free(copy);
+	cbuf_free(&clean);
 	fetch_free(f);
 	http_free(h);
 	free(leaves);
 	return ret;
 }
 
-int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen,
+int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen, int flags,
 		struct cc_err *e)
 {
 	int ret;
@@ -362,17 +401,17 @@ int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t ck
 	for (int i = 0; i < n->nmirrors; i++) {
 		struct cc_err me = {0};
 
-		ret = follow_round(n, n->mirrors[i], ck, cklen, 0, &me);
+		ret = follow_round(n, n->mirrors[i], ck, cklen, flags, &me);
 		if (ret >= 0 || ret == CC_EPERM) {
 			if (ret == CC_EPERM)
 				*e = me;
 			return ret;
 		}
 		node_log("mirror %s: %s", n->mirrors[i], me.msg);
-		if (n->alarm != NULL) {
+		if (node_alarmed(n)) {
 			*e = me;
 			return ret;
 		}
 	}
-	return follow_round(n, sequencer, ck, cklen, 0, e);
+	return follow_round(n, sequencer, ck, cklen, flags, e);
 }

@@ -13,14 +13,16 @@
  * it already, or a negative code: CC_ECONFLICT when the source or the sequencer is at fault
  * (an alarm is kept for the latter), CC_EIO for transport errors, CC_EPERM when the node
  * follows no sequencer (it is the sequencer, or it raised an alarm). */
-#define FOLLOW_TAKEOVER 1 /* the node a failover named takes the deposed sequencer's log */
+#define FOLLOW_ROUND_MAX (1 << 22) /* entries one round takes: 128 MB of leaf hashes */
+#define FOLLOW_TRY	 2	   /* give up at once when a round is in progress */
+#define FOLLOW_TAKEOVER	 1	   /* the node a failover named takes the deposed sequencer's log */
 
 int follow_round(struct node *n, const char *source, const char *ck, size_t cklen, int flags,
 		 struct cc_err *e);
 
 /* A follow round from the node's mirrors (--mirror) in turn, then from the sequencer at
  * URL sequencer. */
-int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen,
+int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t cklen, int flags,
 		struct cc_err *e);
 
 /* Raises an alarm against the sequencer: kept on disk and served (GET /v1/alarm); the node

@@ -207,9 +207,9 @@ int main(int argc, char **argv)
 	/* No new connections; commit what is queued and answer those requests; then close. */
 	api_quiesce(a);
 	node_stop(n);
-	/* after node_stop: a follow round in progress then gives up at once */
+	/* after node_stop: a follow round in progress then gives up at once; kept until the
+	 * API is gone, which may still hand it requests (answered 503) */
 	peer_stop(p);
-	p = NULL;
 	api_drain(a, 2000);
 	dnsd_stop(d);
 	d = NULL;
@@ -224,6 +224,7 @@ out:
 		node_stop(n); /* wakes any suspended request before MHD may close it */
 		api_stop(a);
 	}
+	peer_free(p);
 	if (d) {
 		node_stop(n); /* the publisher feeds d */
 		dnsd_stop(d);

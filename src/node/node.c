@@ -1758,7 +1758,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		/* Following: the sequencer's own signed checkpoint, checked by follow.c. */
 		if (cbuf_puts(&ck, b->checkpoint) < 0)
 			node_fatal("out of memory");
-	} else if (b->nentries && !n->following) {
+	} else if (b->nentries && !b->followed) {
 		if (tlog_checkpoint_text(&text, n->origin, size, root) < 0 ||
 		    note_sign(&n->key, text.p, text.len, &sig) < 0 ||
 		    note_format(text.p, text.len, &sig, 1, &ck) < 0 || witness_self(n, &ck) < 0)
@@ -1797,8 +1797,10 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		free(n->checkpoint);
 		n->checkpoint = cbuf_take(&ck);
 		n->pub_size = size;
+		if (!b->followed && !b->checkpoint)
+			witness_recent(n, size, n->checkpoint);
 		witness_finality(n);
-		hold = !n->following && ledger_witness_need(n->ledger) > 0;
+		hold = !b->followed && ledger_witness_need(n->ledger) > 0;
 		pthread_mutex_lock(&n->dur_mu);
 		n->durable = size;
 		pthread_cond_broadcast(&n->dur_cond);
@@ -1827,7 +1829,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	w = b->head;
 	b->head = NULL;
 	pthread_mutex_unlock(&n->q_mu);
-	if (hold && b->nentries) {
+	if (hold) {
 		/* answered once final: held, in order, until the witnesses have cosigned */
 		int64_t now = (int64_t)time(NULL);
 
@@ -2170,11 +2172,16 @@ static int node_check_checkpoint(struct node *n, const char *text, size_t len, s
 
 	if ((ret = note_parse(&note, text, len, e)) < 0)
 		goto out;
-	have_seq = node_sequencer_key(n, &seq) == 0;
-	for (size_t i = 0; i < note.nsigs; i++)
-		if (note_verify(&n->key.key, note.text, note.text_len, &note.sigs[i]) == 0 ||
-		    (have_seq && note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0))
-			signed_ok = 1;
+	/* Its own key, or any node's: it was checked when it was taken (a failover may have
+	 * named another sequencer since). */
+	for (size_t i = 0; i < note.nsigs; i++) {
+		signed_ok |= note_verify(&n->key.key, note.text, note.text_len, &note.sigs[i]) == 0;
+		for (size_t j = 0; !signed_ok && j < ledger_node_count(n->ledger); j++) {
+			have_seq = node_key_of(n, ledger_node_at(n->ledger, j)->id, &seq) == 0;
+			signed_ok = have_seq &&
+				    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
+		}
+	}
 	if (!signed_ok) {
 		ret = cc_fail(e, CC_ESIG,
 			      "%s: the stored checkpoint is signed neither by %s nor by the "
@@ -2435,6 +2442,8 @@ void node_close(struct node *n)
 	free(n->alarm);
 	free(n->failover);
 	free(n->suspect);
+	for (int i = 0; i < NODE_RECENT; i++)
+		free(n->recent[i].ck);
 	for (int i = 0; i < n->nmirrors; i++)
 		free(n->mirrors[i]);
 	free(n->final_ck);
@@ -2611,6 +2620,30 @@ int node_final(struct node *n, struct cbuf *out)
 	return ret;
 }
 
+int node_role(struct node *n, char *url, size_t cap)
+{
+	const struct ledger_node *sn;
+	const char *seq;
+	int role;
+
+	node_rdlock(n);
+	seq = node_seq_id(n);
+	if (n->alarm != NULL)
+		role = NODE_STANDS_BY;
+	else if (seq[0] == '\0')
+		role = NODE_DECIDES;
+	else if (strcmp(seq, n->conf.member) == 0)
+		/* named by a failover the log does not hold yet: the takeover appends first */
+		role =
+		    strcmp(ledger_sequencer(n->ledger), seq) == 0 ? NODE_DECIDES : NODE_STANDS_BY;
+	else if ((sn = ledger_node(n->ledger, seq)) != NULL)
+		role = NODE_FOLLOWS, snprintf(url, cap, "%s", sn->url);
+	else
+		role = NODE_STANDS_BY;
+	node_unlock(n);
+	return role;
+}
+
 int node_alarm(struct node *n, struct cbuf *out)
 {
 	int ret = 0;
@@ -2639,12 +2672,7 @@ uint64_t node_size(struct node *n)
 
 int node_stopping(struct node *n)
 {
-	int s;
-
-	node_rdlock(n);
-	s = n->stopping;
-	node_unlock(n);
-	return s;
+	return atomic_load(&n->stopping);
 }
 
 int node_checkpoint(struct node *n, struct cbuf *out)
@@ -2910,6 +2938,16 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	if (version >= n->pub_size) {
 		if (n->stopping) {
 			ret = cc_fail(e, CC_EIO, "%s: its last write is not durable yet", path);
+			goto out;
+		}
+		/* a follower that stopped halfway through the sequencer's entries: no checkpoint
+		 * will come for them */
+		if (n->alarm != NULL) {
+			ret = cc_fail(
+			    e, CC_EIO,
+			    "%s: written by an entry no checkpoint covers (this node stopped "
+			    "following: GET /v1/alarm)",
+			    path);
 			goto out;
 		}
 		if (w)

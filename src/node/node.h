@@ -101,6 +101,11 @@ void node_batch_reply_free(struct node_batch_reply *r);
  * the network names none, or an alarm stopped it following). node_alarm: 1 with the alarm
  * raised against the sequencer in out, 0 when none. */
 int node_sequencer_url(struct node *n, char *url, size_t cap);
+/* What this node does with a change: NODE_DECIDES (it sequences, or the network names no
+ * sequencer), NODE_FOLLOWS (url gets the sequencer's; changes go there), NODE_STANDS_BY (an
+ * alarm stopped it following, or it is taking over after a failover: no change now). */
+enum node_role { NODE_DECIDES, NODE_FOLLOWS, NODE_STANDS_BY };
+int node_role(struct node *n, char *url, size_t cap);
 int node_alarm(struct node *n, struct cbuf *out);
 /* The last checkpoint a witness quorum cosigned (network/witness): 1 with it in out (a
  * signed note with the cosignatures), 0 when none yet. */

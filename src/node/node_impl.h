@@ -75,6 +75,8 @@ struct node_batch {		   /* changes waiting for the committer */
 	size_t nentries;	   /* used */
 	size_t capentries;	   /* allocated */
 	uint64_t first;		   /* index of entries[0] */
+	int followed;		   /* its entries came from a sequencer (follow.c): this node
+				    * does not sign them */
 	char *checkpoint;	   /* following: the sequencer's checkpoint of the log as it is
 				    * with these entries, or NULL (none covers them yet) */
 	char *final;		   /* a newly final checkpoint (witness.c) to keep, or NULL */
@@ -83,6 +85,13 @@ struct node_batch {		   /* changes waiting for the committer */
 	size_t caprows;		   /* allocated */
 	struct node_waiter *head;  /* requests to wake after the commit (under q_mu) */
 	struct node_waiter **tail; /* where the next waiter goes */
+};
+
+#define NODE_RECENT 32 /* checkpoints of the sequencer's that cosignatures can come for */
+
+struct node_recent {   /* one of them */
+	uint64_t size; /* its size */
+	char *ck;      /* the note, with the cosignatures it got so far */
 };
 
 struct node {
@@ -106,7 +115,8 @@ struct node {
 	uint64_t seq;		   /* batches taken by the committer so far */
 	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
 	char *checkpoint;	   /* latest durable signed checkpoint */
-	int stopping;		   /* node_stop has begun: no more changes */
+	atomic_int stopping;	   /* node_stop has begun: no more changes (read without the
+				    * lock: a waiter on dur_mu must not take it) */
 	int following;		   /* entries come from the sequencer (follow.c), not from
 				    * this node's own decisions */
 	char *alarm;		   /* the sequencer misbehaved (follow.c): what it did, or NULL */
@@ -116,13 +126,15 @@ struct node {
 	char *suspect;	     /* a checkpoint whose consistency proof failed (split.c), or NULL */
 	uint64_t final_size; /* size of the last final checkpoint (witness quorum), or 0 */
 	char *final_ck;	     /* that checkpoint with its cosignatures, or NULL */
-	pthread_mutex_t follow_mu;	 /* one follow round at a time (follow.c) */
-	char *mirrors[NODE_MIRRORS_MAX]; /* --mirror URLs, read first when following */
-	int nmirrors;			 /* used */
-	_Atomic uint64_t final_known;	 /* final_size, readable without the lock */
-	pthread_mutex_t fin_mu;		 /* guards fin_head */
-	struct node_waiter *fin_head;	 /* on a sequencer of nodes: answers held until final */
-	struct ledger_verdict *v;	 /* scratch verdict for the exclusive holder */
+	pthread_mutex_t follow_mu;		/* one follow round at a time (follow.c) */
+	struct node_recent recent[NODE_RECENT]; /* on the sequencer (witness.c) */
+	unsigned nrecent;			/* checkpoints kept so far */
+	char *mirrors[NODE_MIRRORS_MAX];	/* --mirror URLs, read first when following */
+	int nmirrors;				/* used */
+	_Atomic uint64_t final_known;		/* final_size, readable without the lock */
+	pthread_mutex_t fin_mu;			/* guards fin_head */
+	struct node_waiter *fin_head; /* on a sequencer of nodes: answers held until final */
+	struct ledger_verdict *v;     /* scratch verdict for the exclusive holder */
 
 	/* A copy of the member keys, changed with the registry under the exclusive lock, read
 	 * by signature checks without the node lock (a waiting writer would hold them up). */

@@ -250,6 +250,23 @@ static void peer_look_around(struct peer *p, int sequencer)
 	cbuf_free(&why);
 }
 
+static void *peer_cosigner_main(void *arg);
+
+/* One cosigner per other node, started as nodes join (from the follower thread only). */
+static void peer_cosigners(struct peer *p)
+{
+	while (p->ncos < PEER_COSIGNERS && p->ncos + 1 < (int)node_count(p->n)) {
+		p->cos[p->ncos].p = p;
+		p->cos[p->ncos].slot = p->ncos;
+		if (pthread_create(&p->cos[p->ncos].th, NULL, peer_cosigner_main,
+				   &p->cos[p->ncos]) != 0) {
+			node_log("warning: cannot start a cosigning thread");
+			return;
+		}
+		p->ncos++;
+	}
+}
+
 static void *peer_follower(void *arg)
 {
 	struct peer *p = arg;
@@ -264,6 +281,7 @@ static void *peer_follower(void *arg)
 		struct cc_err e = {0};
 		int ret;
 
+		peer_cosigners(p);
 		if (peer_sleep(p, wait))
 			break;
 		wait = PEER_POLL_MS;
@@ -287,7 +305,7 @@ static void *peer_follower(void *arg)
 		}
 		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
 		if (ret == 0)
-			ret = follow_sync(p->n, url, r.body.p, r.body.len, &e);
+			ret = follow_sync(p->n, url, r.body.p, r.body.len, 0, &e);
 		else if (r.status == 0 && peer_from_others(p) == 0)
 			ret = 0; /* the sequencer is away: another node had what it had */
 		/* how final the log is: the sequencer knows first */
@@ -356,6 +374,21 @@ static int64_t fwd_index(const struct cbuf *body)
 	return max;
 }
 
+/* Whether requests wait in the outbox. */
+static int peer_outbox_busy(struct peer *p)
+{
+	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
+	int64_t seq;
+	int busy;
+
+	pthread_mutex_lock(&p->st_mu);
+	busy = store_outbox_first(p->st, &seq, &path, &body, NULL) == 0;
+	pthread_mutex_unlock(&p->st_mu);
+	cbuf_free(&path);
+	cbuf_free(&body);
+	return busy;
+}
+
 /* Keeps a change the sequencer could not be given; answers 202 queued. */
 static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const char *why)
 {
@@ -371,8 +404,7 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 			    e.msg);
 		return;
 	}
-	node_log("the sequencer at %s is unreachable (%s): %s kept, sent again later", url, why,
-		 f->path);
+	node_log("sequencer %s: %s: %s kept, sent again later", url, why, f->path);
 	fwd_json(f, 202, "application/json",
 		 json_pack("{s:s,s:s,s:s}", "status", "queued", "sequencer", url, "detail",
 			   "the sequencer is unreachable: the request is kept on this node and "
@@ -392,6 +424,11 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 			    "this node no longer follows a sequencer");
 		return;
 	}
+	if (f->post && peer_outbox_busy(p)) {
+		/* behind what waits already: sent in its turn, oldest first */
+		fwd_queue(p, f, url, "earlier requests wait to be sent");
+		return;
+	}
 	if (peer_http(h, url, PEER_REQUEST_MS, &e) < 0) {
 		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
 			    e.msg);
@@ -404,7 +441,7 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 		http_get(*h, f->path, HTTP_MAX_JSON, &r, &e);
 	if (r.status == 0) {
 		if (f->post)
-			fwd_queue(p, f, url, e.msg);
+			fwd_queue(p, f, url, e.msg[0] ? e.msg : "unreachable");
 		else
 			fwd_problem(f, 502, "urn:concord:problem:unavailable",
 				    "sequencer unreachable", e.msg);
@@ -568,13 +605,24 @@ static void *peer_forwarder(void *arg)
 
 static void peer_enqueue(struct peer *p, struct peer_fwd *f)
 {
+	int stopped;
+
 	f->next = NULL;
 	f->status = 0;
 	pthread_mutex_lock(&p->mu);
-	*p->tail = f;
-	p->tail = &f->next;
-	pthread_cond_broadcast(&p->cv);
+	stopped = p->stop;
+	if (!stopped) {
+		*p->tail = f;
+		p->tail = &f->next;
+		pthread_cond_broadcast(&p->cv);
+	}
 	pthread_mutex_unlock(&p->mu);
+	/* no forwarder left to answer: answered here */
+	if (stopped) {
+		fwd_problem(f, 503, "urn:concord:problem:unavailable", "stopping",
+			    "the node is stopping");
+		f->w->done(f->w);
+	}
 }
 
 void peer_witness(struct peer *p, struct peer_fwd *f)
@@ -699,19 +747,10 @@ int peer_start(struct peer **out, struct node *n, struct cc_err *e)
 			ret = cc_fail(e, CC_ENOMEM, "cannot start the forwarding threads");
 			goto out;
 		}
-	for (; p->ncos < PEER_COSIGNERS && p->ncos + 1 < (int)node_count(n); p->ncos++) {
-		p->cos[p->ncos].p = p;
-		p->cos[p->ncos].slot = p->ncos;
-		if (pthread_create(&p->cos[p->ncos].th, NULL, peer_cosigner_main,
-				   &p->cos[p->ncos]) != 0) {
-			ret = cc_fail(e, CC_ENOMEM, "cannot start the cosigning threads");
-			goto out;
-		}
-	}
 	*out = p;
 	p = NULL;
 out:
-	peer_stop(p);
+	peer_free(p);
 	return ret;
 }
 
@@ -729,6 +768,14 @@ void peer_stop(struct peer *p)
 		pthread_join(p->fwd[i], NULL);
 	for (int i = 0; i < p->ncos; i++)
 		pthread_join(p->cos[i].th, NULL);
+	p->follower_started = p->nfwd = p->ncos = 0;
+}
+
+void peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	peer_stop(p);
 	store_close(p->st);
 	pthread_mutex_destroy(&p->st_mu);
 	pthread_cond_destroy(&p->cv);

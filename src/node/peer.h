@@ -37,8 +37,10 @@ struct peer_fwd {		  /* a request carried to the sequencer */
 };
 
 int peer_start(struct peer **out, struct node *n, struct cc_err *e);
-/* Stops and joins the threads; a request still queued is answered 503. */
+/* Stops and joins the threads; a request still queued, or queued later, is answered 503.
+ * peer_free (which stops first) once the API that queues requests is gone. */
 void peer_stop(struct peer *p);
+void peer_free(struct peer *p);
 /* Queues f for the sequencer and returns 1 when this node follows one (f->w is woken with
  * the answer in f), or returns 0 when this node decides itself (f is not used). */
 int peer_forward(struct peer *p, struct peer_fwd *f);

@@ -100,8 +100,10 @@ int split_check(struct node *n, const char *text, size_t len, struct cc_err *e)
 	node_rdlock(n);
 	ret = node_sequencer_key(n, &seq);
 	node_unlock(n);
-	if (ret < 0)
+	if (ret < 0) {
+		json_decref(j);
 		return cc_fail(e, CC_ENOENT, "no sequencer");
+	}
 	a = json_string_value(json_object_get(j, "a"));
 	b = json_string_value(json_object_get(j, "b"));
 	hs = json_object_get(j, "consistency");

@@ -49,6 +49,53 @@ static unsigned witness_count(const struct node *n, const struct note *ck)
 	return count;
 }
 
+int witness_clean(const struct node *n, const char *ck, size_t len, const char *more,
+		  struct cbuf *out)
+{
+	struct note a = {0}, b = {0};
+	struct note_key seq;
+	size_t nn = ledger_node_count(n->ledger);
+	int ret, count = 0, signed_ok = 0;
+
+	cbuf_reset(out);
+	if ((ret = note_parse(&a, ck, len, NULL)) < 0 || (ret = node_sequencer_key(n, &seq)) < 0)
+		goto out;
+	if (more && note_parse(&b, more, strlen(more), NULL) == 0 &&
+	    (b.text_len != a.text_len || memcmp(b.text, a.text, a.text_len) != 0))
+		note_free(&b);
+	if ((ret = cbuf_put(out, a.text, a.text_len)) < 0 || (ret = cbuf_puts(out, "\n")) < 0)
+		goto out;
+	for (size_t i = 0; ret == 0 && i < a.nsigs; i++)
+		if (note_verify(&seq, a.text, a.text_len, &a.sigs[i]) == 0) {
+			ret = note_format_sig(&a.sigs[i], out);
+			signed_ok = 1;
+		}
+	if (ret == 0 && !signed_ok)
+		ret = CC_ESIG;
+	/* one verified cosignature per node, from either note */
+	for (size_t k = 0; ret == 0 && k < nn; k++) {
+		const struct ledger_node *nd = ledger_node_at(n->ledger, k);
+		const struct note *from[2] = {&a, &b};
+		char name[NOTE_NAME_MAX + 1];
+		int found = 0;
+
+		witness_name(name, n->origin, nd->id);
+		for (int w = 0; w < 2 && !found; w++)
+			for (size_t i = 0; i < from[w]->nsigs && !found; i++)
+				if (from[w]->sigs[i].cosig &&
+				    note_cosig_verify(name, nd->key, a.text, a.text_len,
+						      &from[w]->sigs[i]) == 0) {
+					ret = note_format_sig(&from[w]->sigs[i], out);
+					found = 1;
+				}
+		count += found;
+	}
+out:
+	note_free(&a);
+	note_free(&b);
+	return ret < 0 ? ret : count;
+}
+
 /* Reads a checkpoint note: parsed note and its size. */
 static int ck_read(const char *ck, size_t len, struct note *note, uint64_t *size,
 		   unsigned char root[MERKLE_HASH], struct cc_err *e)
@@ -313,7 +360,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	}
 	/* A cosignature says this node holds and checked that log: take it first. */
 	if (following && node_sequencer_url(n, seq_url, sizeof(seq_url)) &&
-	    (ret = follow_sync(n, seq_url, p, (size_t)(end - p), &e)) < 0) {
+	    (ret = follow_sync(n, seq_url, p, (size_t)(end - p), FOLLOW_TRY, &e)) < 0) {
 		answer(status, ctype, out, 503, "text/plain", "cannot take the log: %s\n", e.msg);
 		goto out;
 	}
@@ -414,6 +461,24 @@ int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *b
 	return ret;
 }
 
+/* Under the exclusive lock: the recent checkpoint of that size, NULL when it is gone. */
+static char **recent_of(struct node *n, uint64_t size)
+{
+	for (int i = 0; i < NODE_RECENT; i++)
+		if (n->recent[i].ck != NULL && n->recent[i].size == size)
+			return &n->recent[i].ck;
+	return NULL;
+}
+
+void witness_recent(struct node *n, uint64_t size, const char *ck)
+{
+	struct node_recent *r = &n->recent[n->nrecent++ % NODE_RECENT];
+
+	free(r->ck);
+	r->ck = strdup(ck);
+	r->size = size;
+}
+
 int witness_take(struct node *n, const char *id, uint64_t size, const char *answer_text, size_t len,
 		 struct cc_err *e)
 {
@@ -421,49 +486,60 @@ int witness_take(struct node *n, const char *id, uint64_t size, const char *answ
 	struct note note = {0};
 	struct cbuf line = CBUF_INIT;
 	unsigned char root[MERKLE_HASH];
-	char name[NOTE_NAME_MAX + 1];
+	char name[NOTE_NAME_MAX + 1], **ck, *grown;
 	const struct ledger_node *nd;
 	size_t nsigs = 0;
 	uint64_t cur;
 	int ret, taken = 0;
+	unsigned need;
 
 	witness_name(name, n->origin, id);
 	if ((ret = note_parse_sigs(&sigs, &nsigs, answer_text, len, e)) < 0)
 		return ret;
 	node_wrlock(n);
 	nd = ledger_node(n->ledger, id);
-	if (nd == NULL || n->checkpoint == NULL ||
-	    ck_read(n->checkpoint, strlen(n->checkpoint), &note, &cur, root, e) < 0 ||
-	    cur != size) {
-		/* the checkpoint moved on meanwhile: the next request asks again */
+	/* Cosignatures are kept for the last few checkpoints: a witness answers after the
+	 * sequencer has signed more, and an older checkpoint's quorum is finality too. */
+	ck = recent_of(n, size);
+	if (nd == NULL || ck == NULL || ck_read(*ck, strlen(*ck), &note, &cur, root, e) < 0) {
 		ret = 0;
 		goto out;
 	}
 	for (size_t i = 0; i < nsigs && !taken; i++) {
-		char *grown;
-
 		if (note_cosig_verify(name, nd->key, note.text, note.text_len, &sigs[i]) != 0)
 			continue;
-		/* already there: nothing to add */
+		/* a cosignature of that node already there: nothing to add */
 		for (size_t j = 0; j < note.nsigs; j++)
-			if (note.sigs[j].cosig && strcmp(note.sigs[j].name, name) == 0)
+			if (note.sigs[j].cosig &&
+			    note_cosig_verify(name, nd->key, note.text, note.text_len,
+					      &note.sigs[j]) == 0)
 				goto out;
 		if (note_format_sig(&sigs[i], &line) < 0 ||
-		    (grown = malloc(strlen(n->checkpoint) + line.len + 1)) == NULL) {
+		    (grown = malloc(strlen(*ck) + line.len + 1)) == NULL) {
 			ret = cc_fail(e, CC_ENOMEM, "out of memory");
 			goto out;
 		}
-		strcpy(grown, n->checkpoint);
+		strcpy(grown, *ck);
 		strcat(grown, line.p);
-		free(n->checkpoint);
-		n->checkpoint = grown;
+		free(*ck);
+		*ck = grown;
 		taken = 1;
 	}
 	if (!taken) {
 		ret = cc_fail(e, CC_ESIG, "no valid cosignature by %s", name);
 		goto out;
 	}
-	witness_finality(n);
+	/* the current checkpoint is served with what it has */
+	if (size == n->pub_size && (grown = strdup(*ck)) != NULL) {
+		free(n->checkpoint);
+		n->checkpoint = grown;
+	}
+	note_free(&note);
+	need = ledger_witness_need(n->ledger);
+	if (need > 0 && size > n->final_size &&
+	    ck_read(*ck, strlen(*ck), &note, &cur, root, NULL) == 0 &&
+	    witness_count(n, &note) >= need && (grown = strdup(*ck)) != NULL)
+		final_set(n, size, grown);
 out:
 	node_unlock(n);
 	note_free(&note);
@@ -474,57 +550,51 @@ out:
 
 void witness_merge(struct node *n, const char *ck, size_t len)
 {
-	struct note got = {0}, held = {0};
+	struct cbuf clean = CBUF_INIT;
+	struct note held = {0}, got = {0};
 	unsigned char r1[MERKLE_HASH], r2[MERKLE_HASH];
 	uint64_t s1, s2;
-	char *copy;
-
-	struct note_key seq;
-	int signed_ok = 0;
+	int have;
 
 	if (ck_read(ck, len, &got, &s1, r1, NULL) < 0)
 		return;
 	node_wrlock(n);
-	/* what is served must stay the sequencer's own checkpoint */
-	if (node_sequencer_key(n, &seq) == 0)
-		for (size_t i = 0; i < got.nsigs; i++)
-			signed_ok |= note_verify(&seq, got.text, got.text_len, &got.sigs[i]) == 0;
-	if (signed_ok && n->checkpoint &&
+	/* only what verifies is kept: the sequencer's signature and node cosignatures */
+	if (n->checkpoint &&
 	    ck_read(n->checkpoint, strlen(n->checkpoint), &held, &s2, r2, NULL) == 0 && s1 == s2 &&
 	    sodium_memcmp(r1, r2, MERKLE_HASH) == 0 &&
-	    witness_count(n, &got) > witness_count(n, &held) && (copy = strndup(ck, len)) != NULL) {
+	    (have = witness_clean(n, ck, len, n->checkpoint, &clean)) > 0 &&
+	    (unsigned)have > witness_count(n, &held)) {
 		free(n->checkpoint);
-		n->checkpoint = copy;
+		n->checkpoint = cbuf_take(&clean);
 		witness_finality(n);
 	}
 	node_unlock(n);
+	cbuf_free(&clean);
 	note_free(&got);
 	note_free(&held);
 }
 
 void witness_final_offer(struct node *n, const char *ck, size_t len)
 {
+	struct cbuf clean = CBUF_INIT;
 	struct note note = {0};
-	struct note_key seq;
 	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
 	uint64_t size;
-	char *keep;
-	int signed_ok = 0;
+	int have;
 
 	if (ck_read(ck, len, &note, &size, root, NULL) < 0)
 		return;
 	node_wrlock(n);
-	if (size <= n->final_size || size > n->pub_size || node_sequencer_key(n, &seq) < 0 ||
+	if (size <= n->final_size || size > n->pub_size ||
 	    merkle_tree_root(&n->tree, size, mine) < 0 ||
 	    sodium_memcmp(mine, root, MERKLE_HASH) != 0)
 		goto out;
-	for (size_t i = 0; i < note.nsigs; i++)
-		signed_ok |= note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
-	if (!signed_ok || witness_count(n, &note) < ledger_witness_need(n->ledger) ||
-	    (keep = strndup(ck, len)) == NULL)
-		goto out;
-	final_set(n, size, keep);
+	have = witness_clean(n, ck, len, NULL, &clean);
+	if (have > 0 && (unsigned)have >= ledger_witness_need(n->ledger))
+		final_set(n, size, cbuf_take(&clean));
 out:
 	node_unlock(n);
+	cbuf_free(&clean);
 	note_free(&note);
 }

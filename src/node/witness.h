@@ -43,6 +43,16 @@ int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *b
 int witness_take(struct node *n, const char *id, uint64_t size, const char *answer, size_t len,
 		 struct cc_err *e);
 
+/* The checkpoint ck with only what verifies: the sequencer's signature and one cosignature
+ * per node (from ck, or from more, a note of the same text). Returns the number of node
+ * cosignatures, or CC_ESIG when the sequencer did not sign it. Under the lock. */
+int witness_clean(const struct node *n, const char *ck, size_t len, const char *more,
+		  struct cbuf *out);
+
+/* Under the exclusive lock, on the sequencer: keeps a checkpoint it just signed among the
+ * recent ones that cosignatures can still come for. */
+void witness_recent(struct node *n, uint64_t size, const char *ck);
+
 /* A checkpoint the sequencer signed, with perhaps more cosignatures than the one this node
  * holds for the same tree: keeps the better of the two. */
 void witness_merge(struct node *n, const char *ck, size_t len);
