@@ -45,14 +45,18 @@ static const struct cli_verb cli_verbs[] = {
      "show  lists who has signed and who has not yet.\n"},
     {"node", "create a node's keys and its directory", cli_node, 0,
      "concord node keys DIR --member ID --url URL\n"
-     "concord node init DIR --genesis FILE --key KEYFILE",
+     "concord node init DIR --genesis FILE --key KEYFILE [--ksk FILE]",
      "keys  creates DIR (absent or empty) with the node key (node.key), the zone-signing\n"
      "      key (zsk.key) and node.pub, the node record of member ID at API URL URL\n"
      "      (http[s]://HOST[:PORT]), for genesis new --node or a node/ID proposal.\n"
      "      Prints node.pub.\n"
      "init  creates a node's data directory from a fully signed genesis file and the\n"
      "      operator's member key. DIR is absent, empty, or holds what keys made: its\n"
-     "      node key then signs the log, and must be the one the genesis lists.\n"},
+     "      node key then signs the log, and must be the one the genesis lists.\n"
+     "        --ksk FILE   the network's key-signing key (made by root ksk), copied to\n"
+     "                     DIR/ksk.key: every node then publishes the same DNSKEY RRset\n"
+     "                     and signature, under one trust anchor (default: the node makes\n"
+     "                     a KSK of its own on the first start)\n"},
     {"propose", "submit a signed change of records", cli_propose, 1,
      "concord propose --key KEYFILE [--node URL] [--expires DURATION] OP...\n"
      "  OP: put PATH FILE|-  |  delete PATH",
@@ -82,10 +86,14 @@ static const struct cli_verb cli_verbs[] = {
      "Prints the governed delegations (NS, DS, glue) as a master file.\n"},
     {"root", "the signed root zone a node serves, and its trust anchor", cli_root, 1,
      "concord root zone [--node URL]\n"
-     "concord root trust-anchor [--node URL]",
+     "concord root trust-anchor [--node URL]\n"
+     "concord root ksk FILE",
      "zone          prints the signed root zone (DNSSEC, NSEC, ZONEMD) as a master file.\n"
      "trust-anchor  prints the zone's key-signing key as a DS line and a DNSKEY line, the\n"
-     "              form of an unbound trust-anchor-file (and the DS for any resolver).\n"},
+     "              form of an unbound trust-anchor-file (and the DS for any resolver).\n"
+     "ksk           creates FILE (which must not exist; mode 0600) holding a new\n"
+     "              key-signing key for a network, to give every node's init --ksk;\n"
+     "              prints its trust anchor as trust-anchor does. Offline.\n"},
     {"replay-root-changes", "replay real root zone changes as proposals", cli_replay, 1,
      "concord replay-root-changes FILE --keys DIR [--node URL] [--from SERIAL] [--limit N]",
      "Replays a file of real root zone changes ($CHANGE blocks of '-' and '+' records) as\n"

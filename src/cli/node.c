@@ -8,9 +8,11 @@
 
 static int cli_node_init(int argc, char **argv, struct cc_err *e)
 {
-	const char *genesis = NULL, *keyfile = NULL;
-	const struct cli_opt opts[] = {
-	    {"genesis", 0, CLI_ARG, &genesis}, {"key", 0, CLI_ARG, &keyfile}, {0}};
+	const char *genesis = NULL, *keyfile = NULL, *ksk = NULL;
+	const struct cli_opt opts[] = {{"genesis", 0, CLI_ARG, &genesis},
+				       {"key", 0, CLI_ARG, &keyfile},
+				       {"ksk", 0, CLI_ARG, &ksk},
+				       {0}};
 	struct cli_args a = {0};
 	int ret;
 
@@ -20,10 +22,10 @@ static int cli_node_init(int argc, char **argv, struct cc_err *e)
 	if (a.npos != 1 || genesis == NULL || keyfile == NULL) {
 		ret = cc_fail(e, CLI_EUSAGE,
 			      "node init: expected DIR, --genesis FILE and --key "
-			      "KEYFILE");
+			      "KEYFILE (and maybe --ksk FILE)");
 		goto out;
 	}
-	ret = node_init(a.pos[0], genesis, keyfile, e);
+	ret = node_init(a.pos[0], genesis, keyfile, ksk, e);
 	if (ret < 0)
 		goto out;
 	printf("%s: node initialised\n", a.pos[0]);

@@ -1,13 +1,16 @@
-/* concord root zone|trust-anchor: the signed root zone a node serves, and the key that
- * resolvers anchor their validation on. */
+/* concord root zone|trust-anchor|ksk: the signed root zone a node serves, the key that
+ * resolvers anchor their validation on, and a new such key for a network's operators. */
 #include "cli/cli.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "node/conf.h"
 #include "node/http.h"
 #include "dns/sign.h"
 #include "dns/wire.h"
@@ -51,17 +54,15 @@ static int root_ksk(const char *zone, size_t len, struct dns_key *k, struct cc_e
 	return cc_fail(e, CC_ENOENT, "the zone has no KSK (DNSKEY 257)");
 }
 
-static int root_trust_anchor(const char *zone, size_t len, struct cc_err *e)
+/* Prints the KSK k as a trust anchor. */
+static int root_anchor_print(const struct dns_key *k, struct cc_err *e)
 {
-	struct dns_key k;
 	struct cbuf ds = CBUF_INIT, key = CBUF_INIT;
 	uint8_t rd[DNS_DNSKEY_RDATA], dsrd[DNS_DS_RDATA];
 	static const uint8_t root[1] = {0};
-	int ret = root_ksk(zone, len, &k, e);
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	dns_dnskey_rdata(&k, rd);
+	dns_dnskey_rdata(k, rd);
 	if (dns_ds_rdata(root, rd, sizeof(rd), dsrd) != sizeof(dsrd))
 		return cc_fail(e, CC_EINVAL, "cannot compute the DS");
 	ret = zone_rdata_text(DNS_DS, dsrd, sizeof(dsrd), &ds);
@@ -69,13 +70,47 @@ static int root_trust_anchor(const char *zone, size_t len, struct cc_err *e)
 		ret = zone_rdata_text(DNS_DNSKEY, rd, sizeof(rd), &key);
 	if (ret == 0) {
 		/* The lines an unbound trust-anchor-file takes, and the DS alone. */
-		printf("; the root zone's key-signing key, tag %u\n", k.tag);
+		printf("; the root zone's key-signing key, tag %u\n", k->tag);
 		printf(". IN DS %s\n", ds.p);
 		printf(". IN DNSKEY %s\n", key.p);
 	}
 	cbuf_free(&ds);
 	cbuf_free(&key);
 	return ret < 0 ? cc_fail(e, ret, "cannot write the trust anchor") : 0;
+}
+
+static int root_trust_anchor(const char *zone, size_t len, struct cc_err *e)
+{
+	struct dns_key k;
+	int ret = root_ksk(zone, len, &k, e);
+
+	return ret < 0 ? ret : root_anchor_print(&k, e);
+}
+
+/* A new KSK for a network: FILE (which must not exist) in the node's own key file format,
+ * for every operator's `node init --ksk`; prints its trust anchor. */
+static int root_new_ksk(const char *path, struct cc_err *e)
+{
+	unsigned char seed[32];
+	char dir[CONF_PATH_MAX];
+	struct dns_key k;
+	int ret;
+
+	memset(&k, 0, sizeof(k));
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return cc_fail(e, CC_EINVAL, "%s: path too long", path);
+	randombytes_buf(seed, sizeof(seed));
+	ret = conf_dnssec_write(path, CONF_KSK_NAME, seed, e);
+	/* The name too must survive a crash before the operators copy the key. */
+	if (ret == 0 && (ret = conf_sync_dir(dirname(dir), e)) < 0)
+		unlink(path);
+	if (ret == 0 && (ret = dns_key_from_seed(&k, seed, DNS_KEY_KSK)) < 0)
+		ret = cc_fail(e, ret, "cannot make the KSK");
+	sodium_memzero(seed, sizeof(seed));
+	if (ret == 0)
+		ret = root_anchor_print(&k, e);
+	dns_key_wipe(&k);
+	return ret;
 }
 
 int cli_root(int argc, char **argv, struct cc_err *e)
@@ -89,9 +124,13 @@ int cli_root(int argc, char **argv, struct cc_err *e)
 	ret = cli_parse(argc, argv, opts, &a, e);
 	if (ret < 0)
 		goto out;
+	if (a.npos == 2 && strcmp(a.pos[0], "ksk") == 0 && node == NULL) {
+		ret = root_new_ksk(a.pos[1], e);
+		goto out;
+	}
 	if (a.npos != 1 ||
 	    (strcmp(a.pos[0], "zone") != 0 && strcmp(a.pos[0], "trust-anchor") != 0)) {
-		ret = cc_fail(e, CLI_EUSAGE, "root: say zone or trust-anchor");
+		ret = cc_fail(e, CLI_EUSAGE, "root: say zone, trust-anchor or ksk FILE");
 		goto out;
 	}
 	ret = root_fetch(node, &r, e);

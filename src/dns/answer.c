@@ -794,12 +794,14 @@ struct ans_ctx {
 	uint16_t count[3]; /* answer, authority, additional */
 };
 
-/* Records first .. first + n of node nd, all of one type, with that type's RRSIGs when
- * DNSSEC was asked for, into section sec; owned by the node, or by the question name when
- * qowner. Returns the records written or -1 (nothing of them stays) when they do not
- * fit. */
-static int put_records(struct ans_ctx *c, const struct ans_node *nd, uint16_t type, size_t first,
-		       size_t n, int sec, int qowner)
+#define ANS_PUT_DATA 1 /* put_some: the records */
+#define ANS_PUT_SIGS 2 /* ... their type's RRSIGs */
+
+/* Records first .. first + n of node nd, all of one type, and (what has ANS_PUT_SIGS) that
+ * type's RRSIGs, into section sec; owned by the node, or by the question name when qowner.
+ * Returns the records written or -1 (nothing of them stays) when they do not fit. */
+static int put_some(struct ans_ctx *c, const struct ans_node *nd, uint16_t type, size_t first,
+		    size_t n, int sec, int qowner, int what)
 {
 	const struct ans_zone *az = c->az;
 	const struct zone_rr *rr = az->z->rr;
@@ -809,10 +811,10 @@ static int put_records(struct ans_ctx *c, const struct ans_node *nd, uint16_t ty
 	size_t start = c->m->len;
 	int wrote = 0;
 
-	for (size_t i = 0; i < n; i++, wrote++)
+	for (size_t i = 0; (what & ANS_PUT_DATA) && i < n; i++, wrote++)
 		if (put_rr(c->m, owner, id, off, &rr[first + i]) < 0)
 			goto full;
-	if (c->dnssec && n > 0)
+	if ((what & ANS_PUT_SIGS) && n > 0)
 		for (size_t i = 0; i < nd->nsig; i++) {
 			const struct zone_rr *s = &rr[nd->sig + i];
 
@@ -829,6 +831,14 @@ full:
 	return -1;
 }
 
+/* The records as put_some, with their RRSIGs when DNSSEC was asked for. */
+static int put_records(struct ans_ctx *c, const struct ans_node *nd, uint16_t type, size_t first,
+		       size_t n, int sec, int qowner)
+{
+	return put_some(c, nd, type, first, n, sec, qowner,
+			ANS_PUT_DATA | (c->dnssec ? ANS_PUT_SIGS : 0));
+}
+
 /* The RRset of type at nd, as put_records. */
 static int put_set(struct ans_ctx *c, const struct ans_node *nd, uint16_t type, int sec, int qowner)
 {
@@ -839,17 +849,46 @@ static int put_set(struct ans_ctx *c, const struct ans_node *nd, uint16_t type, 
 
 /* Additional section for an NS RRset at nd: its targets' addresses the zone holds, every
  * IPv4 address first, then IPv6 (the ones most resolvers can use come first when not all
- * fit). Addresses that do not fit are left out; in-domain glue that does not fit makes the
- * answer truncated (RFC 9471). */
-static void put_ns_addrs(struct ans_ctx *c, const struct ans_node *nd)
+ * fit), each with its RRSIGs. When they do not all fit and some are signed (in-zone root
+ * server names), the addresses go first, then as many of their RRSIGs as fit: RFC 4035
+ * §3.1.1 lets the signatures of additional data go without TC, and an address is worth
+ * more to a resolver than a signature it can ask for. Addresses that still do not fit are
+ * left out; in a referral, in-domain glue that does not fit makes the answer truncated
+ * (RFC 9471). A priming answer (referral 0) is whole with its NS RRset: what does not fit
+ * of its additional data is left out, no TC (RFC 2181 §9), and the resolver asks for the
+ * addresses it misses. */
+static void put_ns_addrs(struct ans_ctx *c, const struct ans_node *nd, int referral)
 {
 	const struct ans_zone *az = c->az;
+	size_t start = c->m->len, end = (size_t)nd->glue + nd->nglue;
+	uint16_t count = c->count[2];
+	int tc = c->m->tc, missed = 0;
 
-	for (size_t i = nd->glue; i < (size_t)nd->glue + nd->nglue; i++) {
+	for (size_t i = nd->glue; i < end; i++) {
 		const struct ans_glue *g = &az->glue[i];
 
-		if (put_records(c, &az->nodes[g->node], g->type, g->first, g->n, 2, 0) < 0)
-			c->m->tc |= g->in_domain;
+		if (put_records(c, &az->nodes[g->node], g->type, g->first, g->n, 2, 0) < 0) {
+			c->m->tc |= referral && g->in_domain;
+			missed = 1;
+		}
+	}
+	/* A referral's glue is never signed: nothing to gain by a second try. */
+	if (!missed || !c->dnssec || referral)
+		return;
+	msg_cut(c->m, start);
+	c->count[2] = count;
+	c->m->tc = tc;
+	for (size_t i = nd->glue; i < end; i++) {
+		const struct ans_glue *g = &az->glue[i];
+
+		if (put_some(c, &az->nodes[g->node], g->type, g->first, g->n, 2, 0, ANS_PUT_DATA) <
+		    0)
+			c->m->tc |= referral && g->in_domain;
+	}
+	for (size_t i = nd->glue; i < end; i++) {
+		const struct ans_glue *g = &az->glue[i];
+
+		put_some(c, &az->nodes[g->node], g->type, g->first, g->n, 2, 0, ANS_PUT_SIGS);
 	}
 }
 
@@ -874,7 +913,7 @@ static void ans_referral(struct ans_ctx *c, const struct ans_node *cut)
 			return;
 		}
 	}
-	put_ns_addrs(c, cut);
+	put_ns_addrs(c, cut, 1);
 }
 
 /* The query name's canonical key (name_key): its ancestors' are prefixes. */
@@ -1001,7 +1040,7 @@ static int ans_lookup(struct ans_ctx *c)
 		}
 		/* Priming: the root servers' addresses. */
 		if (c->qtype == DNS_NS)
-			put_ns_addrs(c, nd);
+			put_ns_addrs(c, nd, 0);
 	}
 	return 1;
 }

@@ -614,13 +614,52 @@ static int zone_add_delegation(void *ctx, const struct rr *r, uint32_t ttl)
 	return zone_add_ledger_rr(ctx, owner, r, ttl, -1);
 }
 
+/* The DNSKEY RRset's rdata for l: the KSK, then (RFC 8901, model 2) the ZSK of every node
+ * record, so that whichever node a resolver asks, the keys of every node's signatures are
+ * in the one RRset the KSK signs; and the signing ZSK, unless a node record lists it (or
+ * there is none: a network without node records has exactly the node's own pair). A node
+ * whose zsk.key is not its record's thus serves a DNSKEY RRset (and KSK signature) of its
+ * own, which its signatures validate under. *out is malloc'ed, *n rdata of
+ * DNS_DNSKEY_RDATA octets each, in no particular order. */
+static int zone_dnskeys(const struct ledger *l, const struct zone_keys *k,
+			uint8_t (**out)[DNS_DNSKEY_RDATA], size_t *n)
+{
+	size_t nn = ledger_node_count(l), m = 0;
+	uint8_t(*v)[DNS_DNSKEY_RDATA] = malloc((nn + 2) * sizeof(*v));
+	int listed = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL)
+		return CC_ENOMEM;
+	dns_dnskey_rdata(k->ksk, v[m++]);
+	for (size_t i = 0; i < nn; i++) {
+		const struct ledger_node *nd = ledger_node_at(l, i);
+		struct dns_key zk;
+
+		/* The ledger checked every zsk is a usable Ed25519 key. */
+		if (dns_key_from_public(&zk, nd->zsk, DNS_KEY_ZSK) < 0) {
+			free(v);
+			return CC_EINVAL;
+		}
+		dns_dnskey_rdata(&zk, v[m++]);
+		listed |= memcmp(nd->zsk, k->zsk->pub, sizeof(nd->zsk)) == 0;
+	}
+	if (!listed)
+		dns_dnskey_rdata(k->zsk, v[m++]);
+	*out = v;
+	*n = m;
+	return 0;
+}
+
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
 	       struct cc_err *e)
 {
 	struct zone *z = zone_new();
 	struct cuts cuts = {0};
-	uint8_t mname[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX], key[DNS_DNSKEY_RDATA];
-	size_t len, n0;
+	uint8_t mname[DNS_NAME_MAX], rd[RR_RDATA_MAX + DNS_NAME_MAX];
+	uint8_t(*dnskey)[DNS_DNSKEY_RDATA] = NULL;
+	size_t len, n0, ndnskey = 0;
 	int ret;
 
 	*out = NULL;
@@ -641,11 +680,10 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 	if (ret == 0)
 		ret = zone_add(z, zone_root, DNS_SOA, ZONE_TTL_NEGATIVE, rd, len, 1);
 	if (ret == 0)
-		ret = zone_add(z, zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, key,
-			       dns_dnskey_rdata(k->ksk, key), 1);
-	if (ret == 0)
-		ret = zone_add(z, zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, key,
-			       dns_dnskey_rdata(k->zsk, key), 1);
+		ret = zone_dnskeys(l, k, &dnskey, &ndnskey);
+	for (size_t i = 0; ret == 0 && i < ndnskey; i++)
+		ret = zone_add(z, zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, dnskey[i],
+			       DNS_DNSKEY_RDATA, 1);
 	if (ret < 0)
 		goto fail;
 	zone_sort(z);
@@ -699,7 +737,7 @@ fail:
 		ret = cc_fail(e, ret, "cannot build the zone: %s", cc_strerror(ret));
 out:
 	free((void *)cuts.v);
-
+	free(dnskey);
 	if (ret < 0) {
 		zone_free(z);
 		return ret;
@@ -708,19 +746,27 @@ out:
 	return 0;
 }
 
-int zone_dnskey_data(const struct zone_keys *k, uint32_t epoch, struct cbuf *out,
-		     size_t *prefix_len)
+int zone_dnskey_data(const struct ledger *l, const struct zone_keys *k, uint32_t epoch,
+		     struct cbuf *out, size_t *prefix_len)
 {
-	uint8_t key[2][DNS_DNSKEY_RDATA];
-	struct dns_rdata rds[2];
+	uint8_t(*key)[DNS_DNSKEY_RDATA] = NULL;
+	struct dns_rdata *rds = NULL;
+	size_t n = 0;
+	int ret = zone_dnskeys(l, k, &key, &n);
 
-	rds[0].p = key[0];
-	rds[0].len = (uint16_t)dns_dnskey_rdata(k->ksk, key[0]);
-	rds[1].p = key[1];
-	rds[1].len = (uint16_t)dns_dnskey_rdata(k->zsk, key[1]);
-	return dns_rrsig_data(zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, rds, 2, k->ksk->tag,
-			      zone_root, zone_inception(epoch), zone_expiration(epoch), out,
-			      prefix_len);
+	if (ret == 0 && (rds = malloc(n * sizeof(*rds))) == NULL)
+		ret = CC_ENOMEM;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		rds[i].p = key[i];
+		rds[i].len = DNS_DNSKEY_RDATA;
+	}
+	if (ret == 0)
+		ret = dns_rrsig_data(zone_root, DNS_DNSKEY, ZONE_TTL_DNSKEY, rds, n, k->ksk->tag,
+				     zone_root, zone_inception(epoch), zone_expiration(epoch), out,
+				     prefix_len);
+	free(rds);
+	free(key);
+	return ret;
 }
 
 /* ---- changes by parts ---- */
@@ -802,7 +848,8 @@ static int on_touched(void *ctx, const char *name)
 	uint8_t w[DNS_NAME_MAX];
 
 	if (strcmp(name, ".") == 0)
-		return 1; /* a member changed: stop, the zone is built whole */
+		return 1; /* a member or node changed (root servers, DNSKEY set): the zone
+			   * is built whole */
 	if (dns_name_from_text(w, name) < 0)
 		return CC_EINVAL;
 	return changes_add_name(t->c, &t->cap, w);
@@ -866,7 +913,7 @@ int zone_changes(const struct zone *z, const struct ledger *l, struct zone_chang
 	ret = ledger_touched(l, z->log_size, on_touched, &t);
 	if (ret == 1 || ret == CC_ENOENT) {
 		ret = cc_fail(e, CC_ENOENT, "%s",
-			      ret == 1 ? "a member changed: the apex with it"
+			      ret == 1 ? "a member or node changed: the apex with it"
 				       : "the ledger's history is too short");
 		goto out;
 	}

@@ -66,16 +66,21 @@ struct zone_keys {
 };
 
 /* Builds the signed zone for ledger state l at signing epoch epoch (now / ZONE_EPOCH).
+ * The DNSKEY RRset is the KSK and the ZSK of every node record (RFC 8901, model 2: each node
+ * signs the rest with its own ZSK, listed there), plus k->zsk when no node record lists it;
+ * without node records, the KSK and k->zsk. Nodes sharing the KSK thus publish the same
+ * DNSKEY RRset and, the signature being deterministic, the same RRSIG over it.
  * CC_ENOENT when no member runs a name server (a zone needs an apex NS set); CC_EPERM when
  * the KSK has no private half and no dnskey_rrsig is given, CC_ESIG when the one given
  * does not verify for this epoch. */
 int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch, struct zone **out,
 	       struct cc_err *e);
-/* What the KSK signs for epoch: the octets of the DNSKEY RRset's RRSIG (RFC 4034
- * §3.1.8.1), of which the first *prefix_len are the RRSIG rdata before the signature. Its
- * Ed25519 signature appended to that prefix is the dnskey_rrsig a zone needs. */
-int zone_dnskey_data(const struct zone_keys *k, uint32_t epoch, struct cbuf *out,
-		     size_t *prefix_len);
+/* What the KSK signs for epoch: the octets of the RRSIG over the DNSKEY RRset zone_build
+ * makes from l and k (RFC 4034 §3.1.8.1), of which the first *prefix_len are the RRSIG
+ * rdata before the signature. Its Ed25519 signature appended to that prefix is the
+ * dnskey_rrsig a zone needs. */
+int zone_dnskey_data(const struct ledger *l, const struct zone_keys *k, uint32_t epoch,
+		     struct cbuf *out, size_t *prefix_len);
 /* The zone as an RFC 1035 master file, one record per line, in canonical order. */
 int zone_write(const struct zone *z, struct cbuf *out);
 /* A zone is immutable once made, and may have several holders (the node, the DNS server's
@@ -91,7 +96,8 @@ struct zone_changes;
 
 /* The records what changed since z hold in l (ledger_touched). CC_ENOENT when the zone
  * cannot be brought up to date by parts: the ledger no longer remembers that far back, or
- * a member changed (the apex: root servers, SOA): build it anew with zone_build. */
+ * a member or node changed (the apex: root servers, SOA, the DNSKEY RRset): build it anew
+ * with zone_build. */
 int zone_changes(const struct zone *z, const struct ledger *l, struct zone_changes **out,
 		 struct cc_err *e);
 void zone_changes_free(struct zone_changes *c);

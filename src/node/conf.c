@@ -152,7 +152,8 @@ int conf_write_file(const char *path, const void *data, size_t len, mode_t mode,
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
-		return cc_fail(e, CC_EIO, "%s: %s", path, strerror(errno));
+		return cc_fail(e, errno == EEXIST ? CC_EEXIST : CC_EIO, "%s: %s", path,
+			       strerror(errno));
 	while (len > 0) {
 		n = write(fd, p, len);
 		if (n < 0) {
@@ -169,6 +170,9 @@ int conf_write_file(const char *path, const void *data, size_t len, mode_t mode,
 out:
 	if (close(fd) < 0 && ret == 0)
 		ret = cc_fail(e, CC_EIO, "%s: %s", path, strerror(errno));
+	/* Created here, so ours to remove: a half-written file must not pass for a whole one. */
+	if (ret < 0)
+		unlink(path);
 	return ret;
 }
 
@@ -240,41 +244,61 @@ int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e)
 	return ret < 0 ? ret : conf_read_signer(path, NULL, s, e);
 }
 
+int conf_dnssec_read(unsigned char seed[32], const char *path, const char *name, struct cc_err *e)
+{
+	struct note_signer k;
+	int ret = conf_read_signer(path, name, &k, e);
+
+	/* libsodium's secret key is the seed followed by the public key. */
+	if (ret == 0)
+		memcpy(seed, k.sk, 32);
+	sodium_memzero(&k, sizeof(k));
+	return ret;
+}
+
+int conf_dnssec_write(const char *path, const char *name, const unsigned char seed[32],
+		      struct cc_err *e)
+{
+	struct note_signer k;
+	struct cbuf text = CBUF_INIT;
+	int ret = note_signer_from_seed(&k, name, seed);
+
+	if (ret == 0)
+		ret = key_format_signer(&k, &text);
+	if (ret == 0 && (text.len == 0 || text.p[text.len - 1] != '\n'))
+		ret = cbuf_putc(&text, '\n');
+	if (ret < 0)
+		ret = cc_fail(e, ret, "%s: cannot write the key %s", path, name);
+	else
+		ret = conf_write_file(path, text.p, text.len, 0600, e);
+	if (text.p)
+		sodium_memzero(text.p, text.cap);
+	cbuf_free(&text);
+	sodium_memzero(&k, sizeof(k));
+	return ret;
+}
+
 int conf_dnssec_seed(unsigned char seed[32], const char *dir, const char *file, const char *name,
 		     int *created, struct cc_err *e)
 {
 	char path[CONF_PATH_MAX];
-	struct note_signer k;
-	struct cbuf text = CBUF_INIT;
 	struct stat sb;
 	int ret;
 
 	*created = 0;
-	memset(&k, 0, sizeof(k));
 	if ((ret = conf_path(path, dir, file, e)) < 0)
 		return ret;
 	if (stat(path, &sb) != 0) {
 		/* A new zone key: written once, fsynced, never replaced here. */
 		randombytes_buf(seed, 32);
-		ret = note_signer_from_seed(&k, name, seed);
-		if (ret == 0)
-			ret = key_format_signer(&k, &text);
-		if (ret == 0 && (text.len == 0 || text.p[text.len - 1] != '\n'))
-			ret = cbuf_putc(&text, '\n');
-		if (ret == 0)
-			ret = conf_write_file(path, text.p, text.len, 0600, e);
+		ret = conf_dnssec_write(path, name, seed, e);
 		if (ret == 0)
 			ret = conf_sync_dir(dir, e);
 		*created = ret == 0;
-	} else if ((ret = conf_read_signer(path, name, &k, e)) == 0) {
-		/* libsodium's secret key is the seed followed by the public key. */
-		memcpy(seed, k.sk, 32);
+	} else {
+		ret = conf_dnssec_read(seed, path, name, e);
 	}
 	if (ret < 0)
 		sodium_memzero(seed, 32);
-	if (text.p)
-		sodium_memzero(text.p, text.cap);
-	cbuf_free(&text);
-	sodium_memzero(&k, sizeof(k));
 	return ret;
 }

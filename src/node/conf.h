@@ -10,7 +10,8 @@
  *                   node/<id> record (url, key, zsk), mode 0644
  *   DIR/ksk.key, DIR/zsk.key   the DNSSEC keys of the zone the node serves (Ed25519): one
  *                   PRIVATE+KEY line each, named "dnssec-ksk" and "dnssec-zsk", mode 0600;
- *                   made on the first start when missing
+ *                   made on the first start when missing. ksk.key is the network's when
+ *                   `node init --ksk` copied it there (one KSK for every node)
  *   DIR/concord.db  the SQLite store (store.h) */
 #ifndef CONCORD_NODE_CONF_H
 #define CONCORD_NODE_CONF_H
@@ -30,6 +31,7 @@
 #define CONF_ZSK_FILE	   "zsk.key"
 #define CONF_PUB_FILE	   "node.pub"
 #define CONF_NODE_KEY_NAME "concord-node" /* a node key made by `concord node keys` */
+#define CONF_KSK_NAME	   "dnssec-ksk"
 #define CONF_ZSK_NAME	   "dnssec-zsk"
 #define CONF_HTTP_DEFAULT  "127.0.0.1:8053"
 #define CONF_ADDR_MAX	   128
@@ -53,10 +55,18 @@ int conf_read_key(struct note_signer *s, const char *dir, struct cc_err *e);
  * exist (created is then 1). The caller wipes seed. */
 int conf_dnssec_seed(unsigned char seed[32], const char *dir, const char *file, const char *name,
 		     int *created, struct cc_err *e);
+/* The seed of the DNSSEC key file path: one PRIVATE+KEY line named name (CC_EINVAL
+ * otherwise). The caller wipes seed. */
+int conf_dnssec_read(unsigned char seed[32], const char *path, const char *name, struct cc_err *e);
+/* Creates the DNSSEC key file path (CC_EEXIST when it exists) for seed, named name: mode
+ * 0600, fsynced; the caller syncs its directory. */
+int conf_dnssec_write(const char *path, const char *name, const unsigned char seed[32],
+		      struct cc_err *e);
 
 /* Reads a whole file of at most max bytes. */
 int conf_read_file(const char *path, size_t max, struct cbuf *out, struct cc_err *e);
-/* Creates path (which must not exist) with mode, writes data and fsyncs it. */
+/* Creates path (which must not exist: CC_EEXIST) with mode, writes data and fsyncs it; on a
+ * later failure removes it again. */
 int conf_write_file(const char *path, const void *data, size_t len, mode_t mode, struct cc_err *e);
 /* fsyncs a directory, so that the names created in it are durable. */
 int conf_sync_dir(const char *dir, struct cc_err *e);

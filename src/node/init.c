@@ -174,8 +174,9 @@ struct init_files {			  /* what node_init or node_keys created, to undo */
 	char db[CONF_PATH_MAX];		  /* concord.db */
 	char zsk[CONF_PATH_MAX];	  /* zsk.key */
 	char pub[CONF_PATH_MAX];	  /* node.pub */
+	char ksk[CONF_PATH_MAX];	  /* ksk.key, the network's KSK given to init */
 	int have_key, have_conf, have_db; /* which exist */
-	int have_zsk, have_pub;		  /* which exist */
+	int have_zsk, have_pub, have_ksk; /* which exist */
 };
 
 static void init_undo(const char *dir, struct init_files *f)
@@ -186,6 +187,8 @@ static void init_undo(const char *dir, struct init_files *f)
 		unlink(f->key);
 	if (f->have_zsk)
 		unlink(f->zsk);
+	if (f->have_ksk)
+		unlink(f->ksk);
 	if (f->have_pub)
 		unlink(f->pub);
 	if (f->have_conf)
@@ -232,6 +235,12 @@ out:
 int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 		     const struct key_pair *member, struct cc_err *e)
 {
+	return node_init_bundle_ksk(dir, genesis, len, member, NULL, e);
+}
+
+int node_init_bundle_ksk(const char *dir, const unsigned char *genesis, size_t len,
+			 const struct key_pair *member, const unsigned char *ksk, struct cc_err *e)
+{
 	struct init_files f;
 	struct ledger *l = ledger_new();
 	struct merkle_tree t;
@@ -260,7 +269,8 @@ int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 	}
 	if ((ret = conf_path(f.key, dir, CONF_KEY_FILE, e)) < 0 ||
 	    (ret = conf_path(f.conf, dir, CONF_FILE, e)) < 0 ||
-	    (ret = conf_path(f.db, dir, CONF_DB_FILE, e)) < 0)
+	    (ret = conf_path(f.db, dir, CONF_DB_FILE, e)) < 0 ||
+	    (ret = conf_path(f.ksk, dir, CONF_KSK_FILE, e)) < 0)
 		goto out;
 	/* Every check before anything is written. */
 	if ((ret = init_check_genesis(l, &t, genesis, len, e)) < 0)
@@ -326,12 +336,19 @@ int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 		}
 		f.made_dir = 1;
 	}
-	f.have_key = state != INIT_KEYS;
-	if (f.have_key && (ret = conf_write_file(f.key, keytext.p, keytext.len, 0600, e)) < 0)
+	/* A file is ours to remove only once made here: conf_write_file removes what it
+	 * half wrote, and never touches a file that was there. */
+	if (state != INIT_KEYS &&
+	    (ret = conf_write_file(f.key, keytext.p, keytext.len, 0600, e)) < 0)
 		goto out;
-	f.have_conf = 1;
+	f.have_key = state != INIT_KEYS;
+	/* The network's KSK: the node reads it on its first start instead of making one. */
+	if (ksk && (ret = conf_dnssec_write(f.ksk, CONF_KSK_NAME, ksk, e)) < 0)
+		goto out;
+	f.have_ksk = ksk != NULL;
 	if ((ret = conf_write_file(f.conf, conftext.p, conftext.len, 0644, e)) < 0)
 		goto out;
+	f.have_conf = 1;
 	f.have_db = 1;
 	if ((ret = init_write_db(f.db, genesis, len, ck.p, e)) < 0)
 		goto out;
@@ -352,13 +369,18 @@ out:
 	return ret;
 }
 
-int node_init(const char *dir, const char *genesis_path, const char *key_path, struct cc_err *e)
+int node_init(const char *dir, const char *genesis_path, const char *key_path, const char *ksk_path,
+	      struct cc_err *e)
 {
 	struct cbuf g = CBUF_INIT, k = CBUF_INIT;
 	struct key_pair kp;
+	unsigned char ksk[32];
 	int ret;
 
 	memset(&kp, 0, sizeof(kp));
+	memset(ksk, 0, sizeof(ksk));
+	if (ksk_path && (ret = conf_dnssec_read(ksk, ksk_path, CONF_KSK_NAME, e)) < 0)
+		goto out;
 	/* A genesis is one entry of at most 64 KiB plus its chunks: bound what we read. */
 	if ((ret = conf_read_file(genesis_path, 256u << 20, &g, e)) < 0)
 		goto out;
@@ -366,9 +388,11 @@ int node_init(const char *dir, const char *genesis_path, const char *key_path, s
 		goto out;
 	if ((ret = key_parse_private(&kp, k.p, k.len, e)) < 0)
 		goto out;
-	ret = node_init_bundle(dir, (const unsigned char *)g.p, g.len, &kp, e);
+	ret = node_init_bundle_ksk(dir, (const unsigned char *)g.p, g.len, &kp,
+				   ksk_path ? ksk : NULL, e);
 out:
 	key_wipe(&kp);
+	sodium_memzero(ksk, sizeof(ksk));
 	if (k.p)
 		sodium_memzero(k.p, k.cap);
 	cbuf_free(&k);
@@ -422,9 +446,9 @@ int node_keys(const char *dir, const char *member, const char *url, struct cbuf 
 		}
 		f.made_dir = 1;
 	}
-	f.have_key = 1;
 	if ((ret = conf_write_file(f.key, keytext.p, keytext.len, 0600, e)) < 0)
 		goto out;
+	f.have_key = 1;
 	/* The zone-signing key file is the node's own format (conf_dnssec_seed): made here
 	 * now instead of on the first start, so that its public half can be published. */
 	f.have_zsk = 1;
@@ -436,9 +460,9 @@ int node_keys(const char *dir, const char *member, const char *url, struct cbuf 
 		ret = cc_fail(e, ret, "out of memory");
 		goto out;
 	}
-	f.have_pub = 1;
 	if ((ret = conf_write_file(f.pub, text.p, text.len, 0644, e)) < 0)
 		goto out;
+	f.have_pub = 1;
 	if ((ret = conf_sync_dir(dir, e)) < 0)
 		goto out;
 	ret = cbuf_put(pub, text.p, text.len);

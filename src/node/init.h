@@ -1,5 +1,5 @@
-/* `concord node init DIR --genesis FILE --key KEYFILE`: creates a node directory from a
- * complete, fully signed genesis file. */
+/* `concord node init DIR --genesis FILE --key KEYFILE [--ksk FILE]`: creates a node
+ * directory from a complete, fully signed genesis file. */
 #ifndef CONCORD_NODE_INIT_H
 #define CONCORD_NODE_INIT_H
 
@@ -10,8 +10,11 @@
 #include "core/key.h"
 #include "core/ledger.h"
 
-/* Reads the genesis file and the member's private key file (ID.key), then node_init_bundle. */
-int node_init(const char *dir, const char *genesis_path, const char *key_path, struct cc_err *e);
+/* Reads the genesis file, the member's private key file (ID.key) and, with ksk_path, the
+ * network's KSK (a key file of one PRIVATE+KEY line named dnssec-ksk, as `concord root
+ * ksk` makes it; CC_EINVAL otherwise), then node_init_bundle_ksk. */
+int node_init(const char *dir, const char *genesis_path, const char *key_path, const char *ksk_path,
+	      struct cc_err *e);
 
 /* Checks the genesis (every entry applied with full verification) and that member is one of
  * its members with that very key, then creates DIR (which must be absent or empty) with
@@ -23,6 +26,11 @@ int node_init(const char *dir, const char *genesis_path, const char *key_path, s
  * is left as it was found. */
 int node_init_bundle(const char *dir, const unsigned char *genesis, size_t len,
 		     const struct key_pair *member, struct cc_err *e);
+/* The same, and with ksk non-NULL (a 32-octet Ed25519 seed) DIR/ksk.key holding it (mode
+ * 0600, fsynced): the network's KSK, which the node then signs its DNSKEY RRset with
+ * instead of making a KSK of its own on the first start. */
+int node_init_bundle_ksk(const char *dir, const unsigned char *genesis, size_t len,
+			 const struct key_pair *member, const unsigned char *ksk, struct cc_err *e);
 
 /* `concord node keys DIR --member ID --url URL`: creates DIR (absent or empty) with a fresh
  * node key (node.key, named "concord-node"), a zone-signing key (zsk.key) and node.pub, the

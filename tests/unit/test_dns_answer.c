@@ -549,6 +549,67 @@ static void test_golden(void **state)
 	cbuf_free(&want);
 }
 
+/* The budget of RFC 8901's model with one KSK: with 15 nodes (15 ZSKs in the DNSKEY RRset)
+ * whose members run 15 name servers (in-zone names, signed addresses, IPv4 and IPv6), the
+ * DNSKEY answer and the priming answer, with DO, fit the 1,232 bytes of EDNS over UDP and are
+ * not truncated: the answer section whole, the additional section as much as fits. */
+static void test_fifteen_nodes(void **state)
+{
+	static const char *const ids[15] = {"ar", "au", "br", "ca", "cn", "de", "eg", "fr",
+					    "in", "jp", "ke", "mx", "ng", "ru", "za"};
+	char dnsbuf[15][128];
+	const char *dns[15];
+	struct ledger *l;
+	struct zone *z = NULL;
+	struct ans_zone *az = NULL, *saved = AZ;
+	struct dns_key zsk;
+	struct zone_keys zk = {.ksk = &KSK, .zsk = &zsk};
+	struct cc_err e = {0};
+	struct a *a;
+
+	(void)state;
+	for (size_t i = 0; i < 15; i++) {
+		snprintf(dnsbuf[i], sizeof(dnsbuf[i]),
+			 "ns.%s.root.concord.example. 192.0.2.%zu 2001:db8::%zu", ids[i], i + 1,
+			 i + 1);
+		dns[i] = dnsbuf[i];
+	}
+	l = fixture_ledger(ids, dns, 15, 15, 0);
+	assert_non_null(l);
+	node_zsk(&zsk, 3);
+	if (zone_build(l, &zk, EPOCH, &z, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(ans_zone_new(z, &az), 0);
+	AZ = az;
+	a = ask(&(struct q){".", DNS_DNSKEY, 0, 1, 1, 1232}, 0);
+	printf("DNSKEY . +dnssec, 15 nodes: %zu bytes, tc %d\n", a->len, a->tc);
+	assert_true(a->len <= 1232 && !a->tc && a->aa);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_DNSKEY), 16);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+	a = ask(&(struct q){".", DNS_NS, 0, 1, 1, 1232}, 0);
+	printf("priming . NS +dnssec, 15 name servers: %zu bytes, tc %d, %u A, %u AAAA, %u RRSIG "
+	       "in the additional section\n",
+	       a->len, a->tc, in_section(a, KNOT_ADDITIONAL, DNS_A),
+	       in_section(a, KNOT_ADDITIONAL, DNS_AAAA), in_section(a, KNOT_ADDITIONAL, DNS_RRSIG));
+	assert_true(a->len <= 1232 && !a->tc && a->aa);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_NS), 15);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_RRSIG), 1);
+	/* Every address, before any signature of one. */
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_A), 15);
+	assert_int_equal(in_section(a, KNOT_ADDITIONAL, DNS_AAAA), 15);
+	/* Without EDNS (512 bytes): the NS RRset whole, addresses as they fit, no TC. */
+	a = ask(&(struct q){".", DNS_NS, 0, 0, 0, 0}, 0);
+	assert_true(a->len <= 512 && !a->tc);
+	assert_int_equal(in_section(a, KNOT_ANSWER, DNS_NS), 15);
+	assert_true(in_section(a, KNOT_ADDITIONAL, DNS_A) > 0);
+	AZ = saved;
+	knot_pkt_free(A.pkt);
+	A.pkt = NULL;
+	ans_zone_free(az);
+	zone_free(z);
+	ledger_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +624,7 @@ int main(void)
 	    cmocka_unit_test(test_nsec_order),
 	    cmocka_unit_test(test_every_referral),
 	    cmocka_unit_test(test_compress_to_question),
+	    cmocka_unit_test(test_fifteen_nodes),
 	};
 
 	if (sodium_init() < 0)
