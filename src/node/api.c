@@ -57,6 +57,7 @@ struct api_req {		       /* one request */
 	struct node_reply reply;       /* REQ_CHANGE: the answer */
 	struct node_batch_reply batch; /* REQ_BATCH: the answer */
 	struct peer_fwd fwd;	       /* REQ_FORWARD: the request and its answer */
+	time_t since;		       /* REQ_RECORD: when it began to wait */
 };
 
 /* ---- responses ---- */
@@ -326,6 +327,15 @@ static enum MHD_Result api_record(struct api_req *q, const char *path)
 	int ret;
 
 	ret = node_record(q->a->n, path, NULL, &json, &e);
+	if (ret == 1 && q->since == 0)
+		q->since = time(NULL);
+	if (ret == 1 && time(NULL) - q->since > API_RECORD_WAIT_SEC) {
+		/* a follower whose last entries wait for a checkpoint that does not come */
+		cbuf_free(&json);
+		return api_problem_full(
+		    q->c, 503, "unavailable", "service unavailable",
+		    "the record's last write is not in a checkpoint yet: ask again", NULL);
+	}
 	if (ret == 1) {
 		/* Written by an entry still being committed: wait for it (rare). */
 		q->kind = REQ_RECORD;

@@ -7,12 +7,13 @@
 #include "core/err.h"
 #include "node/node.h"
 
-#define API_BODY_MAX	 65536	    /* bytes in a request body; more is 413 */
-#define API_BATCH_MAX	 (16 << 20) /* bytes in a batch of proposals */
-#define API_THREADS_MIN	 2	    /* MHD worker threads (signature checks run in them): one */
-#define API_THREADS_MAX	 16	    /* per CPU, within these bounds */
-#define API_CONN_LIMIT	 512	    /* concurrent connections */
-#define API_CONN_TIMEOUT 30	    /* seconds of inactivity before a connection is closed */
+#define API_BODY_MAX	    65536      /* bytes in a request body; more is 413 */
+#define API_BATCH_MAX	    (16 << 20) /* bytes in a batch of proposals */
+#define API_THREADS_MIN	    2	       /* MHD worker threads (signature checks run in them): one */
+#define API_THREADS_MAX	    16	       /* per CPU, within these bounds */
+#define API_CONN_LIMIT	    512	       /* concurrent connections */
+#define API_CONN_TIMEOUT    30	       /* seconds of inactivity before a connection is closed */
+#define API_RECORD_WAIT_SEC 15 /* a record read waits this long for its entry's checkpoint */
 
 struct api;
 
