@@ -274,7 +274,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	struct follow_round fr = {0};
 	struct fetch *f = NULL;
 	struct http *h = NULL;
-	uint64_t size, from;
+	uint64_t size, from, confirmed;
 	struct cbuf clean = CBUF_INIT;
 	char *copy = NULL;
 	int ret, mismatch = 0, following, takeover = (flags & FOLLOW_TAKEOVER) != 0;
@@ -285,6 +285,7 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 	following = n->following || (takeover && strcmp(n->failover_to, n->conf.member) == 0);
 	from = ledger_size(n->ledger);
 	ret = size <= from ? merkle_tree_root(&n->tree, size, mine) : 0;
+	confirmed = n->pub_size;
 	node_unlock(n);
 	if (!following)
 		return cc_fail(e, CC_EPERM, "this node does not follow a sequencer");
@@ -296,6 +297,12 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 			if (size == from)
 				witness_merge(n, ck, cklen);
 			return 0;
+		}
+		/* entries no checkpoint covered went another way: only those are dropped */
+		if (size > confirmed && !(flags & FOLLOW_CUT)) {
+			if ((ret = node_cut_back(n, e)) < 0)
+				return ret;
+			return follow_round_locked(n, source, ck, cklen, flags | FOLLOW_CUT, e);
 		}
 		follow_contradiction(n, ck, cklen);
 		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
@@ -327,6 +334,17 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 		goto out;
 	}
 	if (sodium_memcmp(mine, root, MERKLE_HASH) != 0) {
+		/* the source's tiles may be right and this node's unconfirmed entries wrong */
+		if (mismatch && from > confirmed && !(flags & FOLLOW_CUT)) {
+			free(leaves);
+			leaves = NULL;
+			http_free(h);
+			h = NULL;
+			if ((ret = node_cut_back(n, e)) == 0)
+				ret = follow_round_locked(n, source, ck, cklen, flags | FOLLOW_CUT,
+							  e);
+			goto out;
+		}
 		ret = cc_fail(e, CC_ECONFLICT,
 			      "the hash tiles of %s do not give the signed checkpoint's root%s",
 			      source, mismatch ? " (nor the entries this node holds)" : "");

@@ -1851,6 +1851,12 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 	log_flush(n);
 	cbuf_free(&text);
 	cbuf_free(&ck);
+	node_wrlock(n);
+	n->seq_done = seq;
+	node_unlock(n);
+	pthread_mutex_lock(&n->dur_mu);
+	pthread_cond_broadcast(&n->dur_cond);
+	pthread_mutex_unlock(&n->dur_mu);
 }
 
 /* The checkpointer: copies the WAL into the database when the committer asks, off the commit
@@ -2054,6 +2060,89 @@ static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size
 	if (merkle_tree_append(&rp->n->tree, leaf) < 0)
 		return cc_fail(rp->e, CC_ENOMEM, "out of memory");
 	return 0;
+}
+
+struct rebuild {	       /* a replay into new state */
+	struct ledger *l;      /* the ledger */
+	struct merkle_tree *t; /* its tree */
+};
+
+static int rebuild_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
+{
+	struct rebuild *rb = ctx;
+	unsigned char leaf[MERKLE_HASH];
+
+	(void)idx;
+	if (ledger_apply_entry(rb->l, data, len, 0, NULL) < 0)
+		return CC_ECONFLICT;
+	merkle_leaf_hash(data, len, leaf);
+	return merkle_tree_append(rb->t, leaf) < 0 ? CC_ENOMEM : 0;
+}
+
+int node_cut_back(struct node *n, struct cc_err *e)
+{
+	struct merkle_tree tree, old_tree;
+	struct rebuild rb = {NULL, &tree};
+	struct ledger *old;
+	struct store *s = NULL;
+	char path[CONF_PATH_MAX];
+	uint64_t keep;
+	int ret, settled = 0;
+
+	merkle_tree_init(&tree);
+	/* Everything taken so far committed first: the store is then exactly what memory is. */
+	for (int i = 0; i < 600 && !settled && !node_stopping(n); i++) {
+		node_wrlock(n);
+		settled = n->batch.nentries == 0 && n->seq_done == n->seq;
+		if (!settled)
+			node_batch_wait(n, NULL);
+		node_unlock(n);
+		if (!settled)
+			node_wait_growth(n, UINT64_MAX, 100);
+	}
+	if (!settled)
+		return cc_fail(e, CC_EIO, "the committer did not settle");
+	node_rdlock(n);
+	keep = n->pub_size;
+	node_unlock(n);
+	if ((rb.l = ledger_new()) == NULL)
+		return cc_fail(e, CC_ENOMEM, "out of memory");
+	if ((ret = conf_path(path, n->dir, CONF_DB_FILE, e)) < 0 ||
+	    (ret = store_open(&s, path, 0, e)) < 0 || (ret = store_begin(s, e)) < 0)
+		goto out;
+	if ((ret = store_entries_cut(s, keep, e)) < 0 || (ret = store_commit(s, e)) < 0) {
+		store_rollback(s);
+		goto out;
+	}
+	if ((ret = store_entries(s, 0, keep, rebuild_entry, &rb, e)) < 0) {
+		cc_fail(e, ret, "the log held does not replay");
+		goto out;
+	}
+	node_wrlock(n);
+	old = n->ledger;
+	old_tree = n->tree;
+	n->ledger = rb.l;
+	n->tree = tree;
+	rb.l = NULL;
+	merkle_tree_init(&tree);
+	/* settled: no entries queued; readers waiting in it stay */
+	n->batch.first = keep;
+	n->batch.followed = 0;
+	free(n->batch.checkpoint);
+	n->batch.checkpoint = NULL;
+	node_keys_refresh(n);
+	node_role_update(n);
+	node_unlock(n);
+	ledger_free(old);
+	merkle_tree_free(&old_tree);
+	node_log("dropped the entries beyond the checkpoint (size %" PRIu64
+		 "): the sequencer's log went another way",
+		 keep);
+out:
+	store_close(s);
+	ledger_free(rb.l);
+	merkle_tree_free(&tree);
+	return ret;
 }
 
 /* The sequencer: the one the state names, or the one a failover note named since. */

@@ -113,6 +113,7 @@ struct node {
 	struct node_finals finals; /* decided proposals no longer in props */
 	struct node_batch batch;   /* changes not yet taken by the committer */
 	uint64_t seq;		   /* batches taken by the committer so far */
+	uint64_t seq_done;	   /* of which committed */
 	uint64_t pub_size;	   /* durable log size, that of the checkpoint below */
 	char *checkpoint;	   /* latest durable signed checkpoint */
 	atomic_int stopping;	   /* node_stop has begun: no more changes (read without the
@@ -220,6 +221,10 @@ int node_final_behind(struct node *n);
 /* Wakes the requests whose change is now final (all of them when stopping or after
  * NODE_FINAL_WAIT_SEC). Any thread, with or without the lock. */
 void node_final_wake(struct node *n, int all);
+/* A follower whose entries beyond its checkpoint turned out not to be the sequencer's log
+ * (a failover appended elsewhere): drops them, from disk and memory, back to the checkpoint.
+ * With follow_mu held. */
+int node_cut_back(struct node *n, struct cc_err *e);
 /* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
 uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
