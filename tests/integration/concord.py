@@ -389,7 +389,7 @@ class Proxy:
     """A loopback HTTP server that forwards GETs to a node and lets `tamper(path, body)` change
     what it answers: a node whose served data disagrees with its log."""
 
-    def __init__(self, upstream, tamper):
+    def __init__(self, upstream, tamper, host="127.0.0.1"):
         up = Http(upstream)
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -407,9 +407,9 @@ class Proxy:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
