@@ -56,7 +56,7 @@ const char *cli_node_url(const char *opt);
 
 int cli_read_file(const char *path, size_t max, struct cbuf *out, struct cc_err *e);
 /* Writes through a temporary file in the same directory and rename(2), so a reader never sees
- * half a file. */
+ * half a file; the file and then its directory are fsynced, so the new name survives a crash. */
 int cli_write_atomic(const char *path, const void *data, size_t len, int mode, struct cc_err *e);
 /* Creates path (O_EXCL: an existing file is never overwritten). */
 int cli_write_excl(const char *path, const void *data, size_t len, int mode, struct cc_err *e);
@@ -68,6 +68,10 @@ int cli_get_json(struct http *h, const char *path, json_t **out, struct cc_err *
 int cli_parse_json(const struct http_resp *r, json_t **out, struct cc_err *e);
 /* The network's origin from GET /v1/network (origin holds 256 bytes). */
 int cli_network_origin(struct http *h, char *origin, size_t size, struct cc_err *e);
+
+/* The node's current version of path (GET /v1/records/PATH), PROPOSAL_VERSION_NEW when it
+ * has none. */
+int cli_current_version(struct http *h, const char *path, int64_t *version, struct cc_err *e);
 
 /* One line saying where a proposal (API JSON) stands, without '\n':
  * "accepted at index N", "pending: <need>; <need>", "rejected: <reason>". */
@@ -90,5 +94,6 @@ int cli_export_root(int argc, char **argv, struct cc_err *e);
 int cli_root(int argc, char **argv, struct cc_err *e);
 int cli_replay(int argc, char **argv, struct cc_err *e);
 int cli_verify(int argc, char **argv, struct cc_err *e);
+int cli_failover(int argc, char **argv, struct cc_err *e);
 
 #endif

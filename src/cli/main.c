@@ -72,6 +72,22 @@ static const struct cli_verb cli_verbs[] = {
     {"object", "object to a proposal", cli_object, 1,
      "concord object --key KEYFILE [--node URL] PROPOSAL-ID",
      "Submits a signed objection to the proposal. Prints the id and the new status.\n"},
+    {"failover", "make, sign offline and submit a note naming a new sequencer", cli_failover, 1,
+     "concord failover new ID --key KEYFILE [--node URL] [--expires DURATION] -o FILE\n"
+     "concord failover sign FILE --key KEYFILE\n"
+     "concord failover submit FILE [--node URL]",
+     "A failover note is the proposal \"put network/sequencer\" naming member ID's node,\n"
+     "signed by enough members to meet its policy (by default 2/3 of all members) and\n"
+     "valid on its own. The sequencer being down, signatures are gathered offline.\n"
+     "new     reads network/sequencer's version from the node (any node of the network),\n"
+     "        builds the proposal as propose would, signs it with KEYFILE and writes it\n"
+     "        to FILE (never overwritten). Prints the proposal id.\n"
+     "          --expires DURATION   validity (default 1d)\n"
+     "sign    adds (or replaces) the key's member signature to the note in FILE, the\n"
+     "        signature lines in order of key name; FILE is replaced atomically. Offline.\n"
+     "submit  gives the note to the node (POST /v1/failover). Prints \"taken: ID sequences\n"
+     "        the log\" or \"known already: ID sequences the log\"; fails while the\n"
+     "        signatures do not meet the policy yet.\n"},
     {"show", "print a record", cli_show, 1, "concord show [--node URL] [--json] PATH",
      "Prints a record's content exactly as \"propose put\" takes it back.\n"
      "  --json   print the node's JSON answer (version, policy, inclusion proof)\n"},

@@ -20,8 +20,7 @@ static int cli_record_url(struct cbuf *url, const char *path, struct cc_err *e)
 	return 0;
 }
 
-/* The node's current version of path, PROPOSAL_VERSION_NEW when it has none. */
-static int cli_current_version(struct http *h, const char *path, int64_t *version, struct cc_err *e)
+int cli_current_version(struct http *h, const char *path, int64_t *version, struct cc_err *e)
 {
 	struct cbuf url = CBUF_INIT;
 	json_t *rec = NULL, *v;

@@ -200,6 +200,33 @@ int cli_write_excl(const char *path, const void *data, size_t len, int mode, str
 	return ret;
 }
 
+/* fsync of the directory holding path: a rename is durable only once its directory is. */
+static int cli_fsync_dir(const char *path, struct cc_err *e)
+{
+	const char *slash = strrchr(path, '/');
+	struct cbuf dir = CBUF_INIT;
+	int fd = -1, ret = 0;
+
+	if (slash == NULL)
+		ret = cbuf_puts(&dir, ".");
+	else if (slash == path)
+		ret = cbuf_puts(&dir, "/");
+	else
+		ret = cbuf_put(&dir, path, (size_t)(slash - path));
+	if (ret != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
+	fd = open(dir.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		ret = cc_fail(e, CC_EIO, "%s: %s", dir.p, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	cbuf_free(&dir);
+	return ret;
+}
+
 int cli_write_atomic(const char *path, const void *data, size_t len, int mode, struct cc_err *e)
 {
 	struct cbuf tmp = CBUF_INIT;
@@ -226,7 +253,9 @@ int cli_write_atomic(const char *path, const void *data, size_t len, int mode, s
 		ret = cc_fail(e, CC_EIO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	ret = 0;
+	/* the new file is in place: from here on there is no temporary file to remove */
+	cbuf_free(&tmp);
+	ret = cli_fsync_dir(path, e);
 out:
 	if (fd >= 0)
 		close(fd);
