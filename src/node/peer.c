@@ -644,7 +644,7 @@ static void *peer_cosigner_main(void *arg)
 	struct http *h = NULL;
 	struct cbuf body = CBUF_INIT;
 	char id[MEMBER_ID_MAX + 1] = "", url[NODE_URL_MAX + 1], last[512] = "";
-	uint64_t known = 0, done = 0;
+	uint64_t known = 0, done = 0, until = UINT64_MAX;
 	long wait = 0;
 
 	for (;;) {
@@ -654,14 +654,17 @@ static void *peer_cosigner_main(void *arg)
 		uint64_t size;
 		int ret;
 
+		/* until the log grows past until, or the time is up: UINT64_MAX is a plain
+		 * wait (nothing to do here, or a peer to leave alone for a while) */
 		if (wait > 0)
-			node_wait_growth(p->n, done, wait);
+			node_wait_growth(p->n, until, wait);
 		pthread_mutex_lock(&p->mu);
 		ret = p->stop;
 		pthread_mutex_unlock(&p->mu);
 		if (ret)
 			break;
 		wait = PEER_COSIGN_MS;
+		until = UINT64_MAX;
 		if (!node_other(p->n, c->slot, 0, nid, url))
 			continue;
 		if (strcmp(nid, id) != 0) {
@@ -669,8 +672,10 @@ static void *peer_cosigner_main(void *arg)
 			snprintf(id, sizeof(id), "%s", nid);
 			known = done = 0;
 		}
-		if (node_size(p->n) == done)
+		if (node_size(p->n) == done) {
+			until = done;
 			continue;
+		}
 		if (peer_http(&h, url, PEER_REQUEST_MS, &e) < 0 ||
 		    witness_request(p->n, id, known, &body, &size, &e) < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
