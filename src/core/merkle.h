@@ -11,7 +11,7 @@
 
 #define MERKLE_HASH	 32
 #define MERKLE_MAX_PROOF 64 /* hashes in any proof for a tree of at most 2^63 leaves */
-#define MERKLE_MAX_SIZE  ((uint64_t)1 << 63) /* leaves in a tree */
+#define MERKLE_MAX_SIZE	 ((uint64_t)1 << 63) /* leaves in a tree */
 
 void merkle_leaf_hash(const void *entry, size_t len, unsigned char out[MERKLE_HASH]);
 void merkle_node_hash(const unsigned char l[MERKLE_HASH], const unsigned char r[MERKLE_HASH],
