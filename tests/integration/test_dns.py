@@ -174,15 +174,10 @@ def test_garbage_never_stops_it(dnode):
     half.close()
 
 
-@pytest.fixture(scope="module")
-def unbound(dnode, tmp_path_factory):
-    """unbound as a validating resolver: the node as stub for the root, anchored on
-    `concord root trust-anchor`."""
-    if shutil.which("unbound") is None:
-        pytest.skip("unbound is not installed")
-    d = tmp_path_factory.mktemp("unbound")
-    (d / "anchor").write_text(cli("root", "trust-anchor", "--node", dnode.url).stdout)
-    port = free_port()
+def unbound_conf(d, port, anchor, dns_port):
+    """unbound as a validating resolver on loopback port, anchored on anchor (its text), with
+    the node at dns_port as stub for the root: its command line."""
+    (d / "anchor").write_text(anchor)
     (d / "unbound.conf").write_text(f"""server:
     interface: 127.0.0.1
     port: {port}
@@ -201,11 +196,23 @@ def unbound(dnode, tmp_path_factory):
     val-log-level: 2
 stub-zone:
     name: "."
-    stub-addr: 127.0.0.1@{dnode.dns_port}
+    stub-addr: 127.0.0.1@{dns_port}
 remote-control:
     control-enable: no
 """)
-    with serving(["unbound", "-d", "-c", str(d / "unbound.conf")], port):
+    return ["unbound", "-d", "-c", str(d / "unbound.conf")]
+
+
+@pytest.fixture(scope="module")
+def unbound(dnode, tmp_path_factory):
+    """unbound as a validating resolver: the node as stub for the root, anchored on
+    `concord root trust-anchor`."""
+    if shutil.which("unbound") is None:
+        pytest.skip("unbound is not installed")
+    d = tmp_path_factory.mktemp("unbound")
+    port = free_port()
+    anchor = cli("root", "trust-anchor", "--node", dnode.url).stdout
+    with serving(unbound_conf(d, port, anchor, dnode.dns_port), port):
         yield port
 
 

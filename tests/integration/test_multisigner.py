@@ -19,7 +19,7 @@ import pytest
 from concord import Node, cli
 from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
 from dns_mix import free_port
-from test_dns import resolve, serving, wait_published
+from test_dns import resolve, serving, unbound_conf, wait_published
 
 NODES = ["br", "cn", "isoc"]
 
@@ -154,33 +154,6 @@ def test_one_trust_anchor(net):
           for m in NODES}
     assert len(ds) == 1
     assert ds.pop() in net.anchor.splitlines()
-
-
-def unbound_conf(d, port, anchor, dns_port):
-    (d / "anchor").write_text(anchor)
-    (d / "unbound.conf").write_text(f"""server:
-    interface: 127.0.0.1
-    port: {port}
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    use-syslog: no
-    logfile: "{d}/unbound.log"
-    do-not-query-localhost: no
-    trust-anchor-file: "{d}/anchor"
-    module-config: "validator iterator"
-    qname-minimisation: no
-    harden-referral-path: no
-    num-threads: 1
-    val-log-level: 2
-stub-zone:
-    name: "."
-    stub-addr: 127.0.0.1@{dns_port}
-remote-control:
-    control-enable: no
-""")
-    return ["unbound", "-d", "-c", str(d / "unbound.conf")]
 
 
 def test_unbound_validates_every_node_with_one_anchor(net, tmp_path):
