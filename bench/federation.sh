@@ -22,7 +22,7 @@
 # at most, 1), BENCH_POLL_MS (SOA poll period per node, 1), BENCH_BEHIND (entries the stopped
 # follower misses, 100000), BENCH_BATCH (proposals per batch, 4096), BENCH_CATCHUP_MAX (s to
 # wait for the catch-up, 600), BENCH_RATE_SECONDS (2), BENCH_KEEP (1 keeps the work directory),
-# CONCORD_BUILD (build).
+# BENCH_PERF (a file: perf record -a -g of the catch-up, for perf report), CONCORD_BUILD (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -267,6 +267,12 @@ step "ed25519 verification rate (before the catch-up)"
 rate before
 
 step "catch-up: $LATE started again, $BEHIND_N entries behind ($FROM -> $TO)"
+PERF_PID=
+if [ -n "${BENCH_PERF:-}" ]; then # the whole machine's profile over the catch-up
+	perf record -a -g -o "$BENCH_PERF" 2>"$W/perf.log" &
+	PERF_PID=$!
+	sleep 1
+fi
 B0=$(busy_ticks)
 NO0=$(nodes_cpu)
 T0=$(date +%s.%N)
@@ -274,27 +280,17 @@ start_node "$LATE"
 LPID=${PID[$LATE]}
 T_LISTEN=$(date +%s.%N)
 CU_OK=1
-next_print=$(calc "%.0f" "$T0 + 5")
-while :; do
-	s=$(size_of "$LATE" || echo 0)
-	t=$(date +%s.%N)
-	if [ "$s" -ge "$TO" ]; then break; fi
-	if ! gt "$next_print" "$t"; then
-		say "catch-up: $LATE at $s of $TO after $(calc "%.1f" "$t - $T0") s"
-		next_print=$(calc "%.0f" "$t + 5")
-	fi
-	if gt "$t - $T0" "$CATCHUP_MAX"; then
-		say "catch-up: STALLED: $LATE at $s of $TO after $CATCHUP_MAX s (see $W/$LATE.log)"
-		tail -n 20 "$W/$LATE.log" >&2
-		CU_OK=0
-		break
-	fi
-	sleep 0.05
-done
+# one Python process on a kept-alive connection watches it, not a loop of curl processes
+WS=$("$PY" bench/federation_load.py wait-size "${HPORT[$LATE]}" "$TO" "$CATCHUP_MAX") || {
+	say "catch-up: STALLED: $LATE at $(size_of "$LATE") of $TO after $CATCHUP_MAX s ($WS; see $W/$LATE.log)"
+	tail -n 20 "$W/$LATE.log" >&2
+	CU_OK=0
+}
 T1=$(date +%s.%N)
 CU_CPU=$(cpu_of "$LPID")
 B1=$(busy_ticks)
 NO1=$(nodes_cpu)
+if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" && wait "$PERF_PID" || true; fi
 CU_SECS=$(calc "%.3f" "$T1 - $T0")
 CU_LISTEN=$(calc "%.3f" "$T_LISTEN - $T0")
 CU_OTHERS_NODES=$(calc "%.2f" "($NO1 - $NO0 - $CU_CPU) / $CU_SECS")

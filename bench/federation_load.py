@@ -461,10 +461,40 @@ def cmd_changes(a):
           f"dns_missing={dns_missing} final_missing={fin_missing} client_cpu={client_cpu:.2f}")
 
 
+def cmd_wait_size(port, size, limit):
+    """Polls a node's checkpoint over one kept-alive connection (every 20 ms) until its log
+    holds size entries: a bash loop of curl processes would take a fifth of a core from the
+    node it measures. Prints the elapsed time; exit status 1 when limit seconds pass."""
+    h = Http(port)
+    t0 = time.monotonic()
+    next_say = t0 + 5
+    have = 0
+    while True:
+        try:
+            st, body = h.request("GET", "/log/checkpoint")
+            if st == 200:
+                have = int(body.split(b"\n")[1])
+        except (OSError, http.client.HTTPException, ValueError, IndexError):
+            pass
+        t = time.monotonic()
+        if have >= size:
+            print(f"elapsed={t - t0:.3f} size={have}")
+            return 0
+        if t - t0 > limit:
+            print(f"elapsed={t - t0:.3f} size={have} stalled=1")
+            return 1
+        if t >= next_say:
+            print(f"catch-up: at {have} of {size} after {t - t0:.1f} s", file=sys.stderr)
+            next_say = t + 5
+        time.sleep(0.02)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "ports":
         print("\n".join(map(str, free_ports(int(sys.argv[2])))))
         return
+    if len(sys.argv) == 5 and sys.argv[1] == "wait-size":
+        sys.exit(cmd_wait_size(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
     p = argparse.ArgumentParser(prog="federation_load.py changes")
     p.add_argument("cmd", choices=["changes"])
     p.add_argument("--nodes", required=True)

@@ -272,7 +272,7 @@ static void *peer_follower(void *arg)
 	struct peer *p = arg;
 	struct http *h = NULL;
 	char url[NODE_URL_MAX + 1], last[512] = "";
-	long wait = PEER_POLL_MS;
+	long wait = 0; /* a node that starts looks at once: it may be far behind */
 	time_t next_look = 0;
 	int following;
 
