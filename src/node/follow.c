@@ -179,6 +179,38 @@ static int follow_leaves(struct node *n, struct http *h, uint64_t from, uint64_t
 static int follow_round_locked(struct node *n, const char *source, const char *ck, size_t cklen,
 			       int flags, struct cc_err *e);
 
+/* Whether the node holds checkpointed entries that a failover left behind: its checkpoint is
+ * not signed by the sequencer it follows now, and goes beyond the last final one. Those
+ * entries never became final (no witness quorum held them), so the new sequencer could not
+ * be bound to take them: they may be dropped. What a quorum cosigned never is. */
+static int follow_left_behind(struct node *n, int flags)
+{
+	struct note note = {0};
+	struct note_key seq;
+	char *held = NULL;
+	int behind = 0;
+
+	if (flags & (FOLLOW_FINAL | FOLLOW_TAKEOVER))
+		return 0;
+	node_rdlock(n);
+	if (ledger_witness_need(n->ledger) > 0 && n->final_ck != NULL &&
+	    n->final_size < n->pub_size && n->checkpoint != NULL &&
+	    node_sequencer_key(n, &seq) == 0)
+		held = strdup(n->checkpoint);
+	node_unlock(n);
+	if (held == NULL || note_parse(&note, held, strlen(held), NULL) < 0)
+		goto out;
+	behind = 1;
+	for (size_t i = 0; i < note.nsigs; i++)
+		if (note.sigs[i].id == seq.id && strcmp(note.sigs[i].name, seq.name) == 0 &&
+		    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0)
+			behind = 0; /* the same sequencer's log went another way: not this case */
+out:
+	note_free(&note);
+	free(held);
+	return behind;
+}
+
 /* A checkpoint of the sequencer's that the log it signed before does not hold. */
 static void follow_contradiction(struct node *n, const char *ck, size_t len)
 {
@@ -304,6 +336,12 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 				return ret;
 			return follow_round_locked(n, source, ck, cklen, flags | FOLLOW_CUT, e);
 		}
+		if (follow_left_behind(n, flags)) {
+			if ((ret = node_cut_to_final(n, e)) < 0)
+				return ret;
+			return follow_round_locked(n, source, ck, cklen,
+						   flags | FOLLOW_CUT | FOLLOW_FINAL, e);
+		}
 		follow_contradiction(n, ck, cklen);
 		return cc_fail(e, CC_ECONFLICT, "the sequencer's checkpoint contradicts the log");
 	}
@@ -343,6 +381,16 @@ static int follow_round_locked(struct node *n, const char *source, const char *c
 			if ((ret = node_cut_back(n, e)) == 0)
 				ret = follow_round_locked(n, source, ck, cklen, flags | FOLLOW_CUT,
 							  e);
+			goto out;
+		}
+		if (follow_left_behind(n, flags)) {
+			free(leaves);
+			leaves = NULL;
+			http_free(h);
+			h = NULL;
+			if ((ret = node_cut_to_final(n, e)) == 0)
+				ret = follow_round_locked(n, source, ck, cklen,
+							  flags | FOLLOW_CUT | FOLLOW_FINAL, e);
 			goto out;
 		}
 		ret = cc_fail(e, CC_ECONFLICT,

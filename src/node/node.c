@@ -2079,15 +2079,46 @@ static int rebuild_entry(void *ctx, uint64_t idx, const unsigned char *data, siz
 	return merkle_tree_append(rb->t, leaf) < 0 ? CC_ENOMEM : 0;
 }
 
-int node_cut_back(struct node *n, struct cc_err *e)
+/* The dropped entries' proposals, handed to the sequencer again through the outbox: a change
+ * that never became final is not lost with the branch it was on, the sequencer judges it
+ * anew. */
+struct resubmit {
+	struct store *s;  /* the transaction */
+	int64_t now;	  /* when */
+	size_t count;	  /* proposals queued */
+	struct cc_err *e; /* where to report */
+};
+
+static int resubmit_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
+{
+	static const char hdr[] = "concord proposal ";
+	struct resubmit *rs = ctx;
+	const unsigned char *nl = memchr(data, '\n', len);
+
+	(void)idx;
+	if (len < sizeof(hdr) || memcmp(data, hdr, sizeof(hdr) - 1) != 0 || nl == NULL)
+		return 0; /* a failover note or the genesis: nothing to hand on */
+	nl++;
+	rs->count++;
+	return store_outbox_put(rs->s, "/v1/proposals", nl, len - (size_t)(nl - data), rs->now,
+				rs->e);
+}
+
+static void zone_forget(struct node *n);
+static int reload_final(void *ctx, const char *id, const char *status, int64_t idx);
+
+/* Drops the entries beyond keep, from disk and memory; to_final: keep is the last final
+ * checkpoint's size, which becomes the checkpoint held. With follow_mu held. */
+static int node_cut(struct node *n, int to_final, struct cc_err *e)
 {
 	struct merkle_tree tree, old_tree;
 	struct rebuild rb = {NULL, &tree};
+	struct resubmit rs = {NULL, (int64_t)time(NULL), 0, e};
 	struct ledger *old;
 	struct store *s = NULL;
-	char path[CONF_PATH_MAX];
-	uint64_t keep;
-	int ret, settled = 0;
+	char path[CONF_PATH_MAX], *ck = NULL;
+	uint64_t keep, had;
+	int ret, settled = 0, open = 0;
 
 	merkle_tree_init(&tree);
 	/* Everything taken so far committed first: the store is then exactly what memory is. */
@@ -2103,21 +2134,40 @@ int node_cut_back(struct node *n, struct cc_err *e)
 	if (!settled)
 		return cc_fail(e, CC_EIO, "the committer did not settle");
 	node_rdlock(n);
-	keep = n->pub_size;
+	had = ledger_size(n->ledger);
+	keep = to_final ? n->final_size : n->pub_size;
+	ret = to_final && n->final_ck == NULL ? CC_ENOENT : 0;
+	if (to_final && ret == 0 && (ck = strdup(n->final_ck)) == NULL)
+		ret = CC_ENOMEM;
 	node_unlock(n);
-	if ((rb.l = ledger_new()) == NULL)
-		return cc_fail(e, CC_ENOMEM, "out of memory");
+	if (ret < 0) {
+		cc_fail(e, ret, ret == CC_ENOENT ? "no checkpoint is final" : "out of memory");
+		goto out;
+	}
+	if ((rb.l = ledger_new()) == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
 	if ((ret = conf_path(path, n->dir, CONF_DB_FILE, e)) < 0 ||
 	    (ret = store_open(&s, path, 0, e)) < 0 || (ret = store_begin(s, e)) < 0)
 		goto out;
-	if ((ret = store_entries_cut(s, keep, e)) < 0 || (ret = store_commit(s, e)) < 0) {
-		store_rollback(s);
+	open = 1;
+	rs.s = s;
+	/* One transaction: the log, its checkpoint, the proposals it accepted and what goes to
+	 * the sequencer again change together or not at all. */
+	if (to_final && ((ret = store_entries(s, keep, had - keep, resubmit_entry, &rs, e)) < 0 ||
+			 (ret = store_meta_put(s, "checkpoint", ck, e)) < 0 ||
+			 (ret = store_proposals_cut(s, keep, e)) < 0))
 		goto out;
-	}
+	if ((ret = store_entries_cut(s, keep, e)) < 0)
+		goto out;
 	if ((ret = store_entries(s, 0, keep, rebuild_entry, &rb, e)) < 0) {
 		cc_fail(e, ret, "the log held does not replay");
 		goto out;
 	}
+	if ((ret = store_commit(s, e)) < 0)
+		goto out;
+	open = 0;
 	node_wrlock(n);
 	old = n->ledger;
 	old_tree = n->tree;
@@ -2130,19 +2180,60 @@ int node_cut_back(struct node *n, struct cc_err *e)
 	n->batch.followed = 0;
 	free(n->batch.checkpoint);
 	n->batch.checkpoint = NULL;
+	if (to_final) {
+		free(n->checkpoint);
+		n->checkpoint = ck;
+		ck = NULL;
+		n->pub_size = keep;
+		/* the accepted proposals of the dropped entries are asked for again */
+		free(n->finals.v);
+		memset(&n->finals, 0, sizeof(n->finals));
+		{
+			struct replay rp = {n, e};
+
+			if (store_proposal_finals(s, reload_final, &rp, e) < 0)
+				node_log("warning: decided proposals not reloaded: %s", e->msg);
+		}
+		pthread_mutex_lock(&n->dur_mu);
+		n->durable = keep;
+		pthread_cond_broadcast(&n->dur_cond);
+		pthread_mutex_unlock(&n->dur_mu);
+	}
 	node_keys_refresh(n);
 	node_role_update(n);
 	node_unlock(n);
 	ledger_free(old);
 	merkle_tree_free(&old_tree);
-	node_log("dropped the entries beyond the checkpoint (size %" PRIu64
-		 "): the sequencer's log went another way",
-		 keep);
+	if (to_final) {
+		zone_forget(n);
+		node_log("dropped %" PRIu64
+			 " entries beyond the last final checkpoint (size %" PRIu64
+			 "): they never became final and the network's log went another way; %zu "
+			 "proposals of theirs handed to the sequencer again",
+			 had - keep, keep, rs.count);
+	} else {
+		node_log("dropped the entries beyond the checkpoint (size %" PRIu64
+			 "): the sequencer's log went another way",
+			 keep);
+	}
 out:
+	if (open)
+		store_rollback(s);
 	store_close(s);
 	ledger_free(rb.l);
 	merkle_tree_free(&tree);
+	free(ck);
 	return ret;
+}
+
+int node_cut_back(struct node *n, struct cc_err *e)
+{
+	return node_cut(n, 0, e);
+}
+
+int node_cut_to_final(struct node *n, struct cc_err *e)
+{
+	return node_cut(n, 1, e);
 }
 
 /* The sequencer: the one the state names, or the one a failover note named since. */
@@ -3166,6 +3257,17 @@ static void journal_clear(struct node *n)
 		zone_delta_free(n->journal[i]);
 	n->njournal = 0;
 	n->journal_gap = 1;
+}
+
+/* The log went back: the next zone is built whole, not by parts from one the log no longer
+ * leads to. */
+static void zone_forget(struct node *n)
+{
+	pthread_mutex_lock(&n->zone_mu);
+	zone_free(n->zone);
+	n->zone = NULL;
+	journal_clear(n);
+	pthread_mutex_unlock(&n->zone_mu);
 }
 
 /* Brings n->zone up to the in-memory ledger at epoch and returns a reference to it: by

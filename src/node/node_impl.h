@@ -225,6 +225,11 @@ void node_final_wake(struct node *n, int all);
  * (a failover appended elsewhere): drops them, from disk and memory, back to the checkpoint.
  * With follow_mu held. */
 int node_cut_back(struct node *n, struct cc_err *e);
+/* A node whose checkpointed entries a failover left behind (the new sequencer took a log
+ * without them): drops every entry beyond the last final checkpoint, which it holds again,
+ * and hands the proposals of the dropped entries to the sequencer through the outbox. Final
+ * entries are never dropped. With follow_mu held. */
+int node_cut_to_final(struct node *n, struct cc_err *e);
 /* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
 uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */

@@ -26,6 +26,7 @@ enum {
 	Q_OUTBOX_PUT,
 	Q_OUTBOX_FIRST,
 	Q_OUTBOX_DEL,
+	Q_PROP_CUT,
 	Q_COUNT
 };
 
@@ -57,6 +58,7 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(path, body, received) VALUES (?, ?, ?)",
     [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
+    [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
 };
 
 static const char store_outbox_schema[] =
@@ -360,14 +362,25 @@ out:
 	return ret;
 }
 
-int store_entries_cut(struct store *s, uint64_t from, struct cc_err *e)
+/* Runs q, a DELETE of the rows from index from on. */
+static int store_cut(struct store *s, int q, uint64_t from, const char *what, struct cc_err *e)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_ENTRY_CUT, e);
+	sqlite3_stmt *st = store_stmt(s, q, e);
 
 	if (st == NULL)
 		return CC_EIO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	return store_step_done(s, st, "remove entries", e);
+	return store_step_done(s, st, what, e);
+}
+
+int store_entries_cut(struct store *s, uint64_t from, struct cc_err *e)
+{
+	return store_cut(s, Q_ENTRY_CUT, from, "remove entries", e);
+}
+
+int store_proposals_cut(struct store *s, uint64_t from, struct cc_err *e)
+{
+	return store_cut(s, Q_PROP_CUT, from, "remove accepted proposals", e);
 }
 
 int store_meta_put(struct store *s, const char *key, const char *value, struct cc_err *e)

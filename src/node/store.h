@@ -73,6 +73,8 @@ typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);
 int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
 		    void *ctx, struct cc_err *e);
 void store_proposal_free(struct store_proposal *p);
+/* Forgets the proposals accepted into entries from on (a log cut back). */
+int store_proposals_cut(struct store *s, uint64_t from, struct cc_err *e);
 /* Calls fn with the id, status and log index (-1: none) of every proposal that is not
  * pending, in no particular order (stops at a non-zero result, returned). */
 typedef int (*store_final_fn)(void *ctx, const char *id, const char *status, int64_t idx);

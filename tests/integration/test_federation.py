@@ -2,6 +2,7 @@
 check every entry themselves and serve the same log, records and zone; a change given to any
 node reaches the sequencer and comes back to every node."""
 import os
+import signal
 import time
 
 import dns.message
@@ -294,6 +295,73 @@ def test_failover_by_quorum_loses_no_accepted_change(fed):
     _, _, net = cn.http.get("/v1/network")
     assert net["sequencer"] == "br" and net["following"] and net["alarm"] is None
     assert "failover: learnt from" in cn.log_text()
+
+
+def ds_ops(http, tld, tag):
+    """tld/<tld> as served, plus one DS whose digest carries tag."""
+    content = http.record(f"tld/{tld}")["content"]
+    return [("put", f"tld/{tld}", content + f"{tld}. 86400 IN DS 57724 8 2 {tag:064X}\n")]
+
+
+def test_deposed_sequencer_drops_what_never_became_final(fed):
+    """The sequencer checkpoints a change no witness saw (the others are frozen), and dies. The
+    others fail over and go on without it. Back, the deposed sequencer finds its checkpointed
+    entry left behind: it drops it (never final: nobody had promised it), keeps everything
+    final, follows the new sequencer, and hands the dropped proposal to it again, which
+    accepts it. No alarm: a failover is not a split view."""
+    net = fed.nodes["isoc"].http.get("/v1/network")[2]
+    old = net["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    seq = fed.nodes[old]
+    fed.wait_all(seq.tree_size())
+    size = seq.tree_size()
+    deadline = time.time() + 30
+    while seq.http.get("/v1/network")[2]["final_size"] < size:
+        assert time.time() < deadline, "the sequencer's log never became final"
+        time.sleep(0.1)
+    frozen = [fed.nodes[new].proc, fed.nodes[third].proc]
+    for p in frozen:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        st, left, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 30))
+        assert st == 201, left  # answered after a while, not final
+        assert seq.tree_size() == size + 1
+        assert not seq.http.record("tld/cn")["final"]
+        seq.kill()
+    finally:
+        for p in frozen:
+            p.send_signal(signal.SIGCONT)
+    try:
+        body = fed.body(fed.nodes[new].http, new,
+                        [("put", "network/sequencer", f"sequencer {new}\n")])
+        st, _, j = fed.nodes[third].http.post(
+            "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
+        assert st == 202 and j["sequencer"] == new, j
+        for m in [new, third]:
+            deadline = time.time() + 60
+            while fed.nodes[m].http.get("/v1/network")[2]["sequencer"] != new:
+                assert time.time() < deadline, f"{m} did not switch"
+                time.sleep(0.1)
+        assert fed.nodes[new].tree_size() == size + 1  # the note, where the change was
+        st, after, _ = fed.propose(fed.nodes[third].http, ["br"],
+                                   ds_ops(fed.nodes[third].http, "br", 31))
+        assert st == 201, after
+    finally:
+        fed.start(old)
+    # the dropped change comes back through the new sequencer: size + 3 in all
+    fed.wait_all(size + 3)
+    heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:3]) for m in NODES}
+    assert len(heads) == 1, heads
+    log = seq.log_text()
+    assert "dropped 1 entries beyond the last final checkpoint" in log, log[-3000:]
+    assert "1 proposals of theirs handed to the sequencer again" in log
+    for m in NODES:
+        _, _, n = fed.nodes[m].http.get("/v1/network")
+        assert n["sequencer"] == new and n["alarm"] is None, (m, n)
+        assert f"{30:064X}" in fed.nodes[m].http.record("tld/cn")["content"]
+        assert f"{31:064X}" in fed.nodes[m].http.record("tld/br")["content"]
+    st, _, p = seq.http.get(f"/v1/proposals/{left['id']}")
+    assert st == 200 and p["status"] == "accepted" and p["index"] == size + 2, p
 
 
 def test_verify_every_node(fed):

@@ -282,6 +282,16 @@ static void test_proposals(void **state)
 	memset(&ids, 0, sizeof(ids));
 	assert_int_equal(store_proposals(s, "rejected", 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "");
+
+	/* A log cut back to 42 forgets what was accepted at 42 and after, nothing else. */
+	prop_set(&p, "eeee", "accepted", 110);
+	p.idx = 41;
+	assert_int_equal(store_proposal_put(s, &p, &e), 0);
+	assert_int_equal(store_proposals_cut(s, 42, &e), 0);
+	assert_int_equal(store_proposal_get(s, "aaaa", &got, &e), CC_ENOENT);
+	memset(&ids, 0, sizeof(ids));
+	assert_int_equal(store_proposals(s, NULL, 10, list_ids, &ids, &e), 0);
+	assert_string_equal(ids.all, "eeee bbbb cccc");
 	store_close(s);
 }
 
