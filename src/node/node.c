@@ -1699,9 +1699,16 @@ out:
 
 /* ---- the timer (committer thread, exclusive lock) ---- */
 
+static int node_decides(const struct node *n);
+
 static void node_sweep(struct node *n)
 {
 	int64_t now = node_now(n);
+
+	/* Proposals are the sequencer's to decide: a node that follows appends nothing of its
+	 * own (its pending ones go to the sequencer, node_hand_on). */
+	if (!node_decides(n))
+		return;
 
 	for (size_t i = 0; i < n->props.cap; i++) {
 		struct node_prop *np = n->props.slot[i].key ? n->props.slot[i].val : NULL;
@@ -2234,6 +2241,81 @@ int node_cut_back(struct node *n, struct cc_err *e)
 int node_cut_to_final(struct node *n, struct cc_err *e)
 {
 	return node_cut(n, 1, e);
+}
+
+/* Queues one pending proposal for the sequencer: the proposal with every approval, then each
+ * objection. Under the lock (shared). */
+static int hand_on_one(struct node *n, struct store *s, const struct node_prop *np, int64_t now,
+		       struct cc_err *e)
+{
+	struct cbuf note = CBUF_INIT, path = CBUF_INIT;
+	int ret = cbuf_put(&note, np->p.body, np->p.body_len) < 0 || cbuf_putc(&note, '\n') < 0
+		      ? CC_ENOMEM
+		      : 0;
+
+	for (size_t i = 0; ret == 0 && i < np->nsigs; i++)
+		ret = note_format_sig(&np->sigs[i].sig, &note);
+	if (ret == 0)
+		ret = store_outbox_put(s, "/v1/proposals", note.p, note.len, now, e);
+	if (ret == 0 && np->nobjs > 0 &&
+	    cbuf_printf(&path, "/v1/proposals/%s/objections", np->p.id) < 0)
+		ret = CC_ENOMEM;
+	for (size_t i = 0; ret == 0 && i < np->nobjs; i++) {
+		cbuf_reset(&note);
+		if (objection_text(&note, n->origin, np->p.id) < 0 || cbuf_putc(&note, '\n') < 0 ||
+		    note_format_sig(&np->objs[i].sig, &note) < 0)
+			ret = CC_ENOMEM;
+		else
+			ret = store_outbox_put(s, path.p, note.p, note.len, now, e);
+	}
+	if (ret == 0)
+		ret = store_proposal_forget_pending(s, np->p.id, e);
+	if (ret == CC_ENOMEM)
+		cc_fail(e, ret, "out of memory");
+	cbuf_free(&note);
+	cbuf_free(&path);
+	return ret;
+}
+
+int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
+{
+	struct node_prop **v = NULL;
+	size_t nv = 0;
+	int ret = 0;
+
+	node_rdlock(n);
+	if (!node_decides(n) && n->props.n > 0 && (v = calloc(n->props.n, sizeof(*v))) != NULL)
+		for (size_t i = 0; i < n->props.cap; i++) {
+			struct node_prop *np = n->props.slot[i].key ? n->props.slot[i].val : NULL;
+
+			if (np && np->status == PS_PENDING)
+				v[nv++] = prop_ref(np);
+		}
+	if (nv > 0 && (ret = store_begin(s, e)) == 0) {
+		/* A follower's pending proposals change no more (requests go to the sequencer):
+		 * read under the shared lock, they are what the store holds. */
+		for (size_t i = 0; ret == 0 && i < nv; i++)
+			ret = hand_on_one(n, s, v[i], (int64_t)time(NULL), e);
+		if (ret == 0)
+			ret = store_commit(s, e);
+		else
+			store_rollback(s);
+	}
+	node_unlock(n);
+	if (nv > 0 && ret == 0) {
+		node_wrlock(n);
+		for (size_t i = 0; i < nv; i++)
+			if (map_get(&n->props, v[i]->p.id) == v[i]) {
+				map_del(&n->props, v[i]->p.id);
+				prop_unref(v[i]);
+			}
+		node_unlock(n);
+		node_log("%zu pending proposals handed to the sequencer: this node follows it", nv);
+	}
+	for (size_t i = 0; i < nv; i++)
+		prop_unref(v[i]);
+	free(v);
+	return ret < 0 ? ret : (int)(nv > 0);
 }
 
 /* The sequencer: the one the state names, or the one a failover note named since. */
@@ -2800,26 +2882,32 @@ int node_final(struct node *n, struct cbuf *out)
 	return ret;
 }
 
+/* Whether this node decides proposals now: it is the sequencer the log names (a node a
+ * failover named decides once the log holds the note), or the network names none. Under the
+ * lock. */
+static int node_decides(const struct node *n)
+{
+	const char *seq = node_seq_id(n);
+
+	if (n->alarm != NULL)
+		return 0;
+	return seq[0] == '\0' ||
+	       (strcmp(seq, n->conf.member) == 0 && strcmp(ledger_sequencer(n->ledger), seq) == 0);
+}
+
 int node_role(struct node *n, char *url, size_t cap)
 {
 	const struct ledger_node *sn;
 	const char *seq;
-	int role;
+	int role = NODE_STANDS_BY;
 
 	node_rdlock(n);
 	seq = node_seq_id(n);
-	if (n->alarm != NULL)
-		role = NODE_STANDS_BY;
-	else if (seq[0] == '\0')
+	if (node_decides(n))
 		role = NODE_DECIDES;
-	else if (strcmp(seq, n->conf.member) == 0)
-		/* named by a failover the log does not hold yet: the takeover appends first */
-		role =
-		    strcmp(ledger_sequencer(n->ledger), seq) == 0 ? NODE_DECIDES : NODE_STANDS_BY;
-	else if ((sn = ledger_node(n->ledger, seq)) != NULL)
+	else if (n->alarm == NULL && strcmp(seq, n->conf.member) != 0 &&
+		 (sn = ledger_node(n->ledger, seq)) != NULL)
 		role = NODE_FOLLOWS, snprintf(url, cap, "%s", sn->url);
-	else
-		role = NODE_STANDS_BY;
 	node_unlock(n);
 	return role;
 }

@@ -230,6 +230,10 @@ int node_cut_back(struct node *n, struct cc_err *e);
  * and hands the proposals of the dropped entries to the sequencer through the outbox. Final
  * entries are never dropped. With follow_mu held. */
 int node_cut_to_final(struct node *n, struct cc_err *e);
+/* A node that does not decide proposals (it follows a sequencer) hands the pending ones it
+ * holds (it decided before a failover) to the sequencer: each goes to the outbox in s with
+ * its approvals and objections, and leaves this node. 1 when some went, 0 when none. */
+int node_hand_on(struct node *n, struct store *s, struct cc_err *e);
 /* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
 uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */

@@ -297,6 +297,9 @@ static void *peer_follower(void *arg)
 			wait = PEER_RETRY_MS;
 			continue;
 		}
+		/* a deposed sequencer's pending proposals are the new one's to decide */
+		if (node_hand_on(p->n, p->st, &e) < 0)
+			peer_complain(last, sizeof(last), "pending proposals", e.msg);
 		while ((ret = peer_outbox_one(p, h, &e)) == 1)
 			;
 		if (ret < 0) {

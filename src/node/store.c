@@ -27,6 +27,7 @@ enum {
 	Q_OUTBOX_FIRST,
 	Q_OUTBOX_DEL,
 	Q_PROP_CUT,
+	Q_PROP_FORGET,
 	Q_COUNT
 };
 
@@ -59,6 +60,7 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
     [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
+    [Q_PROP_FORGET] = "DELETE FROM proposals WHERE id = ? AND status = 'pending'",
 };
 
 static const char store_outbox_schema[] =
@@ -381,6 +383,16 @@ int store_entries_cut(struct store *s, uint64_t from, struct cc_err *e)
 int store_proposals_cut(struct store *s, uint64_t from, struct cc_err *e)
 {
 	return store_cut(s, Q_PROP_CUT, from, "remove accepted proposals", e);
+}
+
+int store_proposal_forget_pending(struct store *s, const char *id, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_PROP_FORGET, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "forget a pending proposal", e);
 }
 
 int store_meta_put(struct store *s, const char *key, const char *value, struct cc_err *e)

@@ -75,6 +75,8 @@ int store_proposals(struct store *s, const char *status, size_t limit, store_pro
 void store_proposal_free(struct store_proposal *p);
 /* Forgets the proposals accepted into entries from on (a log cut back). */
 int store_proposals_cut(struct store *s, uint64_t from, struct cc_err *e);
+/* Forgets a pending proposal (handed to another node); a decided one stays. */
+int store_proposal_forget_pending(struct store *s, const char *id, struct cc_err *e);
 /* Calls fn with the id, status and log index (-1: none) of every proposal that is not
  * pending, in no particular order (stops at a non-zero result, returned). */
 typedef int (*store_final_fn)(void *ctx, const char *id, const char *status, int64_t idx);

@@ -308,7 +308,8 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     others fail over and go on without it. Back, the deposed sequencer finds its checkpointed
     entry left behind: it drops it (never final: nobody had promised it), keeps everything
     final, follows the new sequencer, and hands the dropped proposal to it again, which
-    accepts it. No alarm: a failover is not a split view."""
+    accepts it; the proposal that waited for approvals there goes to the new sequencer too.
+    No alarm: a failover is not a split view."""
     net = fed.nodes["isoc"].http.get("/v1/network")[2]
     old = net["sequencer"]
     new, third = [m for m in NODES if m != old][:2]
@@ -319,6 +320,10 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     while seq.http.get("/v1/network")[2]["final_size"] < size:
         assert time.time() < deadline, "the sequencer's log never became final"
         time.sleep(0.1)
+    # a gTLD change waiting for approvals: only the sequencer holds it
+    org = fed.body(seq.http, "br", ds_ops(seq.http, "org", 32))
+    st, _, waiting = seq.http.post("/v1/proposals", note(org, fed.keys["br"]))
+    assert st == 202 and waiting["status"] == "pending", waiting
     frozen = [fed.nodes[new].proc, fed.nodes[third].proc]
     for p in frozen:
         p.send_signal(signal.SIGSTOP)
@@ -362,6 +367,20 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
         assert f"{31:064X}" in fed.nodes[m].http.record("tld/br")["content"]
     st, _, p = seq.http.get(f"/v1/proposals/{left['id']}")
     assert st == 200 and p["status"] == "accepted" and p["index"] == size + 2, p
+    # the pending proposal went to the new sequencer, which gathers its approvals
+    assert "1 pending proposals handed to the sequencer" in log
+    pid = waiting["id"]
+    deadline = time.time() + 30
+    while fed.nodes[new].http.get(f"/v1/proposals/{pid}")[0] != 200:
+        assert time.time() < deadline, "the pending proposal never reached the new sequencer"
+        time.sleep(0.1)
+    for m in ["cn", "za", "isoc"]:
+        st, _, j = fed.nodes[third].http.post(f"/v1/proposals/{pid}/signatures",
+                                              note(org, fed.keys[m]))
+    assert st == 201 and j["status"] == "accepted", j
+    fed.wait_all(j["index"] + 1)
+    for m in NODES:
+        assert f"{32:064X}" in fed.nodes[m].http.record("tld/org")["content"]
 
 
 def test_verify_every_node(fed):
