@@ -720,7 +720,20 @@ static int prop_json(const struct node_prop *np, const struct ledger_verdict *v,
 	body_end = out->len;
 	jw_raw(&w, ",\"note\":");
 	prop_json_note(&w, np, body_at, body_end, body_ok);
-	jw_raw(&w, "}");
+	/* each objection note whole, so that anyone (a node taking over) can check it again */
+	jw_raw(&w, ",\"objections\":[");
+	for (size_t i = 0; i < np->nobjs && w.err == 0; i++) {
+		struct cbuf o = CBUF_INIT;
+
+		if (objection_text(&o, np->p.origin, np->p.id) < 0 || cbuf_putc(&o, '\n') < 0 ||
+		    note_format_sig(&np->objs[i].sig, &o) < 0)
+			w.err = CC_ENOMEM;
+		if (i)
+			jw_raw(&w, ",");
+		jw_strn(&w, o.p ? o.p : "", o.len);
+		cbuf_free(&o);
+	}
+	jw_raw(&w, "]}");
 	return w.err;
 }
 
@@ -3051,6 +3064,10 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 	json_object_set_new(o, "witness_quorum", json_string(ledger_witness_quorum(n->ledger)));
 	json_object_set_new(o, "witness_need", json_integer(ledger_witness_need(n->ledger)));
 	json_object_set_new(o, "final_size", json_integer((json_int_t)n->final_size));
+	json_object_set_new(o, "pending_copied",
+			    json_integer((json_int_t)atomic_load(&n->pending_copied)));
+	json_object_set_new(o, "pending_copied_at",
+			    json_integer((json_int_t)atomic_load(&n->pending_copied_at)));
 	for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
 		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
 

@@ -132,6 +132,8 @@ struct node {
 	unsigned nrecent;			/* checkpoints kept so far */
 	char *mirrors[NODE_MIRRORS_MAX];	/* --mirror URLs, read first when following */
 	int nmirrors;				/* used */
+	_Atomic size_t pending_copied;		/* the sequencer's pending proposals copied */
+	_Atomic int64_t pending_copied_at;	/* when that list was asked for, last */
 	_Atomic uint64_t final_known;		/* final_size, readable without the lock */
 	pthread_mutex_t fin_mu;			/* guards fin_head */
 	struct node_waiter *fin_head; /* on a sequencer of nodes: answers held until final */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/ledger.h"
+#include "core/sha256.h"
 #include "node/conf.h"
 #include "node/failover.h"
 #include "node/follow.h"
@@ -18,13 +19,15 @@
 #include "node/store.h"
 #include "node/witness.h"
 
-#define PEER_POLL_MS	 500	/* the sequencer's checkpoint is looked at this often */
-#define PEER_RETRY_MS	 1000	/* after a failed round or an unreachable sequencer */
-#define PEER_CONNECT_MS	 2000	/* to connect to a peer */
-#define PEER_REQUEST_MS	 30000	/* a forwarded request, whole (a batch takes a while) */
-#define PEER_CATCHUP_MS	 600000 /* a follow round's transfers, whole */
-#define PEER_READBACK_MS 10000	/* a forwarded change waits this long to be held here */
-#define PEER_LOOK_SEC	 2	/* how often a node looks at what the other nodes see */
+#define PEER_POLL_MS	  500		 /* the sequencer's checkpoint is looked at this often */
+#define PEER_RETRY_MS	  1000		 /* after a failed round or an unreachable sequencer */
+#define PEER_CONNECT_MS	  2000		 /* to connect to a peer */
+#define PEER_REQUEST_MS	  30000		 /* a forwarded request, whole (a batch takes a while) */
+#define PEER_CATCHUP_MS	  600000	 /* a follow round's transfers, whole */
+#define PEER_READBACK_MS  10000		 /* a forwarded change waits this long to be held here */
+#define PEER_LOOK_SEC	  2		 /* how often a node looks at what the other nodes see */
+#define PEER_PENDING_MAX  (16u << 20)	 /* the sequencer's pending proposals, as JSON */
+#define PEER_PENDING_META "pending_copy" /* where a follower keeps them (store meta) */
 
 #define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
 #define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
@@ -54,6 +57,7 @@ struct peer {
 	int ncos;				  /* cosigners started */
 	pthread_mutex_t st_mu;			  /* guards st */
 	struct store *st;			  /* the outbox: a connection of its own */
+	unsigned char pending_sum[SHA256_DIGEST]; /* of the copy of pending proposals kept */
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -267,13 +271,49 @@ static void peer_cosigners(struct peer *p)
 	}
 }
 
+/* Keeps a copy of the proposals waiting at the sequencer for approvals: they live there
+ * alone, and a failover to this node must not lose them (peer_takeover submits them again,
+ * checking everything anew). Written only when it changed. */
+static void peer_copy_pending(struct peer *p, struct http *h)
+{
+	unsigned char sum[SHA256_DIGEST];
+	struct http_resp r = {0};
+	struct cc_err e = {0};
+	int64_t asked = (int64_t)time(NULL);
+
+	if (http_get(h, "/v1/proposals?status=pending", PEER_PENDING_MAX, &r, &e) == 0 &&
+	    cbuf_putc(&r.body, '\0') == 0) {
+		sha256_digest(r.body.p, r.body.len, sum);
+		pthread_mutex_lock(&p->st_mu);
+		if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {
+			json_t *j = json_loadb(r.body.p, r.body.len - 1, 0, NULL);
+			json_t *list = json_object_get(j, "proposals");
+
+			/* only a list is worth keeping; its entries are checked when used */
+			if (json_is_array(list) &&
+			    store_meta_put(p->st, PEER_PENDING_META, r.body.p, &e) == 0) {
+				memcpy(p->pending_sum, sum, sizeof(sum));
+				atomic_store(&p->n->pending_copied, json_array_size(list));
+			} else if (json_is_array(list)) {
+				node_log("warning: the sequencer's pending proposals not kept: %s",
+					 e.msg);
+			}
+			json_decref(j);
+		}
+		if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0)
+			atomic_store(&p->n->pending_copied_at, asked);
+		pthread_mutex_unlock(&p->st_mu);
+	}
+	http_resp_free(&r);
+}
+
 static void *peer_follower(void *arg)
 {
 	struct peer *p = arg;
 	struct http *h = NULL;
 	char url[NODE_URL_MAX + 1], last[512] = "";
 	long wait = 0; /* a node that starts looks at once: it may be far behind */
-	time_t next_look = 0;
+	time_t next_look = 0, next_copy = 0;
 	int following;
 
 	for (;;) {
@@ -298,7 +338,10 @@ static void *peer_follower(void *arg)
 			continue;
 		}
 		/* a deposed sequencer's pending proposals are the new one's to decide */
-		if (node_hand_on(p->n, p->st, &e) < 0)
+		pthread_mutex_lock(&p->st_mu);
+		ret = node_hand_on(p->n, p->st, &e);
+		pthread_mutex_unlock(&p->st_mu);
+		if (ret < 0)
 			peer_complain(last, sizeof(last), "pending proposals", e.msg);
 		while ((ret = peer_outbox_one(p, h, &e)) == 1)
 			;
@@ -311,6 +354,10 @@ static void *peer_follower(void *arg)
 			ret = follow_sync(p->n, url, r.body.p, r.body.len, 0, &e);
 		else if (r.status == 0 && peer_from_others(p) == 0)
 			ret = 0; /* the sequencer is away: another node had what it had */
+		if (ret >= 0 && time(NULL) >= next_copy) {
+			peer_copy_pending(p, h);
+			next_copy = time(NULL) + PEER_LOOK_SEC;
+		}
 		/* how final the log is: the sequencer knows first */
 		if (ret >= 0 && node_final_behind(p->n) &&
 		    http_get(h, "/v1/final", HTTP_MAX_SMALL, &r, &e) == 0)
@@ -492,14 +539,82 @@ static void sync_done(struct node_waiter *w)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* A change made here by a thread of ours, waited for until it is answered: a proposal, or
+ * (id given) an objection to proposal id. */
+static void peer_change(struct peer *p, const char *id, const char *body, size_t len,
+			struct node_reply *r)
+{
+	struct sync_waiter sw = {
+	    {sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	int later = id ? node_object(p->n, id, body, len, &sw.w, r)
+		       : node_submit(p->n, body, len, &sw.w, r);
+
+	if (later == 1) {
+		pthread_mutex_lock(&sw.mu);
+		while (!sw.done)
+			pthread_cond_wait(&sw.cv, &sw.mu);
+		pthread_mutex_unlock(&sw.mu);
+	}
+}
+
+/* The node a failover named, sequencing now: the proposals that waited at the deposed
+ * sequencer (the copy peer_copy_pending kept) are submitted here again, with their
+ * objections; each is checked as any new one. */
+static void peer_adopt_pending(struct peer *p)
+{
+	struct cbuf copy = CBUF_INIT;
+	json_t *j = NULL, *v, *o;
+	size_t i, k, taken = 0, all = 0;
+
+	pthread_mutex_lock(&p->st_mu);
+	if (store_meta_get(p->st, PEER_PENDING_META, &copy, NULL) == 0 &&
+	    store_meta_put(p->st, PEER_PENDING_META, "", NULL) == 0) {
+		memset(p->pending_sum, 0, sizeof(p->pending_sum));
+		atomic_store(&p->n->pending_copied, 0);
+	}
+	pthread_mutex_unlock(&p->st_mu);
+	if (copy.len == 0 || (j = json_loadb(copy.p, copy.len, 0, NULL)) == NULL)
+		goto out;
+	json_array_foreach(json_object_get(j, "proposals"), i, v)
+	{
+		const char *id = json_string_value(json_object_get(v, "id"));
+		json_t *note = json_object_get(v, "note");
+		struct node_reply r = {0};
+
+		if (id == NULL || !json_is_string(note) || json_string_length(note) == 0)
+			continue;
+		all++;
+		peer_change(p, NULL, json_string_value(note), json_string_length(note), &r);
+		if (r.status == NODE_ACCEPTED || r.status == NODE_CREATED)
+			taken++;
+		else
+			node_log("failover: proposal %.16s not taken over: %s", id,
+				 r.status < 0 ? r.err.msg : "known here already");
+		node_reply_free(&r);
+		json_array_foreach(json_object_get(v, "objections"), k, o)
+		{
+			struct node_reply ro = {0};
+
+			if (json_is_string(o))
+				peer_change(p, id, json_string_value(o), json_string_length(o),
+					    &ro);
+			node_reply_free(&ro);
+		}
+	}
+	node_log("failover: %zu of the %zu proposals that waited at the deposed sequencer taken "
+		 "over",
+		 taken, all);
+out:
+	json_decref(j);
+	cbuf_free(&copy);
+}
+
 /* This node is the one a failover named: it takes the longest log the other nodes hold of
  * the deposed sequencer (what it answered is final, so some node holds it), then appends the
  * note and sequences from there. */
 static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc_err *e)
 {
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
-	struct sync_waiter sw = {
-	    {sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 	struct node_reply r = {0};
 	struct http *h = NULL;
 	int ret;
@@ -517,17 +632,14 @@ static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc
 		h = NULL;
 	}
 	node_log("failover: appending the note at log size %" PRIu64, node_size(p->n));
-	if (node_submit(p->n, note, len, &sw.w, &r) == 1) {
-		pthread_mutex_lock(&sw.mu);
-		while (!sw.done)
-			pthread_cond_wait(&sw.cv, &sw.mu);
-		pthread_mutex_unlock(&sw.mu);
-	}
+	peer_change(p, NULL, note, len, &r);
 	ret = r.status == NODE_CREATED ? 0 : r.status < 0 ? r.status : CC_ECONFLICT;
 	if (ret < 0)
 		cc_fail(e, ret, "the failover note was not appended: %s",
 			r.status < 0 ? r.err.msg : "it did not pass");
 	node_reply_free(&r);
+	if (ret == 0)
+		peer_adopt_pending(p);
 	return ret;
 }
 

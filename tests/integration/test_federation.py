@@ -303,6 +303,14 @@ def ds_ops(http, tld, tag):
     return [("put", f"tld/{tld}", content + f"{tld}. 86400 IN DS 57724 8 2 {tag:064X}\n")]
 
 
+def fail_over(fed, to, via):
+    """A failover note naming to, signed by 4 of the 5 members, given to node via."""
+    body = fed.body(fed.nodes[to].http, to, [("put", "network/sequencer", f"sequencer {to}\n")])
+    st, _, j = fed.nodes[via].http.post(
+        "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
+    assert st == 202 and j["sequencer"] == to, j
+
+
 def test_deposed_sequencer_drops_what_never_became_final(fed):
     """The sequencer checkpoints a change no witness saw (the others are frozen), and dies. The
     others fail over and go on without it. Back, the deposed sequencer finds its checkpointed
@@ -337,11 +345,7 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
         for p in frozen:
             p.send_signal(signal.SIGCONT)
     try:
-        body = fed.body(fed.nodes[new].http, new,
-                        [("put", "network/sequencer", f"sequencer {new}\n")])
-        st, _, j = fed.nodes[third].http.post(
-            "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
-        assert st == 202 and j["sequencer"] == new, j
+        fail_over(fed, new, third)
         for m in [new, third]:
             deadline = time.time() + 60
             while fed.nodes[m].http.get("/v1/network")[2]["sequencer"] != new:
@@ -381,6 +385,53 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     fed.wait_all(j["index"] + 1)
     for m in NODES:
         assert f"{32:064X}" in fed.nodes[m].http.record("tld/org")["content"]
+
+
+def test_failover_keeps_proposals_waiting_for_approvals(fed):
+    """A gTLD change waits at the sequencer for approvals, with an objection. Every follower
+    keeps a copy of what waits there; the sequencer dies for good; the node the failover
+    names takes the change over, objection included, and gathers the rest of its approvals."""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    seq = fed.nodes[old]
+    org = fed.body(seq.http, "za", ds_ops(seq.http, "org", 33))
+    st, _, waiting = fed.nodes[third].http.post("/v1/proposals", note(org, fed.keys["za"]))
+    assert st == 202 and waiting["status"] == "pending", waiting
+    pid = waiting["id"]
+    objection = f"concord objection v1\norigin {ORIGIN}\nproposal {pid}\n"
+    st, _, j = fed.nodes[third].http.post(f"/v1/proposals/{pid}/objections",
+                                          note(objection, fed.keys["de"]))
+    assert st == 200 and j["objectors"] == ["de"], j
+    objected = int(time.time())
+    deadline = time.time() + 30
+    while True:  # a copy asked for after the objection was taken
+        copy = fed.nodes[new].http.get("/v1/network")[2]
+        if copy["pending_copied_at"] > objected:
+            break
+        assert time.time() < deadline, f"{new} keeps no copy of the pending proposals"
+        time.sleep(0.1)
+    assert copy["pending_copied"] == 1, copy
+    seq.kill()
+    try:
+        fail_over(fed, new, third)
+        deadline = time.time() + 60
+        while fed.nodes[new].http.get(f"/v1/proposals/{pid}")[0] != 200:
+            assert time.time() < deadline, "the new sequencer never took the proposal over"
+            time.sleep(0.1)
+        st, _, p = fed.nodes[third].http.get(f"/v1/proposals/{pid}")
+        assert st == 200 and p["status"] == "pending" and p["objectors"] == ["de"], p
+        assert "1 of the 1 proposals that waited at the deposed sequencer taken over" in \
+            fed.nodes[new].log_text()
+        for m in ["cn", "br", "isoc"]:
+            st, _, j = fed.nodes[third].http.post(f"/v1/proposals/{pid}/signatures",
+                                                  note(org, fed.keys[m]))
+        assert st == 201 and j["status"] == "accepted", j
+        fed.wait_all(j["index"] + 1, [new, third])
+    finally:
+        fed.start(old)
+    fed.wait_all(fed.nodes[new].tree_size())
+    for m in NODES:
+        assert f"{33:064X}" in fed.nodes[m].http.record("tld/org")["content"]
 
 
 def test_verify_every_node(fed):
