@@ -389,8 +389,11 @@ def test_an_equivocating_sequencer_is_caught_and_proved(fed):
         netns.CONCORDD = saved
         del os.environ["CONCORD_EQUIVOCATE"]
     net = fed.network(NEXT)
+    # isoc may be shown the other tree at once (the checkpoint the sequencer asks it to
+    # cosign when it starts, and the sequencer then takes isoc's proof against itself) or
+    # with this change
     st, j, _ = change(fed, NEXT, "za", 500)
-    assert st == 201, j
+    assert st == 201 or (st == 503 and fed.network(NEXT)["alarm"] is not None), j
     fed.wait(lambda: f"isoc raised no alarm\n{tail(fed.nodes['isoc'])}",
              lambda: fed.network("isoc")["alarm"] is not None)
     st, _, alarm = fed.nodes["isoc"].http.get("/v1/alarm")
