@@ -236,6 +236,11 @@ int node_cut_to_final(struct node *n, struct cc_err *e);
  * holds (it decided before a failover) to the sequencer: each goes to the outbox in s with
  * its approvals and objections, and leaves this node. 1 when some went, 0 when none. */
 int node_hand_on(struct node *n, struct store *s, struct cc_err *e);
+/* The zone (publish.c): the journal of versions not yet handed to the DNS server dropped
+ * (under zone_mu); the zone forgotten, so that the next one is built whole (the log went
+ * back). */
+void node_journal_clear(struct node *n);
+void node_zone_forget(struct node *n);
 /* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
 uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
 /* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
