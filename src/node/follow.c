@@ -190,7 +190,8 @@ static int follow_left_behind(struct node *n, int flags)
 	char *held = NULL;
 	int behind = 0;
 
-	if (flags & (FOLLOW_FINAL | FOLLOW_TAKEOVER))
+	/* a mirror that serves another log is at fault, not the log this node holds */
+	if (flags & (FOLLOW_FINAL | FOLLOW_TAKEOVER | FOLLOW_MIRROR))
 		return 0;
 	node_rdlock(n);
 	if (ledger_witness_need(n->ledger) > 0 && n->final_ck != NULL &&
@@ -467,7 +468,7 @@ int follow_sync(struct node *n, const char *sequencer, const char *ck, size_t ck
 	for (int i = 0; i < n->nmirrors; i++) {
 		struct cc_err me = {0};
 
-		ret = follow_round(n, n->mirrors[i], ck, cklen, flags, &me);
+		ret = follow_round(n, n->mirrors[i], ck, cklen, flags | FOLLOW_MIRROR, &me);
 		if (ret >= 0 || ret == CC_EPERM) {
 			if (ret == CC_EPERM)
 				*e = me;

@@ -16,6 +16,7 @@
 #define FOLLOW_ROUND_MAX (1 << 22) /* entries one round takes: 128 MB of leaf hashes */
 #define FOLLOW_CUT	 4	   /* (internal) unconfirmed entries were dropped already */
 #define FOLLOW_FINAL	 8	   /* (internal) entries beyond the last final one were dropped */
+#define FOLLOW_MIRROR	 16	   /* (internal) the source is a mirror, not the sequencer */
 #define FOLLOW_TRY	 2	   /* give up at once when a round is in progress */
 #define FOLLOW_TAKEOVER	 1	   /* the node a failover named takes the deposed sequencer's log */
 

@@ -2061,9 +2061,10 @@ void node_stop(struct node *n)
 
 /* ---- open and close ---- */
 
-struct replay {		  /* state of the startup replay */
-	struct node *n;	  /* the node */
-	struct cc_err *e; /* where to report */
+struct replay {			    /* state of the startup replay */
+	struct node *n;		    /* the node */
+	struct cc_err *e;	    /* where to report */
+	struct node_finals *finals; /* decided proposals go there (NULL: n->finals) */
 };
 
 static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
@@ -2132,6 +2133,8 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	struct merkle_tree tree, old_tree;
 	struct rebuild rb = {NULL, &tree};
 	struct resubmit rs = {NULL, (int64_t)time(NULL), 0, e};
+	struct node_finals finals = {0};
+	struct replay rp = {n, e, &finals};
 	struct ledger *old;
 	struct store *s = NULL;
 	char path[CONF_PATH_MAX], *ck = NULL;
@@ -2167,7 +2170,15 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		goto out;
 	}
 	if ((ret = conf_path(path, n->dir, CONF_DB_FILE, e)) < 0 ||
-	    (ret = store_open(&s, path, 0, e)) < 0 || (ret = store_begin(s, e)) < 0)
+	    (ret = store_open(&s, path, 0, e)) < 0)
+		goto out;
+	/* The entries kept do not change: replayed with no transaction open, which would keep
+	 * the committer from writing meanwhile. */
+	if ((ret = store_entries(s, 0, keep, rebuild_entry, &rb, e)) < 0) {
+		cc_fail(e, ret, "the log held does not replay");
+		goto out;
+	}
+	if ((ret = store_begin(s, e)) < 0)
 		goto out;
 	open = 1;
 	rs.s = s;
@@ -2175,18 +2186,25 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	 * the sequencer again change together or not at all. */
 	if (to_final && ((ret = store_entries(s, keep, had - keep, resubmit_entry, &rs, e)) < 0 ||
 			 (ret = store_meta_put(s, "checkpoint", ck, e)) < 0 ||
-			 (ret = store_proposals_cut(s, keep, e)) < 0))
+			 (ret = store_proposals_cut(s, keep, e)) < 0 ||
+			 (ret = store_proposal_finals(s, reload_final, &rp, e)) < 0))
 		goto out;
 	if ((ret = store_entries_cut(s, keep, e)) < 0)
 		goto out;
-	if ((ret = store_entries(s, 0, keep, rebuild_entry, &rb, e)) < 0) {
-		cc_fail(e, ret, "the log held does not replay");
+	node_wrlock(n);
+	/* Nothing may have moved since it was read: a checkpoint that became final meanwhile
+	 * (a late cosignature) is not dropped. */
+	if (ledger_size(n->ledger) != had || n->batch.nentries != 0 ||
+	    keep != (to_final ? n->final_size : n->pub_size)) {
+		node_unlock(n);
+		ret = cc_fail(e, CC_EIO, "the log moved while it was cut back: taken again later");
 		goto out;
 	}
-	if ((ret = store_commit(s, e)) < 0)
+	if ((ret = store_commit(s, e)) < 0) {
+		node_unlock(n);
 		goto out;
+	}
 	open = 0;
-	node_wrlock(n);
 	old = n->ledger;
 	old_tree = n->tree;
 	n->ledger = rb.l;
@@ -2198,6 +2216,8 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	n->batch.followed = 0;
 	free(n->batch.checkpoint);
 	n->batch.checkpoint = NULL;
+	/* checkpoints of the dropped entries, kept for late cosignatures, are gone with them */
+	witness_forget_recent(n);
 	if (to_final) {
 		free(n->checkpoint);
 		n->checkpoint = ck;
@@ -2205,13 +2225,8 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		n->pub_size = keep;
 		/* the accepted proposals of the dropped entries are asked for again */
 		free(n->finals.v);
-		memset(&n->finals, 0, sizeof(n->finals));
-		{
-			struct replay rp = {n, e};
-
-			if (store_proposal_finals(s, reload_final, &rp, e) < 0)
-				node_log("warning: decided proposals not reloaded: %s", e->msg);
-		}
+		n->finals = finals;
+		memset(&finals, 0, sizeof(finals));
 		pthread_mutex_lock(&n->dur_mu);
 		n->durable = keep;
 		pthread_cond_broadcast(&n->dur_cond);
@@ -2222,24 +2237,25 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	node_unlock(n);
 	ledger_free(old);
 	merkle_tree_free(&old_tree);
-	if (to_final) {
-		node_zone_forget(n);
+	/* the zone may have shown the dropped entries: the next one is built whole */
+	node_zone_forget(n);
+	if (to_final)
 		node_log("dropped %" PRIu64
 			 " entries beyond the last final checkpoint (size %" PRIu64
 			 "): they never became final and the network's log went another way; %zu "
 			 "proposals of theirs handed to the sequencer again",
 			 had - keep, keep, rs.count);
-	} else {
+	else
 		node_log("dropped the entries beyond the checkpoint (size %" PRIu64
 			 "): the sequencer's log went another way",
 			 keep);
-	}
 out:
 	if (open)
 		store_rollback(s);
 	store_close(s);
 	ledger_free(rb.l);
 	merkle_tree_free(&tree);
+	free(finals.v);
 	free(ck);
 	return ret;
 }
@@ -2254,10 +2270,49 @@ int node_cut_to_final(struct node *n, struct cc_err *e)
 	return node_cut(n, 1, e);
 }
 
-/* Queues one pending proposal for the sequencer: the proposal with every approval, then each
+struct hand_on {		  /* what a node hands to the sequencer */
+	struct cbuf *path, *body; /* outbox requests */
+	size_t n, cap;		  /* used, allocated */
+};
+
+static int hand_on_add(struct hand_on *h, const char *path, struct cbuf *body)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		struct cbuf *p = realloc(h->path, cap * sizeof(*p)), *b;
+
+		if (p == NULL)
+			return CC_ENOMEM;
+		h->path = p;
+		if ((b = realloc(h->body, cap * sizeof(*b))) == NULL)
+			return CC_ENOMEM;
+		h->body = b;
+		h->cap = cap;
+	}
+	h->path[h->n] = (struct cbuf)CBUF_INIT;
+	if (cbuf_puts(&h->path[h->n], path) < 0) {
+		cbuf_free(&h->path[h->n]);
+		return CC_ENOMEM;
+	}
+	/* the body is taken, not copied */
+	h->body[h->n++] = *body;
+	*body = (struct cbuf)CBUF_INIT;
+	return 0;
+}
+
+static void hand_on_free(struct hand_on *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		cbuf_free(&h->path[i]);
+		cbuf_free(&h->body[i]);
+	}
+	free(h->path);
+	free(h->body);
+}
+
+/* One pending proposal for the sequencer: the proposal with every approval, then each
  * objection. Under the lock (shared). */
-static int hand_on_one(struct node *n, struct store *s, const struct node_prop *np, int64_t now,
-		       struct cc_err *e)
+static int hand_on_one(const struct node *n, const struct node_prop *np, struct hand_on *h)
 {
 	struct cbuf note = CBUF_INIT, path = CBUF_INIT;
 	int ret = cbuf_put(&note, np->p.body, np->p.body_len) < 0 || cbuf_putc(&note, '\n') < 0
@@ -2267,9 +2322,8 @@ static int hand_on_one(struct node *n, struct store *s, const struct node_prop *
 	for (size_t i = 0; ret == 0 && i < np->nsigs; i++)
 		ret = note_format_sig(&np->sigs[i].sig, &note);
 	if (ret == 0)
-		ret = store_outbox_put(s, "/v1/proposals", note.p, note.len, now, e);
-	if (ret == 0 && np->nobjs > 0 &&
-	    cbuf_printf(&path, "/v1/proposals/%s/objections", np->p.id) < 0)
+		ret = hand_on_add(h, "/v1/proposals", &note);
+	if (ret == 0 && cbuf_printf(&path, "/v1/proposals/%s/objections", np->p.id) < 0)
 		ret = CC_ENOMEM;
 	for (size_t i = 0; ret == 0 && i < np->nobjs; i++) {
 		cbuf_reset(&note);
@@ -2277,12 +2331,8 @@ static int hand_on_one(struct node *n, struct store *s, const struct node_prop *
 		    note_format_sig(&np->objs[i].sig, &note) < 0)
 			ret = CC_ENOMEM;
 		else
-			ret = store_outbox_put(s, path.p, note.p, note.len, now, e);
+			ret = hand_on_add(h, path.p, &note);
 	}
-	if (ret == 0)
-		ret = store_proposal_forget_pending(s, np->p.id, e);
-	if (ret == CC_ENOMEM)
-		cc_fail(e, ret, "out of memory");
 	cbuf_free(&note);
 	cbuf_free(&path);
 	return ret;
@@ -2290,10 +2340,14 @@ static int hand_on_one(struct node *n, struct store *s, const struct node_prop *
 
 int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
 {
+	struct hand_on h = {0};
 	struct node_prop **v = NULL;
 	size_t nv = 0;
 	int ret = 0;
 
+	/* What to send is read under the lock; it is written with no lock held (SQLite may
+	 * wait for the committer's transaction). A follower's pending proposals change no
+	 * more: requests go to the sequencer. */
 	node_rdlock(n);
 	if (!node_decides(n) && n->props.n > 0 && (v = calloc(n->props.n, sizeof(*v))) != NULL)
 		for (size_t i = 0; i < n->props.cap; i++) {
@@ -2302,30 +2356,39 @@ int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
 			if (np && np->status == PS_PENDING)
 				v[nv++] = prop_ref(np);
 		}
-	if (nv > 0 && (ret = store_begin(s, e)) == 0) {
-		/* A follower's pending proposals change no more (requests go to the sequencer):
-		 * read under the shared lock, they are what the store holds. */
-		for (size_t i = 0; ret == 0 && i < nv; i++)
-			ret = hand_on_one(n, s, v[i], (int64_t)time(NULL), e);
-		if (ret == 0)
-			ret = store_commit(s, e);
-		else
-			store_rollback(s);
-	}
+	for (size_t i = 0; ret == 0 && i < nv; i++)
+		ret = hand_on_one(n, v[i], &h);
 	node_unlock(n);
-	if (nv > 0 && ret == 0) {
-		node_wrlock(n);
-		for (size_t i = 0; i < nv; i++)
-			if (map_get(&n->props, v[i]->p.id) == v[i]) {
-				map_del(&n->props, v[i]->p.id);
-				prop_unref(v[i]);
-			}
-		node_unlock(n);
-		node_log("%zu pending proposals handed to the sequencer: this node follows it", nv);
+	if (ret < 0) {
+		cc_fail(e, ret, "out of memory");
+		goto out;
 	}
+	if (nv == 0 || (ret = store_begin(s, e)) < 0)
+		goto out;
+	for (size_t i = 0; ret == 0 && i < h.n; i++)
+		ret = store_outbox_put(s, h.path[i].p, h.body[i].p, h.body[i].len,
+				       (int64_t)time(NULL), e);
+	for (size_t i = 0; ret == 0 && i < nv; i++)
+		ret = store_proposal_forget_pending(s, v[i]->p.id, e);
+	if (ret == 0)
+		ret = store_commit(s, e);
+	else
+		store_rollback(s);
+	if (ret < 0)
+		goto out;
+	node_wrlock(n);
+	for (size_t i = 0; i < nv; i++)
+		if (map_get(&n->props, v[i]->p.id) == v[i]) {
+			map_del(&n->props, v[i]->p.id);
+			prop_unref(v[i]);
+		}
+	node_unlock(n);
+	node_log("%zu pending proposals handed to the sequencer: this node follows it", nv);
+out:
 	for (size_t i = 0; i < nv; i++)
 		prop_unref(v[i]);
 	free(v);
+	hand_on_free(&h);
 	return ret < 0 ? ret : (int)(nv > 0);
 }
 
@@ -2521,7 +2584,7 @@ static int reload_final(void *ctx, const char *id, const char *status, int64_t i
 		if (strcmp(status, prop_status_name[st]) == 0)
 			break;
 	/* An unknown status is looked up in the store when asked for, and reported there. */
-	if (finals_put(&rp->n->finals, id,
+	if (finals_put(rp->finals ? rp->finals : &rp->n->finals, id,
 		       st == PS_ACCEPTED ? final_value(st, idx) : FINAL_REJECTED) < 0)
 		return cc_fail(rp->e, CC_ENOMEM, "out of memory");
 	return 0;
@@ -2630,6 +2693,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		goto out;
 	rp.n = n;
 	rp.e = e;
+	rp.finals = NULL;
 	if ((ret = store_entries(n->wr, 0, count, replay_entry, &rp, e)) < 0)
 		goto out;
 	if (!ledger_ready(n->ledger)) {

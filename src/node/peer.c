@@ -58,6 +58,7 @@ struct peer {
 	pthread_mutex_t st_mu;			  /* guards st */
 	struct store *st;			  /* the outbox: a connection of its own */
 	unsigned char pending_sum[SHA256_DIGEST]; /* of the copy of pending proposals kept */
+	int copy_warned;			  /* the last copy failed, and was said so */
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -281,31 +282,44 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 	struct cc_err e = {0};
 	int64_t asked = (int64_t)time(NULL);
 
-	if (http_get(h, "/v1/proposals?status=pending", PEER_PENDING_MAX, &r, &e) == 0 &&
-	    cbuf_putc(&r.body, '\0') == 0) {
+	if (http_get(h, "/v1/proposals?status=pending", PEER_PENDING_MAX, &r, &e) < 0 ||
+	    cbuf_putc(&r.body, '\0') < 0) {
+		if (!p->copy_warned)
+			node_log("warning: no copy of the sequencer's pending proposals: %s",
+				 e.msg[0] ? e.msg : "out of memory");
+		p->copy_warned = 1;
+	} else {
+		p->copy_warned = 0;
+		/* pending_sum is this thread's alone (the follower's) */
 		sha256_digest(r.body.p, r.body.len, sum);
-		pthread_mutex_lock(&p->st_mu);
 		if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {
 			json_t *j = json_loadb(r.body.p, r.body.len - 1, 0, NULL);
 			json_t *list = json_object_get(j, "proposals");
+			int kept = 0;
 
 			/* only a list is worth keeping; its entries are checked when used */
-			if (json_is_array(list) &&
-			    store_meta_put(p->st, PEER_PENDING_META, r.body.p, &e) == 0) {
+			if (json_is_array(list)) {
+				pthread_mutex_lock(&p->st_mu);
+				kept = store_meta_put(p->st, PEER_PENDING_META, r.body.p, &e) == 0;
+				pthread_mutex_unlock(&p->st_mu);
+				if (!kept)
+					node_log("warning: the sequencer's pending proposals not "
+						 "kept: %s",
+						 e.msg);
+			}
+			if (kept) {
 				memcpy(p->pending_sum, sum, sizeof(sum));
 				atomic_store(&p->n->pending_copied, json_array_size(list));
-			} else if (json_is_array(list)) {
-				node_log("warning: the sequencer's pending proposals not kept: %s",
-					 e.msg);
 			}
 			json_decref(j);
 		}
 		if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0)
 			atomic_store(&p->n->pending_copied_at, asked);
-		pthread_mutex_unlock(&p->st_mu);
 	}
 	http_resp_free(&r);
 }
+
+static void peer_adopt_pending(struct peer *p);
 
 static void *peer_follower(void *arg)
 {
@@ -314,12 +328,12 @@ static void *peer_follower(void *arg)
 	char url[NODE_URL_MAX + 1], last[512] = "";
 	long wait = 0; /* a node that starts looks at once: it may be far behind */
 	time_t next_look = 0, next_copy = 0;
-	int following;
+	int following, adopt = 1; /* a copy of pending proposals may wait from before a restart */
 
 	for (;;) {
 		struct http_resp r = {0};
 		struct cc_err e = {0};
-		int ret;
+		int ret, reached;
 
 		peer_cosigners(p);
 		if (peer_sleep(p, wait))
@@ -330,8 +344,16 @@ static void *peer_follower(void *arg)
 			peer_look_around(p, !following);
 			next_look = time(NULL) + PEER_LOOK_SEC;
 		}
-		if (!following)
+		if (!following) {
+			/* the node a failover named, sequencing now: what waited at the deposed
+			 * sequencer is decided here from now on */
+			if (adopt && node_role(p->n, url, sizeof(url)) == NODE_DECIDES) {
+				peer_adopt_pending(p);
+				adopt = 0;
+			}
 			continue;
+		}
+		adopt = 1;
 		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
 			wait = PEER_RETRY_MS;
@@ -350,11 +372,12 @@ static void *peer_follower(void *arg)
 			wait = PEER_RETRY_MS;
 		}
 		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
+		reached = ret == 0;
 		if (ret == 0)
 			ret = follow_sync(p->n, url, r.body.p, r.body.len, 0, &e);
 		else if (r.status == 0 && peer_from_others(p) == 0)
 			ret = 0; /* the sequencer is away: another node had what it had */
-		if (ret >= 0 && time(NULL) >= next_copy) {
+		if (reached && ret >= 0 && time(NULL) >= next_copy) {
 			peer_copy_pending(p, h);
 			next_copy = time(NULL) + PEER_LOOK_SEC;
 		}
@@ -565,16 +588,15 @@ static void peer_adopt_pending(struct peer *p)
 	struct cbuf copy = CBUF_INIT;
 	json_t *j = NULL, *v, *o;
 	size_t i, k, taken = 0, all = 0;
+	int ret;
 
 	pthread_mutex_lock(&p->st_mu);
-	if (store_meta_get(p->st, PEER_PENDING_META, &copy, NULL) == 0 &&
-	    store_meta_put(p->st, PEER_PENDING_META, "", NULL) == 0) {
-		memset(p->pending_sum, 0, sizeof(p->pending_sum));
-		atomic_store(&p->n->pending_copied, 0);
-	}
+	ret = store_meta_get(p->st, PEER_PENDING_META, &copy, NULL);
 	pthread_mutex_unlock(&p->st_mu);
-	if (copy.len == 0 || (j = json_loadb(copy.p, copy.len, 0, NULL)) == NULL)
+	if (ret < 0 || copy.len == 0)
 		goto out;
+	if ((j = json_loadb(copy.p, copy.len, 0, NULL)) == NULL)
+		goto done;
 	json_array_foreach(json_object_get(j, "proposals"), i, v)
 	{
 		const char *id = json_string_value(json_object_get(v, "id"));
@@ -604,6 +626,14 @@ static void peer_adopt_pending(struct peer *p)
 	node_log("failover: %zu of the %zu proposals that waited at the deposed sequencer taken "
 		 "over",
 		 taken, all);
+done:
+	/* forgotten once submitted: a crash before takes them again (the same again is known) */
+	pthread_mutex_lock(&p->st_mu);
+	if (store_meta_put(p->st, PEER_PENDING_META, "", NULL) == 0) {
+		memset(p->pending_sum, 0, sizeof(p->pending_sum));
+		atomic_store(&p->n->pending_copied, 0);
+	}
+	pthread_mutex_unlock(&p->st_mu);
 out:
 	json_decref(j);
 	cbuf_free(&copy);
@@ -638,8 +668,6 @@ static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc
 		cc_fail(e, ret, "the failover note was not appended: %s",
 			r.status < 0 ? r.err.msg : "it did not pass");
 	node_reply_free(&r);
-	if (ret == 0)
-		peer_adopt_pending(p);
 	return ret;
 }
 

@@ -479,13 +479,22 @@ void witness_recent(struct node *n, uint64_t size, const char *ck)
 	r->size = size;
 }
 
+void witness_forget_recent(struct node *n)
+{
+	for (int i = 0; i < NODE_RECENT; i++) {
+		free(n->recent[i].ck);
+		n->recent[i].ck = NULL;
+	}
+	n->nrecent = 0;
+}
+
 int witness_take(struct node *n, const char *id, uint64_t size, const char *answer_text, size_t len,
 		 struct cc_err *e)
 {
 	struct note_sig *sigs = NULL;
 	struct note note = {0};
 	struct cbuf line = CBUF_INIT;
-	unsigned char root[MERKLE_HASH];
+	unsigned char root[MERKLE_HASH], mine[MERKLE_HASH];
 	char name[NOTE_NAME_MAX + 1], **ck, *grown;
 	const struct ledger_node *nd;
 	size_t nsigs = 0;
@@ -536,9 +545,12 @@ int witness_take(struct node *n, const char *id, uint64_t size, const char *answ
 	}
 	note_free(&note);
 	need = ledger_witness_need(n->ledger);
-	if (need > 0 && size > n->final_size &&
+	/* final only for the log held: the tree this node has at that size */
+	if (need > 0 && size > n->final_size && size <= n->pub_size &&
 	    ck_read(*ck, strlen(*ck), &note, &cur, root, NULL) == 0 &&
-	    witness_count(n, &note) >= need && (grown = strdup(*ck)) != NULL)
+	    merkle_tree_root(&n->tree, size, mine) == 0 &&
+	    sodium_memcmp(mine, root, MERKLE_HASH) == 0 && witness_count(n, &note) >= need &&
+	    (grown = strdup(*ck)) != NULL)
 		final_set(n, size, grown);
 out:
 	node_unlock(n);

@@ -52,6 +52,8 @@ int witness_clean(const struct node *n, const char *ck, size_t len, const char *
 /* Under the exclusive lock, on the sequencer: keeps a checkpoint it just signed among the
  * recent ones that cosignatures can still come for. */
 void witness_recent(struct node *n, uint64_t size, const char *ck);
+/* Under the exclusive lock: forgets them (the log they were of was cut back). */
+void witness_forget_recent(struct node *n);
 
 /* A checkpoint the sequencer signed, with perhaps more cosignatures than the one this node
  * holds for the same tree: keeps the better of the two. */
