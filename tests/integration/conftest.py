@@ -1,4 +1,5 @@
 import os
+import re
 import threading
 import time
 
@@ -18,6 +19,15 @@ class Network:
     """Keys of the five founding members, a signed genesis, node directories."""
 
     def __init__(self, base, root_zone=True, consultation="0", dns=()):
+        args = self._members(base, consultation)
+        if root_zone:
+            args += ["--root-zone", ROOT_ZONE]
+        for d in dns:
+            args += ["--dns", d]
+        self._genesis(args)
+
+    def _members(self, base, consultation):
+        """Every founding member's keys; the start of `genesis new`'s arguments."""
         self.base = base
         self.origin = ORIGIN
         self.keys_dir = os.path.join(base, "keys")
@@ -26,11 +36,11 @@ class Network:
         for m, chamber in MEMBERS:
             cli("keygen", m, "--dir", self.keys_dir)
             args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
-        if root_zone:
-            args += ["--root-zone", ROOT_ZONE]
-        for d in dns:
-            args += ["--dns", d]
-        self.genesis = os.path.join(base, "genesis")
+        return args
+
+    def _genesis(self, args):
+        """The genesis made with args, signed by every founding member."""
+        self.genesis = os.path.join(self.base, "genesis")
         cli(*args, "-o", self.genesis)
         for m, _ in MEMBERS:
             cli("genesis", "sign", self.genesis, "--key", self.key_file(m))
@@ -62,6 +72,35 @@ class Network:
         body = self.body(http, signers[0], ops, **kw)
         st, _, j = http.post("/v1/proposals", note(body, *(self.keys[m] for m in signers)))
         return st, j, body
+
+
+class NodeNetwork(Network):
+    """The founding members of Network, those of nodes running a node each: listed in the
+    genesis (over the real root zone) with node key, URL (url(m)) and name server address
+    (addr(m)), every node initialised in base/<m>, with one shared KSK when ksk (its DS
+    in self.anchor). Subclasses make self.nodes."""
+
+    def __init__(self, base, nodes, url, addr, sequencer=None, ksk=False):
+        args = self._members(base, "0") + ["--root-zone", ROOT_ZONE]
+        if sequencer:
+            args += ["--sequencer", sequencer]
+        self.dirs = {m: os.path.join(base, m) for m in nodes}
+        self.zsk = {}
+        for m in nodes:
+            pub = cli("node", "keys", self.dirs[m], "--member", m, "--url", url(m)).stdout
+            self.zsk[m] = re.search(r"^zsk (\S+)$", pub, re.M).group(1)
+            args += ["--node", os.path.join(self.dirs[m], "node.pub"),
+                     "--dns", f"{m}=ns.{m}.root.concord.example.,{addr(m)}"]
+        self._genesis(args)
+        self.ksk = self.anchor = None
+        extra = []
+        if ksk:
+            self.ksk = os.path.join(base, "ksk.key")
+            self.anchor = cli("root", "ksk", self.ksk).stdout
+            extra = ["--ksk", self.ksk]
+        for m in nodes:
+            cli("node", "init", self.dirs[m], "--genesis", self.genesis,
+                "--key", self.key_file(m), *extra)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Several members' nodes of one network: one sequencer orders the log, the others follow it,
 check every entry themselves and serve the same log, records and zone; a change given to any
 node reaches the sequencer and comes back to every node."""
-import os
 import signal
 import time
 
@@ -10,45 +9,23 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from concord import Key, Node, Proxy, cli, cosigners, note
-from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
+from concord import Node, Proxy, cli, cosigners, note
+from conftest import ORIGIN, NodeNetwork
 from dns_mix import free_port
 
 NODES = ["br", "cn", "isoc"]  # cn orders the log
 SEQUENCER = "cn"
 
 
-class Federation(Network):
+class Federation(NodeNetwork):
     """The founding members of conftest.Network, three of which run a node each, listed in
     the genesis with their keys and URLs."""
 
     def __init__(self, base):
-        self.base = base
-        self.origin = ORIGIN
-        self.keys_dir = os.path.join(base, "keys")
-        os.makedirs(self.keys_dir)
         self.ports = {m: free_port() for m in NODES}
-        self.dirs = {m: os.path.join(base, m) for m in NODES}
-        args = ["genesis", "new", "--origin", ORIGIN, "--consultation", "0",
-                "--root-zone", ROOT_ZONE, "--sequencer", SEQUENCER]
-        for m, chamber in MEMBERS:
-            cli("keygen", m, "--dir", self.keys_dir)
-            args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
-        for i, m in enumerate(NODES):
-            cli("node", "keys", self.dirs[m], "--member", m, "--url",
-                f"http://127.0.0.1:{self.ports[m]}")
-            args += ["--node", os.path.join(self.dirs[m], "node.pub"),
-                     "--dns", f"{m}=ns.{m}.root.concord.example.,192.0.2.{i + 1}"]
-        self.genesis = os.path.join(base, "genesis")
-        cli(*args, "-o", self.genesis)
-        for m, _ in MEMBERS:
-            cli("genesis", "sign", self.genesis, "--key", self.key_file(m))
-        self.keys = {m: Key.load(self.key_file(m)) for m, _ in MEMBERS}
-        self.nodes = {}
-        for m in NODES:
-            cli("node", "init", self.dirs[m], "--genesis", self.genesis,
-                "--key", self.key_file(m))
-            self.nodes[m] = Node(self.dirs[m])
+        super().__init__(base, NODES, lambda m: f"http://127.0.0.1:{self.ports[m]}",
+                         lambda m: f"192.0.2.{NODES.index(m) + 1}", sequencer=SEQUENCER)
+        self.nodes = {m: Node(self.dirs[m]) for m in NODES}
 
     def start(self, m, *extra):
         return self.nodes[m].start("--http", f"127.0.0.1:{self.ports[m]}", *extra)

@@ -22,9 +22,9 @@ import pytest
 import base64
 
 import netns
-from concord import Key, Proxy, cli, cosigners, entry_note, fetch_entries, note
+from concord import Proxy, cli, cosigners, entry_note, fetch_entries, note
 from test_split_view import EQUIVOCATE_BUILD, signed_by
-from conftest import MEMBERS, ORIGIN, ROOT_ZONE, STATES, Network
+from conftest import MEMBERS, ORIGIN, STATES, NodeNetwork
 from netns import NsNode, nets_factory  # noqa: F401 (a fixture)
 
 NODES = [m for m, _ in MEMBERS]  # cn, br, za, de, isoc: every founding member runs a node
@@ -39,43 +39,16 @@ def shared_ksk_supported():
     return re.search(r"\bksk\b", r.stdout + r.stderr) is not None
 
 
-class Federation(Network):
+class Federation(NodeNetwork):
     """The five founding members of conftest.Network, each running a node at its namespace's
     address, listed in the genesis with its key, URL and name server address."""
 
     def __init__(self, base, nets):
-        self.base, self.nets = base, nets
-        self.origin = ORIGIN
-        self.keys_dir = os.path.join(base, "keys")
-        os.makedirs(self.keys_dir)
-        self.dirs = {m: os.path.join(base, m) for m in NODES}
-        args = ["genesis", "new", "--origin", ORIGIN, "--consultation", "0",
-                "--root-zone", ROOT_ZONE, "--sequencer", SEQUENCER]
-        for m, chamber in MEMBERS:
-            cli("keygen", m, "--dir", self.keys_dir)
-            args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
-        for m in NODES:
-            cli("node", "keys", self.dirs[m], "--member", m, "--url",
-                f"http://{nets.addr(m)}:8053")
-            args += ["--node", os.path.join(self.dirs[m], "node.pub"),
-                     "--dns", f"{m}=ns.{m}.root.concord.example.,{nets.addr(m)}"]
-        self.genesis = os.path.join(base, "genesis")
-        cli(*args, "-o", self.genesis)
-        for m, _ in MEMBERS:
-            cli("genesis", "sign", self.genesis, "--key", self.key_file(m))
-        self.keys = {m: Key.load(self.key_file(m)) for m, _ in MEMBERS}
+        self.nets = nets
         # one KSK for every node, when this build can make one (`concord root ksk`)
-        self.ksk = None
-        init_extra = []
-        if shared_ksk_supported():
-            self.ksk = os.path.join(base, "ksk.key")
-            cli("root", "ksk", self.ksk)
-            init_extra = ["--ksk", self.ksk]
-        self.nodes = {}
-        for m in NODES:
-            cli("node", "init", self.dirs[m], "--genesis", self.genesis,
-                "--key", self.key_file(m), *init_extra)
-            self.nodes[m] = NsNode(nets, m, self.dirs[m])
+        super().__init__(base, NODES, lambda m: f"http://{nets.addr(m)}:8053", nets.addr,
+                         sequencer=SEQUENCER, ksk=shared_ksk_supported())
+        self.nodes = {m: NsNode(nets, m, self.dirs[m]) for m in NODES}
 
     def start(self, m):
         return self.nodes[m].start()

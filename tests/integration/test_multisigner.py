@@ -17,47 +17,22 @@ import dns.rrset
 import pytest
 
 from concord import Node, cli
-from conftest import MEMBERS, ORIGIN, ROOT_ZONE, Network
+from conftest import NodeNetwork
 from dns_mix import free_port
 from test_dns import resolve, serving, unbound_conf, wait_published
 
 NODES = ["br", "cn", "isoc"]
 
 
-class MultiSigner(Network):
+class MultiSigner(NodeNetwork):
     """The founding members of conftest.Network, three of which run a node each, listed in
     the genesis, all initialised with the one KSK of ksk.key."""
 
     def __init__(self, base):
-        self.base = base
-        self.origin = ORIGIN
-        self.keys_dir = os.path.join(base, "keys")
-        os.makedirs(self.keys_dir)
         self.ports = {m: free_port() for m in NODES}
-        self.dirs = {m: os.path.join(base, m) for m in NODES}
-        args = ["genesis", "new", "--origin", ORIGIN, "--consultation", "0",
-                "--root-zone", ROOT_ZONE]
-        for m, chamber in MEMBERS:
-            cli("keygen", m, "--dir", self.keys_dir)
-            args += ["--member", f"{m}:{chamber}:{self.keys_dir}/{m}.pub"]
-        self.zsk = {}
-        for i, m in enumerate(NODES):
-            pub = cli("node", "keys", self.dirs[m], "--member", m, "--url",
-                      f"http://127.0.0.1:{self.ports[m]}").stdout
-            self.zsk[m] = re.search(r"^zsk (\S+)$", pub, re.M).group(1)
-            args += ["--node", os.path.join(self.dirs[m], "node.pub"),
-                     "--dns", f"{m}=ns.{m}.root.concord.example.,192.0.2.{i + 1}"]
-        self.genesis = os.path.join(base, "genesis")
-        cli(*args, "-o", self.genesis)
-        for m, _ in MEMBERS:
-            cli("genesis", "sign", self.genesis, "--key", self.key_file(m))
-        self.ksk = os.path.join(base, "ksk.key")
-        self.anchor = cli("root", "ksk", self.ksk).stdout
-        self.nodes = {}
-        for m in NODES:
-            cli("node", "init", self.dirs[m], "--genesis", self.genesis,
-                "--key", self.key_file(m), "--ksk", self.ksk)
-            self.nodes[m] = Node(self.dirs[m])
+        super().__init__(base, NODES, lambda m: f"http://127.0.0.1:{self.ports[m]}",
+                         lambda m: f"192.0.2.{NODES.index(m) + 1}", ksk=True)
+        self.nodes = {m: Node(self.dirs[m]) for m in NODES}
 
     def start(self, m):
         return self.nodes[m].start("--http", f"127.0.0.1:{self.ports[m]}")
