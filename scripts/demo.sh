@@ -259,10 +259,11 @@ Try next (member keys in $D/keys; --node is any of the five, default ${URL[$SEQ]
   $C show --node ${URL[za]} tld/cn; $C proposals --node ${URL[de]}
   $C propose --node ${URL[isoc]} --key $D/keys/cn.key put tld/cn $D/cn.zone
   $C verify ${URL[br]}
-  Failover (not run): stop the sequencer (kill \$(cat $D/$SEQ.pid)); 2/3 of the members sign a
-  proposal 'put network/sequencer' with content 'sequencer br' (no concord verb writes it yet:
-  docs/api.md, "Failover") and give it to any node:
-  curl --data-binary @failover.note ${URL[za]}/v1/failover   (docs/operations.md, "A network of nodes")
+  Failover (not run): stop the sequencer (kill \$(cat $D/$SEQ.pid)), then 2/3 of the members
+  name another node and any node takes the note (docs/operations.md, "A network of nodes"):
+  $C failover new br --key $D/keys/br.key --node ${URL[za]} -o $D/failover.note
+  for m in za de isoc; do $C failover sign $D/failover.note --key $D/keys/\$m.key; done
+  $C failover submit $D/failover.note --node ${URL[za]}
 
 Stop the demo: scripts/demo.sh stop   (or: kill \$(cat $D/*.pid))
 MSG
