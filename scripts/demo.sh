@@ -255,7 +255,7 @@ cat <<MSG
 
 Try next (member keys in $D/keys; --node is any of the five, default ${URL[$SEQ]}):
   curl -s ${URL[cn]}/log/checkpoint; curl -s ${URL[isoc]}/log/checkpoint   # one checkpoint, cosigned by the nodes
-  curl -s ${URL[br]}/v1/network
+  $C network --node ${URL[br]}   # the log, how much of it is final, the sequencer, the nodes
   $C show --node ${URL[za]} tld/cn; $C proposals --node ${URL[de]}
   $C propose --node ${URL[isoc]} --key $D/keys/cn.key put tld/cn $D/cn.zone
   $C verify ${URL[br]}

@@ -65,6 +65,8 @@ int cli_load_key(const char *path, struct key_pair *k, struct cc_err *e);
 
 /* GET path and parse the answer as a JSON object. */
 int cli_get_json(struct http *h, const char *path, json_t **out, struct cc_err *e);
+/* A node's answer as it is, ending with a newline (--json). */
+void cli_print_answer(const struct http_resp *r);
 int cli_parse_json(const struct http_resp *r, json_t **out, struct cc_err *e);
 /* The network's origin from GET /v1/network (origin holds 256 bytes). */
 int cli_network_origin(struct http *h, char *origin, size_t size, struct cc_err *e);
@@ -95,5 +97,6 @@ int cli_root(int argc, char **argv, struct cc_err *e);
 int cli_replay(int argc, char **argv, struct cc_err *e);
 int cli_verify(int argc, char **argv, struct cc_err *e);
 int cli_failover(int argc, char **argv, struct cc_err *e);
+int cli_network(int argc, char **argv, struct cc_err *e);
 
 #endif

@@ -89,8 +89,16 @@ static const struct cli_verb cli_verbs[] = {
      "        the log\" or \"known already: ID sequences the log\"; fails while the\n"
      "        signatures do not meet the policy yet.\n"},
     {"show", "print a record", cli_show, 1, "concord show [--node URL] [--json] PATH",
-     "Prints a record's content exactly as \"propose put\" takes it back.\n"
-     "  --json   print the node's JSON answer (version, policy, inclusion proof)\n"},
+     "Prints a record's content exactly as \"propose put\" takes it back; on stderr, its\n"
+     "version and, on a network of nodes, whether it is final (in a checkpoint a witness\n"
+     "quorum of the nodes cosigned).\n"
+     "  --json   print the node's JSON answer (version, final, policy, inclusion proof)\n"},
+    {"network", "what a node says of the network: log, finality, sequencer, nodes", cli_network, 1,
+     "concord network [--node URL] [--json]",
+     "Prints the network's origin, the node's log size and how much of it is final (the\n"
+     "witness quorum), the sequencer and whether this node follows it, every node with its\n"
+     "URL, and the node's alarm if it raised one (exit 1 then).\n"
+     "  --json   print the node's JSON answer (GET /v1/network)\n"},
     {"proposals", "list proposals and what they still need", cli_proposals, 1,
      "concord proposals [--node URL] [--status S]",
      "One line per proposal, newest first:\n"

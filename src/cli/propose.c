@@ -357,7 +357,7 @@ int cli_show(int argc, char **argv, struct cc_err *e)
 	struct http *h = NULL;
 	struct http_resp r = {0};
 	struct cbuf url = CBUF_INIT;
-	json_t *rec = NULL;
+	json_t *rec = NULL, *final;
 	const char *content;
 	int ret;
 
@@ -382,9 +382,7 @@ int cli_show(int argc, char **argv, struct cc_err *e)
 	if (ret < 0)
 		goto out;
 	if (json) {
-		fwrite(r.body.p, 1, r.body.len, stdout);
-		if (r.body.len > 0 && r.body.p[r.body.len - 1] != '\n')
-			putchar('\n');
+		cli_print_answer(&r);
 		goto out;
 	}
 	ret = cli_parse_json(&r, &rec, e);
@@ -397,6 +395,13 @@ int cli_show(int argc, char **argv, struct cc_err *e)
 	}
 	/* exactly the bytes, so that show > f; propose put PATH f round-trips */
 	fwrite(content, 1, json_string_length(json_object_get(rec, "content")), stdout);
+	/* how far the record can be relied on, for the one who reads it */
+	final = json_object_get(rec, "final");
+	fprintf(stderr, "%s: version %lld%s\n", a.pos[0],
+		(long long)json_integer_value(json_object_get(rec, "version")),
+		!json_is_boolean(final) ? ""
+		: json_is_true(final)	? ", final"
+					: ", not final yet (no witness quorum has cosigned it)");
 out:
 	json_decref(rec);
 	http_resp_free(&r);

@@ -285,6 +285,13 @@ out:
 	return ret;
 }
 
+void cli_print_answer(const struct http_resp *r)
+{
+	fwrite(r->body.p, 1, r->body.len, stdout);
+	if (r->body.len > 0 && r->body.p[r->body.len - 1] != '\n')
+		putchar('\n');
+}
+
 int cli_parse_json(const struct http_resp *r, json_t **out, struct cc_err *e)
 {
 	json_error_t je;

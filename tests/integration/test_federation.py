@@ -216,6 +216,36 @@ def test_checkpoints_are_cosigned_and_records_become_final(fed):
         assert len(cosigners(final[2].decode(), net["nodes"], ORIGIN)) >= 2
 
 
+def test_the_cli_says_how_final_a_record_is(fed):
+    """concord show says on stderr whether the record is final; concord network says how much
+    of the log is, who sequences it and which nodes there are."""
+    br = fed.nodes["br"]
+    st, j, _ = fed.propose(br.http, ["cn"], cn_ds_ops(br.http, 40))
+    assert st == 201, j
+    deadline = time.time() + 30
+    while True:
+        r = cli("show", "--node", br.url, "tld/cn")
+        if r.stderr == f"tld/cn: version {j['index']}, final\n":
+            break
+        assert r.stderr == f"tld/cn: version {j['index']}, not final yet (no witness quorum " \
+            "has cosigned it)\n", r.stderr
+        assert time.time() < deadline, r.stderr
+        time.sleep(0.1)
+    assert f"{40:064X}" in r.stdout
+    out = cli("network", "--node", br.url).stdout.splitlines()
+    net = br.http.get("/v1/network")[2]
+    assert f"origin     {ORIGIN}" in out
+    assert f"log        {net['tree_size']} entries, final up to {net['final_size']} (2/3 of " \
+        "the nodes cosign: 2)" in out, out
+    assert f"sequencer  {SEQUENCER}" in out
+    assert "this node  br, following the sequencer" in out
+    assert [ln.split()[1] for ln in out if ln.startswith("node ")] == sorted(NODES)
+    assert "alarm      none" in out
+    assert cli("network", "--node", br.url, "--json").stdout.startswith("{")
+    r = cli("network", "extra", check=False)
+    assert r.returncode == 2 and "no argument expected" in r.stderr
+
+
 def test_witness_protocol_answers(fed):
     """add-checkpoint as c2sp.org/tlog-witness says: 409 with the size held for a wrong old
     size, 403 for a checkpoint the sequencer did not sign, 400 for a malformed body."""
