@@ -21,6 +21,8 @@
 
 #define PEER_POLL_MS	  500		 /* the sequencer's checkpoint is looked at this often */
 #define PEER_RETRY_MS	  1000		 /* after a failed round or an unreachable sequencer */
+#define PEER_FINAL_MS	  100		 /* the poll while the log held is not final yet */
+#define PEER_BUSY_MS	  50		 /* a witness that said "ask again", first time */
 #define PEER_CONNECT_MS	  2000		 /* to connect to a peer */
 #define PEER_REQUEST_MS	  30000		 /* a forwarded request, whole (a batch takes a while) */
 #define PEER_CATCHUP_MS	  600000	 /* a follow round's transfers, whole */
@@ -382,7 +384,7 @@ static void *peer_follower(void *arg)
 			next_copy = time(NULL) + PEER_LOOK_SEC;
 		}
 		/* how final the log is: the sequencer knows first */
-		if (ret >= 0 && node_final_behind(p->n) &&
+		if (reached && ret >= 0 && node_final_behind(p->n) &&
 		    http_get(h, "/v1/final", HTTP_MAX_SMALL, &r, &e) == 0)
 			witness_final_offer(p->n, r.body.p, r.body.len);
 		http_resp_free(&r);
@@ -393,9 +395,11 @@ static void *peer_follower(void *arg)
 			if (last[0] != '\0')
 				node_log("following %s again", url);
 			last[0] = '\0';
-			/* more may have come meanwhile */
+			/* more may have come meanwhile; finality is a round of cosignatures away */
 			if (ret == 1)
 				wait = 0;
+			else if (reached && node_final_behind(p->n))
+				wait = PEER_FINAL_MS;
 		}
 	}
 	http_free(h);
@@ -789,6 +793,7 @@ static void *peer_cosigner_main(void *arg)
 	char id[MEMBER_ID_MAX + 1] = "", url[NODE_URL_MAX + 1], last[512] = "";
 	uint64_t known = 0, done = 0, until = UINT64_MAX;
 	long wait = 0;
+	int busy = 0; /* 503s in a row: the node is taking the log, or cannot yet */
 
 	for (;;) {
 		char nid[MEMBER_ID_MAX + 1];
@@ -833,6 +838,12 @@ static void *peer_cosigner_main(void *arg)
 				last[0] = '\0';
 			known = done = size;
 			wait = 0;
+			busy = 0;
+		} else if (r.status == 503 && busy < 5) {
+			/* "ask again": usually the node is taking this very log a moment
+			 * earlier on its own; soon, then less and less often */
+			wait = PEER_BUSY_MS << busy++;
+			known = 0;
 		} else if (r.status == 409 && strcmp(r.ctype, CT_TLOG_SIZE) == 0) {
 			uint64_t held = strtoull(r.body.p, NULL, 10);
 
