@@ -292,6 +292,13 @@ static void test_proposals(void **state)
 	memset(&ids, 0, sizeof(ids));
 	assert_int_equal(store_proposals(s, NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "eeee bbbb cccc");
+
+	/* Handed to another node: a pending proposal is forgotten, a decided one never. */
+	assert_int_equal(store_proposal_forget_pending(s, "bbbb", &e), 0);
+	assert_int_equal(store_proposal_forget_pending(s, "eeee", &e), 0);
+	memset(&ids, 0, sizeof(ids));
+	assert_int_equal(store_proposals(s, NULL, 10, list_ids, &ids, &e), 0);
+	assert_string_equal(ids.all, "eeee cccc");
 	store_close(s);
 }
 
