@@ -1,3 +1,4 @@
+import contextlib
 import os
 import re
 import threading
@@ -101,6 +102,17 @@ class NodeNetwork(Network):
         for m in nodes:
             cli("node", "init", self.dirs[m], "--genesis", self.genesis,
                 "--key", self.key_file(m), *extra)
+
+    @contextlib.contextmanager
+    def running(self):
+        """Every node started (self.start), every one stopped at the end."""
+        try:
+            for m in self.nodes:
+                self.start(m)
+            yield self
+        finally:
+            for n in self.nodes.values():
+                n.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,13 @@ import time
 import pytest
 
 from concord import Key, cli, note, proposal_body, proposal_id, split_note
-from test_federation import NODES, SEQUENCER, Federation, cn_ds_ops
+from test_federation import SEQUENCER, Federation, cn_ds_ops
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    f = Federation(str(tmp_path_factory.mktemp("fedcli")))
-    try:
-        for m in NODES:
-            f.start(m)
+    with Federation(str(tmp_path_factory.mktemp("fedcli"))).running() as f:
         yield f
-    finally:
-        for m in NODES:
-            f.nodes[m].stop()
 
 
 def refused(*args):

@@ -42,14 +42,8 @@ class Federation(NodeNetwork):
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    f = Federation(str(tmp_path_factory.mktemp("fed")))
-    try:
-        for m in NODES:
-            f.start(m)
+    with Federation(str(tmp_path_factory.mktemp("fed"))).running() as f:
         yield f
-    finally:
-        for m in NODES:
-            f.nodes[m].stop()
 
 
 def cn_ds_ops(http, tag):

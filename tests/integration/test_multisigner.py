@@ -40,16 +40,10 @@ class MultiSigner(NodeNetwork):
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    f = MultiSigner(str(tmp_path_factory.mktemp("multisigner")))
-    try:
-        for m in NODES:
-            f.start(m)
+    with MultiSigner(str(tmp_path_factory.mktemp("multisigner"))).running() as f:
         for m in NODES:
             wait_published(f.nodes[m])
         yield f
-    finally:
-        for m in NODES:
-            f.nodes[m].stop()
 
 
 def axfr(port):

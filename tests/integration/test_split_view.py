@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import concord
 from concord import CONCORDD, EMDASH, Node
-from test_federation import NODES, SEQUENCER, Federation, cn_ds_ops
+from test_federation import SEQUENCER, Federation, cn_ds_ops
 
 EQUIVOCATE_BUILD = os.environ.get(
     "CONCORD_EQUIVOCATE_BUILD", os.path.join(os.path.dirname(__file__), "../../build-equivocate"))
@@ -43,13 +43,8 @@ def split(tmp_path_factory):
         pytest.fail("build-equivocate/concordd is missing: make equivocate")
     f = Federation(str(tmp_path_factory.mktemp("split")))
     f.nodes[SEQUENCER] = EquivocatingNode(f.dirs[SEQUENCER])
-    try:
-        for m in NODES:
-            f.start(m)
+    with f.running():
         yield f
-    finally:
-        for m in NODES:
-            f.nodes[m].stop()
 
 
 def signed_by(note_text, name, pub):
