@@ -385,6 +385,15 @@ def entry_note(entry):
     return rest
 
 
+def tamper_last_entry(path, body):
+    """A Proxy's change to an entry bundle: one byte of its last proposal entry, the same
+    length and another hash; anything else passes as it is."""
+    if "/tile/entries/" not in path or b"concord proposal" not in body:
+        return body
+    i = body.rindex(b"concord proposal") + len("concord proposal ")
+    return body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
+
+
 class Proxy:
     """A loopback HTTP server that forwards GETs to a node and lets `tamper(path, body)` change
     what it answers: a node whose served data disagrees with its log."""

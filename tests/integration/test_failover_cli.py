@@ -10,7 +10,7 @@ import time
 import pytest
 
 from concord import Key, cli, note, proposal_body, proposal_id, split_note
-from test_federation import SEQUENCER, Federation, cn_ds_ops
+from test_federation import SEQUENCER, Federation, cn_ds_ops, wait_sequencer
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,6 @@ def refused(*args):
     assert re.fullmatch(r"concord: [^\n]+\n", r.stderr), r.stderr
     assert r.stdout == ""
     return r
-
-
-def wait_sequencer(node, want, timeout=60):
-    deadline = time.time() + timeout
-    while node.http.get("/v1/network")[2]["sequencer"] != want:
-        assert time.time() < deadline, f"{node.dir} does not name {want}"
-        time.sleep(0.1)
 
 
 def test_failover_with_the_cli_alone(fed, tmp_path):

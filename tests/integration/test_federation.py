@@ -9,7 +9,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from concord import Node, Proxy, cli, cosigners, note
+from concord import Node, Proxy, cli, cosigners, note, tamper_last_entry
 from conftest import ORIGIN, NodeNetwork
 from dns_mix import free_port
 
@@ -44,6 +44,14 @@ class Federation(NodeNetwork):
 def fed(tmp_path_factory):
     with Federation(str(tmp_path_factory.mktemp("fed"))).running() as f:
         yield f
+
+
+def wait_sequencer(node, want, timeout=60):
+    """Until node's log names want as its sequencer."""
+    deadline = time.time() + timeout
+    while node.http.get("/v1/network")[2]["sequencer"] != want:
+        assert time.time() < deadline, f"{node.dir} does not name {want}"
+        time.sleep(0.1)
 
 
 def cn_ds_ops(http, tag):
@@ -158,14 +166,7 @@ def test_a_tampered_entry_is_refused(fed):
     very log the others hold, and no alarm (the mirror is at fault, not the sequencer)."""
     isoc = fed.nodes["isoc"]
 
-    def tamper(path, body):
-        if "/tile/entries/" not in path or b"concord proposal" not in body:
-            return body
-        # one byte of the last entry: same length, another hash
-        i = body.rindex(b"concord proposal") + len("concord proposal ")
-        return body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
-
-    mirror = Proxy(fed.nodes[SEQUENCER].url, tamper)
+    mirror = Proxy(fed.nodes[SEQUENCER].url, tamper_last_entry)
     isoc.stop()
     try:
         for tag in (11, 12):
@@ -278,10 +279,7 @@ def test_failover_by_quorum_loses_no_accepted_change(fed):
         st, _, j = isoc.http.post("/v1/failover", fail)
         assert st == 202 and j == {"status": "taken", "sequencer": "br"}, j
         for m in ["br", "isoc"]:
-            deadline = time.time() + 60
-            while fed.nodes[m].http.get("/v1/network")[2]["sequencer"] != "br":
-                assert time.time() < deadline, f"{m} did not switch"
-                time.sleep(0.1)
+            wait_sequencer(fed.nodes[m], "br")
         size = br.tree_size()
         assert size == before["index"] + 2  # nothing lost, the note appended once
         st, after, _ = fed.propose(isoc.http, ["cn"], cn_ds_ops(isoc.http, 10))
@@ -348,10 +346,7 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     try:
         fail_over(fed, new, third)
         for m in [new, third]:
-            deadline = time.time() + 60
-            while fed.nodes[m].http.get("/v1/network")[2]["sequencer"] != new:
-                assert time.time() < deadline, f"{m} did not switch"
-                time.sleep(0.1)
+            wait_sequencer(fed.nodes[m], new)
         assert fed.nodes[new].tree_size() == size + 1  # the note, where the change was
         st, after, _ = fed.propose(fed.nodes[third].http, ["br"],
                                    ds_ops(fed.nodes[third].http, "br", 31))

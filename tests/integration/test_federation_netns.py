@@ -22,7 +22,7 @@ import pytest
 import base64
 
 import netns
-from concord import Proxy, cli, cosigners, entry_note, fetch_entries, note
+from concord import Proxy, cli, cosigners, entry_note, fetch_entries, note, tamper_last_entry
 from test_split_view import EQUIVOCATE_BUILD, signed_by
 from conftest import MEMBERS, ORIGIN, STATES, NodeNetwork
 from netns import NsNode, nets_factory  # noqa: F401 (a fixture)
@@ -321,13 +321,7 @@ def test_a_tampered_entry_is_refused(fed):
     raises no alarm: the mirror is at fault, not the sequencer."""
     victim = fed.nodes["isoc"]
 
-    def tamper(path, body):
-        if "/tile/entries/" not in path or b"concord proposal" not in body:
-            return body
-        i = body.rindex(b"concord proposal") + len("concord proposal ")
-        return body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
-
-    mirror = Proxy(fed.nodes[NEXT].url, tamper, host=fed.nets.host_addr)
+    mirror = Proxy(fed.nodes[NEXT].url, tamper_last_entry, host=fed.nets.host_addr)
     victim.stop()
     try:
         for tag in (400, 401):
