@@ -142,25 +142,35 @@ for d in "${NAMESERVERS[@]}"; do args+=(--dns "$d"); done
 	-o "$W/genesis" >&2
 for m in "${MEMBERS[@]}"; do "$C" genesis sign "$W/genesis" --key "$W/keys/${m%%:*}.key" >/dev/null; done
 "$C" node init "$W/node" --genesis "$W/genesis" --key "$W/keys/cn.key" >&2
+# The same node once more, for one figure: its DNS server without the answer cache.
+cp -a "$W/node" "$W/node-nc"
 
-: >"$W/node.log"
-taskset -c "$SCPU" "$CD" "$W/node" --http 127.0.0.1:0 --dns 127.0.0.1:0 --dns-workers 1 \
-	2>>"$W/node.log" &
-NODE_PID=$!
-SERVERS+=("$NODE_PID")
-CPORT=
-URL=
-SERIAL=
-for _ in $(seq 600); do # 60 s at most
-	URL=$(sed -n 's|.* at \(http://127\.0\.0\.1:[0-9][0-9]*\)/.*|\1|p' "$W/node.log" | head -n 1)
-	CPORT=$(sed -n 's|^concordd: DNS on .* port \([0-9][0-9]*\) .*|\1|p' "$W/node.log" | head -n 1)
-	SERIAL=$(sed -n 's|.*serving zone serial \([0-9][0-9]*\) over DNS.*|\1|p' "$W/node.log" | tail -n 1)
-	[ -n "$URL" ] && [ -n "$CPORT" ] && [ -n "$SERIAL" ] && break
-	kill -0 "$NODE_PID" 2>/dev/null || { cat "$W/node.log" >&2; die "concordd did not start"; }
-	sleep 0.1
-done
-[ -n "$SERIAL" ] || { cat "$W/node.log" >&2; die "concordd did not publish its zone"; }
-say "concordd pid $NODE_PID: HTTP $URL, DNS 127.0.0.1 port $CPORT, zone serial $SERIAL"
+# start_node DIR [ARGS]: a concordd on DIR, serving DNS on core SCPU with one UDP worker;
+# sets NODE_PID URL CPORT SERIAL once it serves its zone.
+start_node() {
+	local dir=$1 log=$1.log
+	shift
+	: >"$log"
+	taskset -c "$SCPU" "$CD" "$dir" --http 127.0.0.1:0 --dns 127.0.0.1:0 --dns-workers 1 "$@" \
+		2>>"$log" &
+	NODE_PID=$!
+	SERVERS+=("$NODE_PID")
+	CPORT= URL= SERIAL=
+	for _ in $(seq 600); do # 60 s at most
+		URL=$(sed -n 's|.* at \(http://127\.0\.0\.1:[0-9][0-9]*\)/.*|\1|p' "$log" | head -n 1)
+		CPORT=$(sed -n 's|^concordd: DNS on .* port \([0-9][0-9]*\) .*|\1|p' "$log" | head -n 1)
+		SERIAL=$(sed -n 's|.*serving zone serial \([0-9][0-9]*\) over DNS.*|\1|p' "$log" | tail -n 1)
+		[ -n "$URL" ] && [ -n "$CPORT" ] && [ -n "$SERIAL" ] && break
+		kill -0 "$NODE_PID" 2>/dev/null || { cat "$log" >&2; die "concordd did not start"; }
+		sleep 0.1
+	done
+	[ -n "$SERIAL" ] || { cat "$log" >&2; die "concordd did not publish its zone"; }
+	say "concordd $* pid $NODE_PID: HTTP $URL, DNS 127.0.0.1 port $CPORT, zone serial $SERIAL"
+}
+start_node "$W/node-nc" --dns-cache 0
+NC_PID=$NODE_PID NC_PORT=$CPORT NC_SERIAL=$SERIAL
+start_node "$W/node"
+[ "$NC_SERIAL" = "$SERIAL" ] || die "the copy of the node serves serial $NC_SERIAL, not $SERIAL"
 
 # ---- the zone it serves, to the peers ----
 "$C" root zone --node "$URL" >"$W/root.zone"
@@ -254,8 +264,10 @@ grep -q 'ZONEMD, verification successful' "$W/knot/knot.log" &&
 	say "knotd checked the zone's ZONEMD: verification successful"
 
 NAMES=(concordd nsd knotd)
-declare -A PID=([concordd]=$NODE_PID [nsd]=$NSD_PID [knotd]=$KNOT_PID)
-declare -A PORT=([concordd]=$CPORT [nsd]=$NPORT [knotd]=$KPORT)
+# concordd-nc (no answer cache) takes its turn in the CPU-per-answer rounds only.
+NAMES_CPU=(concordd concordd-nc nsd knotd)
+declare -A PID=([concordd]=$NODE_PID [concordd-nc]=$NC_PID [nsd]=$NSD_PID [knotd]=$KNOT_PID)
+declare -A PORT=([concordd]=$CPORT [concordd-nc]=$NC_PORT [nsd]=$NPORT [knotd]=$KPORT)
 pinfo() { # NAME: its processes, their names and CPU affinity
 	local p out=
 	for p in $(ptree "${PID[$1]}"); do
@@ -389,7 +401,7 @@ step "CPU per answered query at $RATE queries/s: $ROUNDS rounds of $RUN_SECONDS 
 declare -A US LOSTS OTHERS CODES LAT
 FULLNOTE=
 for r in $(seq "$ROUNDS"); do
-	for s in "${NAMES[@]}"; do
+	for s in "${NAMES_CPU[@]}"; do
 		run "$s" "$RATE" "$RUN_SECONDS"
 		US[$s]+="$R_US "
 		LOSTS[$s]+="$(calc "%.3f" "100 * $R_LOST / $R_SENT") "
@@ -466,7 +478,7 @@ for s in "${NAMES[@]}"; do say "$s: ${MAXOK[$s]}/s (${MAXNOTE[$s]})"; done
 
 # ---- 3. memory after the load ----
 declare -A RSS PSS NPROC
-for s in "${NAMES[@]}"; do
+for s in "${NAMES_CPU[@]}"; do
 	RSS[$s]=0
 	PSS[$s]=0
 	NPROC[$s]=0
@@ -530,7 +542,7 @@ fi
 
 # ---- the summary ----
 declare -A MED
-for s in "${NAMES[@]}"; do
+for s in "${NAMES_CPU[@]}"; do
 	# shellcheck disable=SC2086
 	MED[$s]=$(median ${US[$s]})
 done
@@ -595,6 +607,9 @@ maxtxt() { # NAME: the highest rate passed; ">=" when the search ended without a
 	done
 	printf 'concord / %s (the better peer): CPU per answered query %s (goal <= 0.80)\n' "$BEST" \
 		"$(calc "%.2f" "${MED[concordd]} / ${MED[$BEST]}")"
+	printf '    without its answer cache (concordd --dns-cache 0): %s us (runs %s), %s of %s; lost %% %s, others %s, RSS %d MB\n' \
+		"${MED[concordd-nc]}" "${US[concordd-nc]% }" "$(calc "%.2f" "${MED[concordd-nc]} / ${MED[$BEST]}")" \
+		"$BEST" "${LOSTS[concordd-nc]% }" "${OTHERS[concordd-nc]% }" "$((RSS[concordd-nc] / 1024))"
 	printf 'concord / %s: highest rate with no loss %s\n' "$BESTMAX" \
 		"$(calc "%.2f" "${MAXOK[concordd]} / (${MAXOK[$BESTMAX]} > 0 ? ${MAXOK[$BESTMAX]} : 1)")"
 	[ -z "$SERVED" ] || printf 'a change served over DNS: %s (goal: within 100 ms of its append)\n' "$SERVED"

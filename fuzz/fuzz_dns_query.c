@@ -1,7 +1,8 @@
 /* libFuzzer target for the DNS query path: any bytes as a query over UDP and over TCP, to a
  * small signed root zone (two TLDs, one signed, a root server in the zone). Besides not
  * crashing: an answer is never longer than allowed, echoes the id, is a response, and
- * libknot parses it whole. */
+ * libknot parses it whole. A UDP answer kept in the workers' cache (dns/pcache.h) comes
+ * back for the query with another id as the answer to that query. */
 #include <libknot/libknot.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -12,12 +13,14 @@
 #include "core/ledger.h"
 #include "core/tlog.h"
 #include "dns/answer.h"
+#include "dns/pcache.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ans_zone *az;
 static struct zone *z;
+static struct pcache *pc;
 
 static const char delegations[] =
     "cn. 172800 IN NS a.dns.cn.\n"
@@ -76,6 +79,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	dns_key_from_seed(&zsk, seed, DNS_KEY_ZSK);
 	if (zone_build(l, &zk, 20779, &z, &e) < 0 || ans_zone_new(z, &az) < 0)
 		abort();
+	memset(seed, 0x33, PCACHE_SEED_BYTES);
+	if (pcache_new(1 << 20, seed, &pc) < 0)
+		abort();
 	rr_set_free(&root);
 	cbuf_free(&bundle);
 	ledger_free(l);
@@ -98,6 +104,18 @@ static void check(const uint8_t *data, size_t size, int tcp)
 	if (pkt == NULL || knot_pkt_parse(pkt, 0) != KNOT_EOK)
 		abort();
 	knot_pkt_free(pkt);
+	if (!tcp && size <= PCACHE_QUERY_MAX) {
+		static uint8_t q2[PCACHE_QUERY_MAX], a2[ANS_UDP_DEFAULT], c2[ANS_UDP_DEFAULT];
+		size_t n2, c;
+
+		pcache_put(pc, data, size, out, n);
+		memcpy(q2, data, size);
+		q2[0] ^= 0x5a;
+		n2 = ans_answer(az, &q, q2, size, a2, sizeof(a2));
+		c = pcache_get(pc, q2, size, c2, sizeof(c2));
+		if (c != n2 || memcmp(c2, a2, n2) != 0)
+			abort();
+	}
 }
 
 /* A transfer: every message well-formed, the SOA first and last, and an end. */

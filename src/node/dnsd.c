@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "dns/pcache.h"
 #include "dns/tsig.h"
 #include "dns/wire.h"
 #include "node/conf.h"
@@ -53,6 +54,7 @@ struct udp_worker {
 	pthread_t th;
 	int started;
 	struct udp_bufs *b;
+	struct pcache *pc; /* answers already given from the worker's snapshot; NULL: none */
 };
 
 struct snap;
@@ -289,17 +291,39 @@ static size_t answer_signed(struct dnsd *d, struct snap *s, int tcp, const uint8
 	return olen;
 }
 
+/* *pure: the answer is the zone's to these bytes whatever the id, and would be the same
+ * again: not one about TSIG (which depends on the time), not a SERVFAIL for want of a zone. */
 static size_t answer(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, size_t len,
-		     uint8_t *out, size_t cap)
+		     uint8_t *out, size_t cap, int *pure)
 {
 	struct ans_query aq = {.tcp = tcp, .udp_max = ANS_UDP_DEFAULT};
 	size_t n = s ? ans_answer(s->az, &aq, q, len, out, cap) : servfail(q, len, out);
 
+	*pure = s != NULL;
 	/* The IXFR over UDP (the root's question, type 251) is answered with a SOA before any
 	 * look at its additional section, which may hold a TSIG too. */
 	if (dns_get16(q + 10) > 0 && ((n >= 12 && (out[3] & 15) == ANS_FORMERR) ||
-				      (n >= 15 && out[12] == 0 && dns_get16(out + 13) == 251)))
+				      (n >= 15 && out[12] == 0 && dns_get16(out + 13) == 251))) {
+		*pure = 0;
 		n = answer_signed(d, s, tcp, q, len, out, cap, n);
+	}
+	return n;
+}
+
+/* A UDP query: from the worker's cache when it was asked before, else answered and kept
+ * when it is worth it (data or NXDOMAIN: errors are cheap to answer again). */
+static size_t udp_answer(struct udp_worker *w, struct snap *s, const uint8_t *q, size_t len,
+			 uint8_t *out, size_t cap)
+{
+	size_t n = w->pc && s ? pcache_get(w->pc, q, len, out, cap) : 0;
+	int pure, rc;
+
+	if (n > 0)
+		return n;
+	n = answer(w->d, s, 0, q, len, out, cap, &pure);
+	rc = n >= 12 ? out[3] & 15 : -1;
+	if (w->pc && pure && (rc == ANS_NOERROR || rc == ANS_NXDOMAIN))
+		pcache_put(w->pc, q, len, out, n);
 	return n;
 }
 
@@ -347,14 +371,16 @@ static void *udp_main(void *arg)
 			snap_release(s);
 			s = NULL;
 			gen = g;
+			/* Its answers came from the zone let go of. */
+			if (w->pc)
+				pcache_clear(w->pc);
 		}
 		if (n <= 0)
 			continue;
 		if (s == NULL)
 			s = snap_get(w->d);
 		for (int i = 0; i < n; i++) {
-			size_t len =
-			    answer(w->d, s, 0, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
+			size_t len = udp_answer(w, s, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
 
 			if (len == 0)
 				continue;
@@ -552,6 +578,7 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 			}
 		} else {
 			struct snap *s;
+			int pure;
 
 			if ((r = conn_fill(c)) <= 0)
 				return r;
@@ -572,7 +599,7 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 				continue;
 			}
 			s = snap_get(d);
-			len = answer(d, s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535);
+			len = answer(d, s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535, &pure);
 			snap_release(s);
 			c->inlen = 0;
 			if (len == 0)
@@ -908,7 +935,7 @@ static void set_port(struct dnsd *d, unsigned port)
 }
 
 /* The worker sockets and the TCP listener on one port. */
-static int dnsd_bind(struct dnsd *d, int workers, struct cc_err *e)
+static int dnsd_bind(struct dnsd *d, int workers, size_t cache, struct cc_err *e)
 {
 	for (int i = 0; i < workers; i++) {
 		struct timeval tv = {0, DNSD_POLL_MS * 1000};
@@ -930,6 +957,15 @@ static int dnsd_bind(struct dnsd *d, int workers, struct cc_err *e)
 		d->nw++;
 		if (d->w[d->nw - 1].b == NULL)
 			return cc_fail(e, CC_ENOMEM, "out of memory");
+		if (cache > 0) {
+			uint8_t seed[PCACHE_SEED_BYTES];
+			size_t per = cache / (size_t)workers;
+
+			randombytes_buf(seed, sizeof(seed));
+			if (pcache_new(per < DNSD_CACHE_MIN ? DNSD_CACHE_MIN : per, seed,
+				       &d->w[d->nw - 1].pc) < 0)
+				return cc_fail(e, CC_ENOMEM, "out of memory");
+		}
 		if (i == 0 && d->port == 0) {
 			/* Port 0: the kernel's choice, then the same for the other sockets. */
 			struct sockaddr_storage b;
@@ -950,6 +986,8 @@ static void dnsd_unbind(struct dnsd *d)
 	for (int i = 0; i < d->nw; i++) {
 		close(d->w[i].fd);
 		free(d->w[i].b);
+		pcache_free(d->w[i].pc);
+		d->w[i].pc = NULL;
 	}
 	d->nw = 0;
 	if (d->tcp_fd >= 0)
@@ -957,7 +995,7 @@ static void dnsd_unbind(struct dnsd *d)
 	d->tcp_fd = -1;
 }
 
-int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *e)
+int dnsd_start(struct dnsd **out, const char *addr, int workers, size_t cache, struct cc_err *e)
 {
 	struct dnsd *d = calloc(1, sizeof(*d));
 	struct addrinfo hints = {0}, *ai = NULL;
@@ -990,7 +1028,7 @@ int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *
 		workers = DNSD_WORKERS_MAX;
 	/* Port 0: the kernel picks a UDP port, which TCP may hold elsewhere; try a few. */
 	for (int attempt = 0; attempt < (port == 0 ? 20 : 1); attempt++) {
-		ret = dnsd_bind(d, workers, e);
+		ret = dnsd_bind(d, workers, cache, e);
 		if (ret == 0 || port != 0)
 			break;
 		dnsd_unbind(d);
@@ -1035,6 +1073,7 @@ void dnsd_stop(struct dnsd *d)
 			pthread_join(d->w[i].th, NULL);
 		close(d->w[i].fd);
 		free(d->w[i].b);
+		pcache_free(d->w[i].pc);
 	}
 	if (d->tcp_started)
 		pthread_join(d->tcp_th, NULL);

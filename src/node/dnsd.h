@@ -19,8 +19,11 @@
 struct dnsd;
 
 /* Binds addr ("127.0.0.1:5353", "[::1]:53"; port 0 picks one) for UDP and TCP and starts
- * workers UDP threads (0: one per CPU) and the TCP thread. */
-int dnsd_start(struct dnsd **out, const char *addr, int workers, struct cc_err *e);
+ * workers UDP threads (0: one per CPU) and the TCP thread. cache: bytes of answers the UDP
+ * workers keep between them (dns/pcache.h; each at least DNSD_CACHE_MIN), 0 for none. */
+#define DNSD_CACHE_DEFAULT (32u << 20)
+#define DNSD_CACHE_MIN	   (1u << 16)
+int dnsd_start(struct dnsd **out, const char *addr, int workers, size_t cache, struct cc_err *e);
 unsigned dnsd_port(const struct dnsd *d);
 /* Serves z (with its index az) from now on; takes both, and frees the previous pair once
  * no worker uses it any more. deltas[0 .. n) (taken too) are the versions from the zone

@@ -17,11 +17,14 @@
 #include "node/node.h"
 #include "node/peer.h"
 
+#define DNS_CACHE_MAX_MB 4096
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: concordd DIR [--http ADDR:PORT] [--dns ADDR:PORT|off] [--dns-workers N]\n"
-		"                    [--tsig-keys FILE] [--xfr-allow PREFIX[,KEY] ...]\n"
+		"                    [--dns-cache MB] [--tsig-keys FILE] [--xfr-allow PREFIX[,KEY] "
+		"...]\n"
 		"                    [--notify ADDR:PORT[,KEY] ...] [--mirror URL ...]\n"
 		"\n"
 		"Runs the Concord node whose directory DIR was made by `concord node init`.\n"
@@ -30,6 +33,9 @@ static void usage(FILE *f)
 		"  --dns ADDR:PORT    serve the signed root zone over UDP and TCP there\n"
 		"                     (default %s; 53 in production; off for none)\n"
 		"  --dns-workers N    UDP worker threads, 1..%d (default: one per CPU)\n"
+		"  --dns-cache MB     memory for UDP answers kept to answer the same question\n"
+		"                     again, shared out between the workers, 0..%d\n"
+		"                     (default %u; 0 for none)\n"
 		"  --tsig-keys FILE   TSIG keys (HMAC-SHA256): tsig-keygen's output, or\n"
 		"                     hmac-sha256:NAME:SECRET lines; signed queries are\n"
 		"                     answered signed\n"
@@ -42,7 +48,8 @@ static void usage(FILE *f)
 		"                     sequencer (a copy on nginx or a CDN; repeat, up to %d):\n"
 		"                     checked like any source, the sequencer itself otherwise\n"
 		"Stops cleanly on SIGINT or SIGTERM.\n",
-		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX, NODE_MIRRORS_MAX);
+		CONF_HTTP_DEFAULT, DNSD_DEFAULT, DNSD_WORKERS_MAX, DNS_CACHE_MAX_MB,
+		DNSD_CACHE_DEFAULT >> 20, NODE_MIRRORS_MAX);
 }
 
 /* The TSIG key file, read whole (it is small), then wiped. */
@@ -79,6 +86,7 @@ int main(int argc, char **argv)
 	int nmirror = 0;
 	const char *keys = NULL, *allow[DNSD_RULES_MAX];
 	int nnotify = 0, nallow = 0, workers = 0;
+	size_t cache = DNSD_CACHE_DEFAULT;
 	struct node *n = NULL;
 	struct api *a = NULL;
 	struct peer *p = NULL;
@@ -121,6 +129,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			workers = (int)w;
+		} else if (strcmp(argv[i], "--dns-cache") == 0 && i + 1 < argc) {
+			char *end;
+			long mb = strtol(argv[++i], &end, 10);
+
+			if (*end != '\0' || end == argv[i] || mb < 0 || mb > DNS_CACHE_MAX_MB) {
+				fprintf(stderr, "concordd: --dns-cache takes 0 to %d (MB)\n",
+					DNS_CACHE_MAX_MB);
+				return 2;
+			}
+			cache = (size_t)mb << 20;
 		} else if (strncmp(argv[i], "--dns=", 6) == 0) {
 			dns = argv[i] + 6;
 		} else if (argv[i][0] != '-' && dir == NULL) {
@@ -181,7 +199,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(dns, "off") != 0) {
-		int bad = dnsd_start(&d, dns, workers, &e) < 0;
+		int bad = dnsd_start(&d, dns, workers, cache, &e) < 0;
 
 		if (!bad && keys && dns_keys(d, keys, &e) < 0)
 			bad = 1;

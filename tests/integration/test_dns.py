@@ -121,14 +121,48 @@ def test_same_answers_as_nsd(dnode, nsd):
     print(f"{glue_tc} referrals truncated for their in-domain glue (RFC 9471), same over TCP")
 
 
+def udp_raw(sock, wire, port):
+    """The answer to wire over sock (answers to other ids are skipped)."""
+    sock.sendto(wire, ("127.0.0.1", port))
+    while True:
+        data, _ = sock.recvfrom(65535)
+        if data[:2] == wire[:2]:
+            return data
+
+
+def test_asked_again_the_answer_is_the_same(dnode):
+    """The UDP workers keep their answers (dns/pcache.h) and answer a question asked again
+    with a copy and the new id: the copy must be the answer, byte for byte. Names in random
+    case (as resolvers using 0x20 send them: the answer echoes the case), so that the first
+    answer is computed, not cached."""
+    zone = cli("root", "zone", "--node", dnode.url).stdout
+    rnd = random.Random(20261122)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        for i, (name, qtype, do, _) in enumerate(questions(zone, 3000)):
+            name = "".join(c.upper() if rnd.random() < 0.5 else c for c in name)
+            q = dns.message.make_query(name, qtype, want_dnssec=do, use_edns=0 if do else None)
+            q.flags &= ~dns.flags.RD
+            q.id = 2 * i
+            first = udp_raw(s, q.to_wire(), dnode.dns_port)
+            q.id = 2 * i + 1
+            again = udp_raw(s, q.to_wire(), dnode.dns_port)
+            assert again[2:] == first[2:], (name, qtype, do)
+            r = dns.message.from_wire(first)
+            assert str(r.question[0].name) == name, (name, r.question[0].name)
+
+
 def test_changes_are_served(dnet, dnode):
     serial = wait_published(dnode)
     content = dnode.http.record("tld/cn")["content"]
+    # Asked before the change, so that the answer is kept: the new zone must replace it.
+    q = dns.message.make_query("cn.", "DS", want_dnssec=True)
+    before = ask(q, dnode.dns_port, False)
+    assert not any("4243 15 2" in x.to_text() for rr in before.answer for x in rr), before
     ds = "cn. 86400 IN DS 4243 15 2 " + "CD" * 32
     st, j, _ = dnet.propose(dnode.http, ["cn"], [("put", "tld/cn", content + ds + "\n")])
     assert st == 201, j
     wait_published(dnode, serial + 1)
-    q = dns.message.make_query("cn.", "DS", want_dnssec=True)
     r = ask(q, dnode.dns_port, False)
     assert any("4243 15 2" in x.to_text() for rr in r.answer for x in rr), r
     soa = ask(dns.message.make_query(".", "SOA"), dnode.dns_port, False)
