@@ -476,6 +476,16 @@ for _ in $(seq "$BISECT"); do
 done
 for s in "${NAMES[@]}"; do say "$s: ${MAXOK[$s]}/s (${MAXNOTE[$s]})"; done
 
+# ---- what concordd says it did (GET /v1/dns) ----
+DNSSTATS=$("$PY" -c '
+import json, sys, urllib.request
+j = json.load(urllib.request.urlopen(sys.argv[1] + "/v1/dns", timeout=10))
+u = j["udp"]
+print("%d UDP queries, %d answered, %d of them (%.1f %%) from its cache of %d MB, %d truncated"
+      % (u["queries"], u["answers"], u["from_cache"], 100.0 * u["from_cache"] / max(u["answers"], 1),
+         u["cache_bytes"] >> 20, u["truncated"]))' "$URL" 2>/dev/null) || DNSSTATS="(GET /v1/dns failed)"
+say "concordd (GET /v1/dns): $DNSSTATS"
+
 # ---- 3. memory after the load ----
 declare -A RSS PSS NPROC
 for s in "${NAMES_CPU[@]}"; do
@@ -610,6 +620,7 @@ maxtxt() { # NAME: the highest rate passed; ">=" when the search ended without a
 	printf '    without its answer cache (concordd --dns-cache 0): %s us (runs %s), %s of %s; lost %% %s, others %s, RSS %d MB\n' \
 		"${MED[concordd-nc]}" "${US[concordd-nc]% }" "$(calc "%.2f" "${MED[concordd-nc]} / ${MED[$BEST]}")" \
 		"$BEST" "${LOSTS[concordd-nc]% }" "${OTHERS[concordd-nc]% }" "$((RSS[concordd-nc] / 1024))"
+	printf '    concordd since it started (GET /v1/dns): %s\n' "$DNSSTATS"
 	printf 'concord / %s: highest rate with no loss %s\n' "$BESTMAX" \
 		"$(calc "%.2f" "${MAXOK[concordd]} / (${MAXOK[$BESTMAX]} > 0 ? ${MAXOK[$BESTMAX]} : 1)")"
 	[ -z "$SERVED" ] || printf 'a change served over DNS: %s (goal: within 100 ms of its append)\n' "$SERVED"

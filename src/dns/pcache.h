@@ -8,8 +8,10 @@
  * Pure: no sockets, no clock, no lock (one cache a worker). The caller clears it when the
  * zone it answers from changes, stores only answers that depend on nothing else (not a
  * TSIG-signed one: those depend on the time), and chooses the hash's secret seed, so that
- * nobody can aim queries at one bucket. Bounded by the bytes given at creation; when full,
- * a new answer replaces the least recently used of its bucket. */
+ * nobody can aim queries at one bucket. Bounded by the bytes given at creation, all of
+ * them allocated then: nothing is allocated while answering. The answers are written in
+ * turn round a ring, so the oldest go first, but one still asked for is copied ahead before
+ * its turn comes; in a full bucket a new answer replaces the least recently used. */
 #ifndef CONCORD_DNS_PCACHE_H
 #define CONCORD_DNS_PCACHE_H
 
@@ -41,7 +43,7 @@ void pcache_put(struct pcache *c, const uint8_t *q, size_t qlen, const uint8_t *
 
 struct pcache_stats {
 	uint64_t hits, misses; /* pcache_get's answers since creation */
-	size_t entries, bytes; /* stored now (stale ones included), and what they take */
+	size_t entries, bytes; /* answers kept for the current zone; bytes written so far */
 };
 void pcache_stats(const struct pcache *c, struct pcache_stats *s);
 

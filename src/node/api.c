@@ -576,6 +576,12 @@ static enum MHD_Result api_route(struct api_req *q, const char *url, const char 
 		ret = node_network(q->a->n, &out, &e);
 		return api_read(q, ret, &e, CT_JSON, &out, NULL);
 	}
+	if (strcmp(url, "/v1/dns") == 0) {
+		if (!is_get(method))
+			return api_bad_method(q->c, method, "GET, HEAD");
+		ret = node_dns_stats(q->a->n, &out, &e);
+		return api_read(q, ret, &e, CT_JSON, &out, "no-cache");
+	}
 	if (strcmp(url, "/v1/records") == 0) {
 		if (!is_get(method))
 			return api_bad_method(q->c, method, "GET, HEAD");

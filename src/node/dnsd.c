@@ -48,8 +48,24 @@ struct udp_bufs { /* a worker's batch: queries in, answers out */
 	uint8_t out[DNSD_BATCH][ANS_UDP_DEFAULT];
 };
 
+/* One thread's counters: written by that thread alone (a load and a store, no locked
+ * instruction), read by dnsd_stats at any time. */
+struct dnsd_count {
+	/* a cache line of its own, apart from the fields every worker reads */
+	_Alignas(64) atomic_uint_fast64_t queries;
+	atomic_uint_fast64_t answers, cached, truncated, transfers;
+	atomic_uint_fast64_t rcode[DNSD_RCODES];
+};
+
+/* What a batch adds, counted in plain variables first. */
+struct batch_count {
+	uint64_t queries, answers, cached, truncated, transfers;
+	uint64_t rcode[DNSD_RCODES];
+};
+
 struct udp_worker {
 	struct dnsd *d;
+	struct dnsd_count cnt;
 	int fd;
 	pthread_t th;
 	int started;
@@ -100,7 +116,9 @@ struct dnsd {
 	pthread_t tcp_th;
 	int tcp_started;
 	atomic_int stop;
-	atomic_uint gen;    /* bumped at each publication: workers then take the new snapshot */
+	atomic_uint gen; /* bumped at each publication: workers then take the new snapshot */
+	size_t cache;	 /* bytes of answers the UDP workers keep, all their caches together */
+	struct dnsd_count tcp_cnt;
 	pthread_mutex_t mu; /* guards cur and the notify targets */
 	struct snap *cur;
 	struct hist *hist[DNSD_HISTORY]; /* deltas up to cur's zone, oldest first */
@@ -313,13 +331,15 @@ static size_t answer(struct dnsd *d, struct snap *s, int tcp, const uint8_t *q, 
 /* A UDP query: from the worker's cache when it was asked before, else answered and kept
  * when it is worth it (data or NXDOMAIN: errors are cheap to answer again). */
 static size_t udp_answer(struct udp_worker *w, struct snap *s, const uint8_t *q, size_t len,
-			 uint8_t *out, size_t cap)
+			 uint8_t *out, size_t cap, struct batch_count *b)
 {
 	size_t n = w->pc && s ? pcache_get(w->pc, q, len, out, cap) : 0;
 	int pure, rc;
 
-	if (n > 0)
+	if (n > 0) {
+		b->cached++;
 		return n;
+	}
 	n = answer(w->d, s, 0, q, len, out, cap, &pure);
 	rc = n >= 12 ? out[3] & 15 : -1;
 	if (w->pc && pure && (rc == ANS_NOERROR || rc == ANS_NXDOMAIN))
@@ -333,6 +353,80 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- counters ---- */
+
+static void count_answer(struct batch_count *b, const uint8_t *a, size_t n)
+{
+	unsigned rc;
+
+	b->answers++;
+	if (n < 12)
+		return;
+	rc = a[3] & 15;
+	/* An OPT record last (not so when a TSIG follows) holds the RCODE's upper bits:
+	 * BADVERS is 16, not NOERROR. */
+	if (n >= 23 && a[n - 11] == 0 && dns_get16(a + n - 10) == DNS_OPT)
+		rc |= (unsigned)a[n - 6] << 4;
+	b->truncated += (a[2] & 0x02) != 0;
+	b->rcode[rc < DNSD_RCODES - 1 ? rc : DNSD_RCODES - 1]++;
+}
+
+static void count_add(atomic_uint_fast64_t *c, uint64_t v)
+{
+	if (v)
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+				      memory_order_relaxed);
+}
+
+static void count_flush(struct dnsd_count *c, struct batch_count *b)
+{
+	count_add(&c->queries, b->queries);
+	count_add(&c->answers, b->answers);
+	count_add(&c->cached, b->cached);
+	count_add(&c->truncated, b->truncated);
+	count_add(&c->transfers, b->transfers);
+	for (int i = 0; i < DNSD_RCODES; i++)
+		count_add(&c->rcode[i], b->rcode[i]);
+	memset(b, 0, sizeof(*b));
+}
+
+static uint64_t count_get(const atomic_uint_fast64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void count_sum(struct dnsd_stats *s, const struct dnsd_count *c, int tcp)
+{
+	if (tcp) {
+		s->tcp_queries += count_get(&c->queries);
+		s->tcp_answers += count_get(&c->answers);
+		s->transfers += count_get(&c->transfers);
+	} else {
+		s->udp_queries += count_get(&c->queries);
+		s->udp_answers += count_get(&c->answers);
+		s->udp_cached += count_get(&c->cached);
+		s->udp_truncated += count_get(&c->truncated);
+	}
+	for (int i = 0; i < DNSD_RCODES; i++)
+		s->rcode[i] += count_get(&c->rcode[i]);
+}
+
+void dnsd_stats(struct dnsd *d, struct dnsd_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->workers = d->nw;
+	s->cache = d->cache;
+	for (int i = 0; i < d->nw; i++)
+		count_sum(s, &d->w[i].cnt, 0);
+	count_sum(s, &d->tcp_cnt, 1);
+	pthread_mutex_lock(&d->mu);
+	if (d->cur) {
+		s->serving = 1;
+		s->serial = d->cur->z->serial;
+	}
+	pthread_mutex_unlock(&d->mu);
 }
 
 /* ---- UDP ---- */
@@ -355,6 +449,7 @@ static void *udp_main(void *arg)
 		rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
 	}
 	struct snap *s = NULL;
+	struct batch_count bc = {0};
 	unsigned gen = 0;
 
 	while (!atomic_load(&w->d->stop)) {
@@ -380,10 +475,12 @@ static void *udp_main(void *arg)
 		if (s == NULL)
 			s = snap_get(w->d);
 		for (int i = 0; i < n; i++) {
-			size_t len = udp_answer(w, s, in[i], rm[i].msg_len, out[k], sizeof(out[k]));
+			size_t len =
+			    udp_answer(w, s, in[i], rm[i].msg_len, out[k], sizeof(out[k]), &bc);
 
 			if (len == 0)
 				continue;
+			count_answer(&bc, out[k], len);
 			siov[k].iov_base = out[k];
 			siov[k].iov_len = len;
 			memset(&sm[k], 0, sizeof(sm[k]));
@@ -395,6 +492,9 @@ static void *udp_main(void *arg)
 		}
 		for (int i = 0; i < n; i++)
 			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		/* Counted before they are sent: a client that has its answer finds it counted. */
+		bc.queries += (uint64_t)n;
+		count_flush(&w->cnt, &bc);
 		/* A full socket buffer drops answers, as UDP may; the client asks again. */
 		for (int sent = 0; sent < k;) {
 			int r = sendmmsg(w->fd, sm + sent, (unsigned)(k - sent), 0);
@@ -553,6 +653,8 @@ static size_t xfr_admit(struct dnsd *d, struct tcp_conn *c)
  * one after the other. 0 to wait for the socket, -1 to close. */
 static int conn_work(struct dnsd *d, struct tcp_conn *c)
 {
+	struct batch_count bc = {0};
+
 	for (;;) {
 		size_t len;
 		int r;
@@ -582,9 +684,15 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 
 			if ((r = conn_fill(c)) <= 0)
 				return r;
+			bc.queries = 1;
 			if (ans_is_xfr(c->in + 2, c->inlen - 2) && (c->xfr = snap_get(d)) != NULL) {
 				len = xfr_admit(d, c);
 				xfr_log(c, len > 0);
+				if (len == 0)
+					bc.transfers = 1;
+				else if (len != SIZE_MAX)
+					count_answer(&bc, c->out + 2, len);
+				count_flush(&d->tcp_cnt, &bc);
 				if (len == SIZE_MAX)
 					return -1;
 				c->xfr_pos = 0;
@@ -601,6 +709,9 @@ static int conn_work(struct dnsd *d, struct tcp_conn *c)
 			s = snap_get(d);
 			len = answer(d, s, 1, c->in + 2, c->inlen - 2, c->out + 2, 65535, &pure);
 			snap_release(s);
+			if (len > 0)
+				count_answer(&bc, c->out + 2, len);
+			count_flush(&d->tcp_cnt, &bc);
 			c->inlen = 0;
 			if (len == 0)
 				return -1;
@@ -961,10 +1072,12 @@ static int dnsd_bind(struct dnsd *d, int workers, size_t cache, struct cc_err *e
 			uint8_t seed[PCACHE_SEED_BYTES];
 			size_t per = cache / (size_t)workers;
 
+			if (per < DNSD_CACHE_MIN)
+				per = DNSD_CACHE_MIN;
 			randombytes_buf(seed, sizeof(seed));
-			if (pcache_new(per < DNSD_CACHE_MIN ? DNSD_CACHE_MIN : per, seed,
-				       &d->w[d->nw - 1].pc) < 0)
+			if (pcache_new(per, seed, &d->w[d->nw - 1].pc) < 0)
 				return cc_fail(e, CC_ENOMEM, "out of memory");
+			d->cache += per;
 		}
 		if (i == 0 && d->port == 0) {
 			/* Port 0: the kernel's choice, then the same for the other sockets. */
@@ -990,6 +1103,7 @@ static void dnsd_unbind(struct dnsd *d)
 		d->w[i].pc = NULL;
 	}
 	d->nw = 0;
+	d->cache = 0;
 	if (d->tcp_fd >= 0)
 		close(d->tcp_fd);
 	d->tcp_fd = -1;
@@ -997,7 +1111,8 @@ static void dnsd_unbind(struct dnsd *d)
 
 int dnsd_start(struct dnsd **out, const char *addr, int workers, size_t cache, struct cc_err *e)
 {
-	struct dnsd *d = calloc(1, sizeof(*d));
+	/* Aligned as its counters ask (sizeof is a multiple of the alignment). */
+	struct dnsd *d = aligned_alloc(_Alignof(struct dnsd), sizeof(struct dnsd));
 	struct addrinfo hints = {0}, *ai = NULL;
 	char host[CONF_ADDR_MAX], portstr[8];
 	unsigned port;
@@ -1006,6 +1121,7 @@ int dnsd_start(struct dnsd **out, const char *addr, int workers, size_t cache, s
 	*out = NULL;
 	if (d == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
+	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->mu, NULL);
 	d->tcp_fd = -1;
 	if ((ret = conf_split_addr(addr, host, &port, e)) < 0)

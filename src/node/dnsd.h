@@ -53,6 +53,22 @@ int dnsd_keys_load(struct dnsd *d, const char *text, size_t len, struct cc_err *
  * transfer the zone (it is public); with rules, a transfer no rule allows gets REFUSED. */
 #define DNSD_RULES_MAX 32
 int dnsd_xfr_allow(struct dnsd *d, const char *rule, struct cc_err *e);
+/* What the server did since it started, summed over its threads (each counts alone, so
+ * the sums may be a batch apart from one another). rcode[i]: answers with RCODE i for
+ * NOERROR to REFUSED (0..5), others in the last. */
+#define DNSD_RCODES 7
+struct dnsd_stats {
+	int serving;	 /* a zone is published */
+	uint32_t serial; /* the zone's, when serving */
+	int workers;	 /* UDP worker threads */
+	size_t cache;	 /* bytes their caches hold together (--dns-cache; each at least
+			  * DNSD_CACHE_MIN), 0 for none */
+	uint64_t udp_queries, udp_answers, udp_cached, udp_truncated;
+	uint64_t tcp_queries, tcp_answers, transfers; /* transfers begun (AXFR, IXFR) */
+	uint64_t rcode[DNSD_RCODES];
+};
+void dnsd_stats(struct dnsd *d, struct dnsd_stats *s);
+
 /* Stops the threads (within about 200 ms) and frees everything. */
 void dnsd_stop(struct dnsd *d);
 

@@ -127,6 +127,8 @@ int node_checkpoint(struct node *n, struct cbuf *out);
 int node_tile(struct node *n, int level, uint64_t index, unsigned w, struct cbuf *out,
 	      struct cc_err *e);
 int node_network(struct node *n, struct cbuf *json, struct cc_err *e);
+/* The DNS server's counters (node/dnsd.h) as JSON; CC_ENOENT when it serves no DNS. */
+int node_dns_stats(struct node *n, struct cbuf *json, struct cc_err *e);
 int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_err *e);
 /* status: "pending", "accepted", "rejected", "expired" or NULL for all. */
 int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e);

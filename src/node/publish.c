@@ -209,3 +209,38 @@ int node_serve_dns(struct node *n, struct dnsd *d, struct cc_err *e)
 	n->publishing = 1;
 	return 0;
 }
+
+int node_dns_stats(struct node *n, struct cbuf *json, struct cc_err *e)
+{
+	static const char *const rcodes[DNSD_RCODES] = {
+	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"};
+	struct dnsd_stats s;
+	struct dnsd *d;
+	int ret;
+
+	/* Set once at start, maybe while the API already answers; the server outlives it. */
+	pthread_mutex_lock(&n->zone_mu);
+	d = n->dnsd;
+	pthread_mutex_unlock(&n->zone_mu);
+	if (d == NULL)
+		return cc_fail(e, CC_ENOENT, "this node serves no DNS (--dns off)");
+	dnsd_stats(d, &s);
+	cbuf_reset(json);
+	/* Numbers only: printed, not built with jansson. */
+	ret = s.serving ? cbuf_printf(json, "{\"serial\":%" PRIu32, s.serial)
+			: cbuf_puts(json, "{\"serial\":null");
+	if (ret == 0)
+		ret =
+		    cbuf_printf(json,
+				",\"udp\":{\"workers\":%d,\"cache_bytes\":%zu,\"queries\":%" PRIu64
+				",\"answers\":%" PRIu64 ",\"from_cache\":%" PRIu64
+				",\"truncated\":%" PRIu64 "},\"tcp\":{\"queries\":%" PRIu64
+				",\"answers\":%" PRIu64 ",\"transfers\":%" PRIu64 "},\"rcodes\":{",
+				s.workers, s.cache, s.udp_queries, s.udp_answers, s.udp_cached,
+				s.udp_truncated, s.tcp_queries, s.tcp_answers, s.transfers);
+	for (int i = 0; ret == 0 && i < DNSD_RCODES; i++)
+		ret = cbuf_printf(json, "%s\"%s\":%" PRIu64, i ? "," : "", rcodes[i], s.rcode[i]);
+	if (ret == 0)
+		ret = cbuf_puts(json, "}}");
+	return ret < 0 ? cc_fail(e, CC_ENOMEM, "out of memory") : 0;
+}
