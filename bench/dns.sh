@@ -31,7 +31,7 @@
 # benchmark, not a test: it never fails on a goal, only when it cannot do its job.
 #
 # Knobs (environment): BENCH_RATE (fixed offered rate, 50000), BENCH_SECONDS (each fixed-rate
-# run, 6), BENCH_ROUNDS (3), BENCH_STEP_SECONDS (each run of the rate search, 3), BENCH_STEPS
+# run, 6), BENCH_ROUNDS (5), BENCH_STEP_SECONDS (each run of the rate search, 3), BENCH_STEPS
 # ("25000 50000 75000 100000 150000 200000"), BENCH_BISECT (3), BENCH_INFLIGHT (dnsperf -q, 100),
 # BENCH_BURST_INFLIGHT (1000; 0 skips that run), BENCH_QUERIES (10000),
 # BENCH_CHECK (queries whose answers are compared across the servers, 2000; 0 for none),
@@ -48,7 +48,7 @@ CD="$B/concordd"
 ZONE=data/root/root-2025082000.zone
 RATE=${BENCH_RATE:-50000}
 RUN_SECONDS=${BENCH_SECONDS:-6}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 STEP_SECONDS=${BENCH_STEP_SECONDS:-3}
 STEPS=${BENCH_STEPS:-"25000 50000 75000 100000 150000 200000"}
 BISECT=${BENCH_BISECT:-3}
@@ -617,6 +617,13 @@ maxtxt() { # NAME: the highest rate passed; ">=" when the search ended without a
 	done
 	printf 'concord / %s (the better peer): CPU per answered query %s (goal <= 0.80)\n' "$BEST" \
 		"$(calc "%.2f" "${MED[concordd]} / ${MED[$BEST]}")"
+	# The servers take turns within a round: a slower or faster minute of the machine
+	# falls on all of them, so the ratio within each round drifts less than the medians.
+	printf '    round by round: %s; median %s\n' \
+		"$(paste -d/ <(tr ' ' '\n' <<<"${US[concordd]% }") <(tr ' ' '\n' <<<"${US[$BEST]% }") |
+			awk -F/ '{printf "%s%.2f", (NR > 1 ? " " : ""), $1 / $2}')" \
+		"$(median $(paste -d/ <(tr ' ' '\n' <<<"${US[concordd]% }") <(tr ' ' '\n' <<<"${US[$BEST]% }") |
+			awk -F/ '{printf "%.4f\n", $1 / $2}') | awk '{printf "%.2f", $1}')"
 	printf '    without its answer cache (concordd --dns-cache 0): %s us (runs %s), %s of %s; lost %% %s, others %s, RSS %d MB\n' \
 		"${MED[concordd-nc]}" "${US[concordd-nc]% }" "$(calc "%.2f" "${MED[concordd-nc]} / ${MED[$BEST]}")" \
 		"$BEST" "${LOSTS[concordd-nc]% }" "${OTHERS[concordd-nc]% }" "$((RSS[concordd-nc] / 1024))"
