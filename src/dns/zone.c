@@ -667,7 +667,7 @@ int zone_build(const struct ledger *l, const struct zone_keys *k, uint32_t epoch
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	z->epoch = epoch;
 	z->log_size = ledger_size(l);
-	z->serial = (uint32_t)(ledger_size(l) + epoch);
+	z->serial = (uint32_t)(ledger_size(l) + epoch) + k->serial_offset;
 	ret = zone_apex_ns(z, l, mname, e);
 	if (ret < 0)
 		goto out;
@@ -1267,7 +1267,7 @@ int zone_update(const struct zone *old, const struct zone_changes *c, const stru
 		goto out;
 	z->epoch = old->epoch;
 	z->log_size = c->log_size;
-	z->serial = (uint32_t)(c->log_size + old->epoch);
+	z->serial = (uint32_t)(c->log_size + old->epoch) + k->serial_offset;
 	ret = update_groups(old, c, g, &ng);
 	for (size_t i = 0; ret == 0 && i < ng; i++)
 		if (!g[i].changed || g[i].new_end > g[i].new_first)

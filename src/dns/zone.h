@@ -41,7 +41,7 @@ struct zone_rr {	      /* one record */
 struct zone_arena;
 
 struct zone {
-	uint32_t serial;    /* log size + epoch: both only grow */
+	uint32_t serial;    /* log size + epoch (+ the keys' serial_offset): only grows */
 	uint32_t epoch;	    /* signing epoch, days since 1970-01-01 */
 	uint64_t log_size;  /* entries of the log the zone reflects */
 	struct zone_rr *rr; /* every record in canonical order (owner, type, rdata) */
@@ -63,6 +63,9 @@ struct zone_keys {
 	 * zone_dnskey_data gives; checked before use. Unused when ksk has its private half. */
 	const uint8_t *dnskey_rrsig;
 	size_t dnskey_rrsig_len;
+	/* Added to the SOA serial (log size + epoch): 0 but on a node that went back on its
+	 * log (docs/format.md), so that its serials never repeat with other content. */
+	uint32_t serial_offset;
 };
 
 /* Builds the signed zone for ledger state l at signing epoch epoch (now / ZONE_EPOCH).

@@ -2137,8 +2137,9 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	struct replay rp = {n, e, &finals};
 	struct ledger *old;
 	struct store *s = NULL;
-	char path[CONF_PATH_MAX], *ck = NULL;
+	char path[CONF_PATH_MAX], *ck = NULL, num[16];
 	uint64_t keep, had;
+	uint32_t offset;
 	int ret, settled = 0, open = 0;
 
 	merkle_tree_init(&tree);
@@ -2191,20 +2192,33 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		goto out;
 	if ((ret = store_entries_cut(s, keep, e)) < 0)
 		goto out;
+	/* The zone showed the dropped entries under serials that must not come again with
+	 * other content: the serials go on from above them (docs/format.md). The zone lock
+	 * first (its order), held until the node has the shorter log and the new offset. */
+	pthread_mutex_lock(&n->zone_mu);
+	offset = n->serial_offset + (uint32_t)(had - keep) + 1;
+	snprintf(num, sizeof(num), "%" PRIu32, offset);
+	if ((ret = store_meta_put(s, "serial_offset", num, e)) < 0) {
+		pthread_mutex_unlock(&n->zone_mu);
+		goto out;
+	}
 	node_wrlock(n);
 	/* Nothing may have moved since it was read: a checkpoint that became final meanwhile
 	 * (a late cosignature) is not dropped. */
 	if (ledger_size(n->ledger) != had || n->batch.nentries != 0 ||
 	    keep != (to_final ? n->final_size : n->pub_size)) {
 		node_unlock(n);
+		pthread_mutex_unlock(&n->zone_mu);
 		ret = cc_fail(e, CC_EIO, "the log moved while it was cut back: taken again later");
 		goto out;
 	}
 	if ((ret = store_commit(s, e)) < 0) {
 		node_unlock(n);
+		pthread_mutex_unlock(&n->zone_mu);
 		goto out;
 	}
 	open = 0;
+	n->serial_offset = offset;
 	old = n->ledger;
 	old_tree = n->tree;
 	n->ledger = rb.l;
@@ -2235,10 +2249,11 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	node_keys_refresh(n);
 	node_role_update(n);
 	node_unlock(n);
-	ledger_free(old);
-	merkle_tree_free(&old_tree);
 	/* the zone may have shown the dropped entries: the next one is built whole */
 	node_zone_forget(n);
+	pthread_mutex_unlock(&n->zone_mu);
+	ledger_free(old);
+	merkle_tree_free(&old_tree);
 	if (to_final)
 		node_log("dropped %" PRIu64
 			 " entries beyond the last final checkpoint (size %" PRIu64
@@ -2722,6 +2737,9 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	cbuf_reset(&ck);
 	if (store_meta_get(n->wr, "final", &ck, NULL) == 0)
 		node_final_load(n, ck.p, ck.len);
+	cbuf_reset(&ck);
+	if (store_meta_get(n->wr, "serial_offset", &ck, NULL) == 0)
+		n->serial_offset = (uint32_t)strtoul(ck.p, NULL, 10);
 	cbuf_reset(&ck);
 	if ((ret = store_meta_get(n->wr, "checkpoint", &ck, e)) < 0)
 		goto out;

@@ -171,6 +171,7 @@ struct node {
 	 * or the signing epoch moves on. */
 	pthread_mutex_t zone_mu;     /* guards zone and journal; taken before the node lock */
 	struct zone *zone;	     /* the last zone made, or NULL */
+	uint32_t serial_offset;	     /* added to its serial: meta "serial_offset" (node_cut) */
 	struct zone_delta **journal; /* versions made since the publisher last took them */
 	size_t njournal;
 	int journal_gap;	 /* a version was built whole since: the history starts anew */
@@ -236,8 +237,8 @@ int node_cut_to_final(struct node *n, struct cc_err *e);
  * holds (it decided before a failover) to the sequencer: each goes to the outbox in s with
  * its approvals and objections, and leaves this node. 1 when some went, 0 when none. */
 int node_hand_on(struct node *n, struct store *s, struct cc_err *e);
-/* The zone (publish.c): the journal of versions not yet handed to the DNS server dropped
- * (under zone_mu); the zone forgotten, so that the next one is built whole (the log went
+/* The zone (publish.c), both under zone_mu: the journal of versions not yet handed to the
+ * DNS server dropped; the zone forgotten, so that the next one is built whole (the log went
  * back). */
 void node_journal_clear(struct node *n);
 void node_zone_forget(struct node *n);

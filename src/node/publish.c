@@ -26,11 +26,9 @@ void node_journal_clear(struct node *n)
  * leads to. */
 void node_zone_forget(struct node *n)
 {
-	pthread_mutex_lock(&n->zone_mu);
 	zone_free(n->zone);
 	n->zone = NULL;
 	node_journal_clear(n);
-	pthread_mutex_unlock(&n->zone_mu);
 }
 
 /* Brings n->zone up to the in-memory ledger at epoch and returns a reference to it: by
@@ -39,7 +37,8 @@ void node_zone_forget(struct node *n)
  * whole build. Under zone_mu; the deltas of versions made go to the journal. */
 static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct cc_err *e)
 {
-	const struct zone_keys keys = {.ksk = &n->ksk, .zsk = &n->zsk};
+	const struct zone_keys keys = {
+	    .ksk = &n->ksk, .zsk = &n->zsk, .serial_offset = n->serial_offset};
 	struct zone_changes *c = NULL;
 	struct zone_delta *d = NULL;
 	struct zone *z = NULL, *cur = n->zone;

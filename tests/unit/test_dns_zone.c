@@ -214,7 +214,8 @@ static struct zone *update_check(struct zone *z, const struct ledger *l, const s
 	return up;
 }
 
-/* Changes by parts give the zone zone_build gives: a DS added, a TLD with in-zone glue
+/* Changes by parts give the zone zone_build gives (with a serial offset too): a DS added, a
+ * TLD with in-zone glue
  * created, its host moved, a TLD created over a root server's name (its addresses become
  * glue) and removed again, several entries at once, a TLD deleted with its host; a member
  * change asks for a whole build. */
@@ -243,6 +244,16 @@ static void test_update(void **state)
 	    0);
 	fixture_change(l, "cn", "tld/cn", cn.p, t++);
 	z = update_check(z, l, &zk, 1);
+	assert_int_equal(z->serial, ledger_size(l) + EPOCH);
+	/* A node that went back on its log adds an offset to its serials, by parts as whole. */
+	zk.serial_offset = 5;
+	assert_int_equal(cbuf_puts(&cn, "cn. 86400 IN DS 4712 15 2 "
+					"00112233445566778899aabbccddeeff00112233445566778899aabbcc"
+					"ddeeff\n"),
+			 0);
+	fixture_change(l, "cn", "tld/cn", cn.p, t++);
+	z = update_check(z, l, &zk, 1);
+	assert_int_equal(z->serial, ledger_size(l) + EPOCH + 5);
 
 	fixture_change(l, G, "tld/zzzz",
 		       "zzzz. 172800 IN NS ns1.zzzz.\nzzzz. 172800 IN NS ns2.zzzz.\n"
@@ -279,7 +290,7 @@ static void test_ksk_elsewhere(void **state)
 {
 	struct ledger *l = root_ledger(1);
 	struct dns_key ksk, zsk, kpub;
-	struct zone_keys zk = {&ksk, &zsk, NULL, 0}, pk = {&kpub, &zsk, NULL, 0};
+	struct zone_keys zk = {.ksk = &ksk, .zsk = &zsk}, pk = {.ksk = &kpub, .zsk = &zsk};
 	struct zone *z = NULL, *z2 = NULL;
 	struct cbuf data = CBUF_INIT;
 	struct cc_err e = {0};
