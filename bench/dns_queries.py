@@ -21,7 +21,6 @@
 The mix is the test's, drawn with the same seed, so the bench and the test ask the same
 questions; the test's TCP share is asked over UDP here (dnsperf runs one transport)."""
 import os
-import socket
 import struct
 import sys
 from collections import Counter

@@ -13,8 +13,8 @@
       (UDP, every MS milliseconds, 1 by default) and one thread per node its GET /v1/final
       (10 ms after each answer); each keeps the time every new value was first seen. A
       change at log index i is served by a node's DNS once its SOA serial >= i + 1 + epoch
-      (docs/format.md, "The zone": serial = log size + day number; the epoch is read from
-      each node at the start), and final on a node once its final checkpoint's size > i (what GET
+      (docs/format.md, "The zone": serial = log size + day number + an offset, 0 on the
+      bench's fresh nodes; the epoch is read from each node at the start), and final on a node once its final checkpoint's size > i (what GET
       /v1/records/... says as "final"). Prints the summary lines of the table and one line
         RESULT sent=.. acked=.. errors=.. dns_p50_ms=.. dns_p99_ms=.. final_p50_ms=.. ...
       Times are from the moment the proposal was sent (the append itself is not observable

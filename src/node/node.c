@@ -2138,9 +2138,9 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	struct ledger *old;
 	struct store *s = NULL;
 	char path[CONF_PATH_MAX], *ck = NULL, num[16];
-	uint64_t keep, had;
+	uint64_t keep, had, served;
 	uint32_t offset;
-	int ret, settled = 0, open = 0;
+	int ret, settled = 0, open = 0, zlocked = 0;
 
 	merkle_tree_init(&tree);
 	/* Everything taken so far committed first: the store is then exactly what memory is. */
@@ -2179,6 +2179,12 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		cc_fail(e, ret, "the log held does not replay");
 		goto out;
 	}
+	/* The zone lock before the transaction (a zone being signed holds it a moment; the
+	 * committer waits for the transaction), and before the node lock (its order): held
+	 * until the node has the shorter log and the new serial offset, the last zone
+	 * forgotten. */
+	pthread_mutex_lock(&n->zone_mu);
+	zlocked = 1;
 	if ((ret = store_begin(s, e)) < 0)
 		goto out;
 	open = 1;
@@ -2192,29 +2198,27 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		goto out;
 	if ((ret = store_entries_cut(s, keep, e)) < 0)
 		goto out;
-	/* The zone showed the dropped entries under serials that must not come again with
-	 * other content: the serials go on from above them (docs/format.md). The zone lock
-	 * first (its order), held until the node has the shorter log and the new offset. */
-	pthread_mutex_lock(&n->zone_mu);
-	offset = n->serial_offset + (uint32_t)(had - keep) + 1;
+	/* A zone may have shown the durable entries dropped (only durable ones are served),
+	 * under serials that must not come again with other content: the serials go on from
+	 * above them (docs/format.md). */
+	pthread_mutex_lock(&n->dur_mu);
+	served = n->durable;
+	pthread_mutex_unlock(&n->dur_mu);
+	offset = n->serial_offset + (served > keep ? (uint32_t)(served - keep) + 1 : 0);
 	snprintf(num, sizeof(num), "%" PRIu32, offset);
-	if ((ret = store_meta_put(s, "serial_offset", num, e)) < 0) {
-		pthread_mutex_unlock(&n->zone_mu);
+	if (offset != n->serial_offset && (ret = store_meta_put(s, "serial_offset", num, e)) < 0)
 		goto out;
-	}
 	node_wrlock(n);
 	/* Nothing may have moved since it was read: a checkpoint that became final meanwhile
 	 * (a late cosignature) is not dropped. */
 	if (ledger_size(n->ledger) != had || n->batch.nentries != 0 ||
 	    keep != (to_final ? n->final_size : n->pub_size)) {
 		node_unlock(n);
-		pthread_mutex_unlock(&n->zone_mu);
 		ret = cc_fail(e, CC_EIO, "the log moved while it was cut back: taken again later");
 		goto out;
 	}
 	if ((ret = store_commit(s, e)) < 0) {
 		node_unlock(n);
-		pthread_mutex_unlock(&n->zone_mu);
 		goto out;
 	}
 	open = 0;
@@ -2249,9 +2253,11 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	node_keys_refresh(n);
 	node_role_update(n);
 	node_unlock(n);
-	/* the zone may have shown the dropped entries: the next one is built whole */
+	/* the zone may have shown the dropped entries: the next one is built whole, and none
+	 * made before is served */
 	node_zone_forget(n);
 	pthread_mutex_unlock(&n->zone_mu);
+	zlocked = 0;
 	ledger_free(old);
 	merkle_tree_free(&old_tree);
 	if (to_final)
@@ -2267,6 +2273,8 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 out:
 	if (open)
 		store_rollback(s);
+	if (zlocked)
+		pthread_mutex_unlock(&n->zone_mu);
 	store_close(s);
 	ledger_free(rb.l);
 	merkle_tree_free(&tree);
@@ -2738,8 +2746,20 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	if (store_meta_get(n->wr, "final", &ck, NULL) == 0)
 		node_final_load(n, ck.p, ck.len);
 	cbuf_reset(&ck);
-	if (store_meta_get(n->wr, "serial_offset", &ck, NULL) == 0)
-		n->serial_offset = (uint32_t)strtoul(ck.p, NULL, 10);
+	if ((ret = store_meta_get(n->wr, "serial_offset", &ck, e)) == 0) {
+		char *end;
+		unsigned long v = strtoul(ck.p, &end, 10);
+
+		if (*end != '\0' || end == ck.p || v > UINT32_MAX) {
+			ret = cc_fail(e, CC_EINVAL, "%s: meta serial_offset is not a number",
+				      CONF_DB_FILE);
+			goto out;
+		}
+		n->serial_offset = (uint32_t)v;
+	} else if (ret != CC_ENOENT) {
+		goto out;
+	}
+	ret = 0;
 	cbuf_reset(&ck);
 	if ((ret = store_meta_get(n->wr, "checkpoint", &ck, e)) < 0)
 		goto out;

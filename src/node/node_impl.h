@@ -172,6 +172,7 @@ struct node {
 	pthread_mutex_t zone_mu;     /* guards zone and journal; taken before the node lock */
 	struct zone *zone;	     /* the last zone made, or NULL */
 	uint32_t serial_offset;	     /* added to its serial: meta "serial_offset" (node_cut) */
+	uint64_t zone_gen;	     /* bumped when the log went back: zones made before are void */
 	struct zone_delta **journal; /* versions made since the publisher last took them */
 	size_t njournal;
 	int journal_gap;	 /* a version was built whole since: the history starts anew */

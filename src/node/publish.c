@@ -26,6 +26,7 @@ void node_journal_clear(struct node *n)
  * leads to. */
 void node_zone_forget(struct node *n)
 {
+	n->zone_gen++;
 	zone_free(n->zone);
 	n->zone = NULL;
 	node_journal_clear(n);
@@ -86,16 +87,31 @@ int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
 	struct zone *z = NULL;
 	int ret;
 
+	uint64_t gen;
+	int tries = 0;
+
+again:
 	cbuf_reset(text);
 	pthread_mutex_lock(&n->zone_mu);
 	ret = zone_fresh(n, (uint32_t)(now / ZONE_EPOCH), &z, e);
+	gen = n->zone_gen;
 	pthread_mutex_unlock(&n->zone_mu);
 	if (ret == 0)
 		ret = zone_write(z, text);
-	/* Served only once what it shows is durable, like every other read. */
+	/* Served only once what it shows is durable, like every other read; and not if the
+	 * log went back meanwhile (what it shows may then never become durable). */
 	if (ret == 0 && node_wait_durable(n, z->log_size) < 0)
 		ret = cc_fail(e, CC_EIO, "the node is shutting down");
 	zone_free(z);
+	z = NULL;
+	if (ret == 0) {
+		pthread_mutex_lock(&n->zone_mu);
+		if (n->zone_gen != gen)
+			ret = cc_fail(e, CC_EIO, "the log went back while the zone was made");
+		pthread_mutex_unlock(&n->zone_mu);
+		if (ret < 0 && ++tries < 3)
+			goto again;
+	}
 	if (ret < 0 && e && e->code == 0)
 		ret = cc_fail(e, ret, "cannot build the zone");
 	return ret;
@@ -117,8 +133,9 @@ static void *node_publisher(void *arg)
 		struct zone_delta **deltas = NULL;
 		struct cc_err e = {0};
 		size_t nd = 0;
-		uint64_t size = done, durable;
-		int ret, gap = 0;
+		uint64_t size = done, durable, gen = 0;
+		uint32_t serial = 0;
+		int ret, gap = 0, stale = 0;
 
 		pthread_mutex_lock(&n->dur_mu);
 		durable = n->durable;
@@ -134,6 +151,7 @@ static void *node_publisher(void *arg)
 		pthread_mutex_unlock(&n->dur_mu);
 		pthread_mutex_lock(&n->zone_mu);
 		ret = zone_fresh(n, epoch, &z, &e);
+		gen = n->zone_gen;
 		if (ret == 0) {
 			/* The versions that led to z, taken with it. */
 			deltas = malloc((n->njournal + 1) * sizeof(*deltas));
@@ -156,17 +174,28 @@ static void *node_publisher(void *arg)
 		if (ret == 0 && node_wait_durable(n, size) < 0)
 			ret = CC_EIO;
 		if (ret == 0) {
-			uint32_t serial = z->serial;
-
+			serial = z->serial;
 			if (gap) {
 				for (size_t i = 0; i < nd; i++)
 					zone_delta_free(deltas[i]);
 				nd = 0;
 			}
-			dnsd_publish(n->dnsd, z, az, deltas, nd);
-			nd = 0;
-			z = NULL;
-			az = NULL;
+			/* Not if the log went back since z was made: its entries may be gone. The
+			 * zone lock keeps a cut from coming between the look and the hand-over. */
+			pthread_mutex_lock(&n->zone_mu);
+			stale = n->zone_gen != gen;
+			if (!stale) {
+				dnsd_publish(n->dnsd, z, az, deltas, nd);
+				nd = 0;
+				z = NULL;
+				az = NULL;
+			}
+			pthread_mutex_unlock(&n->zone_mu);
+		}
+		if (ret == 0 && stale) {
+			/* made again at once from the log as it is now */
+			size = done;
+		} else if (ret == 0) {
 			node_log("serving zone serial %u over DNS (log size %" PRIu64 ")", serial,
 				 size);
 			warned = 0;
