@@ -85,32 +85,31 @@ static int zone_fresh(struct node *n, uint32_t epoch, struct zone **out, struct 
 int node_zone(struct node *n, int64_t now, struct cbuf *text, struct cc_err *e)
 {
 	struct zone *z = NULL;
-	int ret;
-
 	uint64_t gen;
-	int tries = 0;
+	int ret = 0;
 
-again:
-	cbuf_reset(text);
-	pthread_mutex_lock(&n->zone_mu);
-	ret = zone_fresh(n, (uint32_t)(now / ZONE_EPOCH), &z, e);
-	gen = n->zone_gen;
-	pthread_mutex_unlock(&n->zone_mu);
-	if (ret == 0)
-		ret = zone_write(z, text);
-	/* Served only once what it shows is durable, like every other read; and not if the
-	 * log went back meanwhile (what it shows may then never become durable). */
-	if (ret == 0 && node_wait_durable(n, z->log_size) < 0)
-		ret = cc_fail(e, CC_EIO, "the node is shutting down");
-	zone_free(z);
-	z = NULL;
-	if (ret == 0) {
+	/* Served only once what it shows is durable, like every other read; made again if the
+	 * log went back meanwhile (what it showed may then never become durable). */
+	for (int tries = 0; tries < 3; tries++) {
+		cbuf_reset(text);
+		pthread_mutex_lock(&n->zone_mu);
+		ret = zone_fresh(n, (uint32_t)(now / ZONE_EPOCH), &z, e);
+		gen = n->zone_gen;
+		pthread_mutex_unlock(&n->zone_mu);
+		if (ret == 0)
+			ret = zone_write(z, text);
+		if (ret == 0 && node_wait_durable(n, z->log_size) < 0)
+			ret = cc_fail(e, CC_EIO, "the node is shutting down");
+		zone_free(z);
+		z = NULL;
+		if (ret < 0)
+			break;
 		pthread_mutex_lock(&n->zone_mu);
 		if (n->zone_gen != gen)
 			ret = cc_fail(e, CC_EIO, "the log went back while the zone was made");
 		pthread_mutex_unlock(&n->zone_mu);
-		if (ret < 0 && ++tries < 3)
-			goto again;
+		if (ret == 0)
+			break;
 	}
 	if (ret < 0 && e && e->code == 0)
 		ret = cc_fail(e, ret, "cannot build the zone");
