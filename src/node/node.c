@@ -2768,6 +2768,12 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	n->checkpoint = cbuf_take(&ck);
 	n->pub_size = count;
 	n->durable = count;
+	/* The checkpoint of a node that decides is its own: its witnesses' cosignatures are
+	 * taken for it as for one just signed. Else the log of a network just made, or of a
+	 * sequencer restarted before its last entries were final, waits for the next change
+	 * to become final. */
+	if (node_decides(n) && n->final_size < count)
+		witness_recent(n, count, n->checkpoint);
 	node_keys_refresh(n);
 	if ((ret = note_vkey_format(&n->key.key, &vk)) < 0)
 		goto out;

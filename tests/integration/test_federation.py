@@ -69,6 +69,18 @@ def dns_ds(port, name):
                   if rrset.rdtype == dns.rdatatype.DS)
 
 
+def test_a_new_network_is_final(fed):
+    """Before any change (this test comes first): the genesis log becomes final on every
+    node, the witnesses cosigning the checkpoint the sequencer started with."""
+    size = fed.nodes[NODES[0]].tree_size()
+    deadline = time.time() + 60
+    for m in NODES:
+        while fed.nodes[m].http.get("/v1/network")[2]["final_size"] < size:
+            assert time.time() < deadline, f"{m}: the genesis never became final"
+            time.sleep(0.1)
+        assert fed.nodes[m].tree_size() == size
+
+
 def test_network_names_the_sequencer(fed):
     for m in NODES:
         st, _, j = fed.nodes[m].http.json("GET", "/v1/network")
