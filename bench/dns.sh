@@ -619,11 +619,11 @@ maxtxt() { # NAME: the highest rate passed; ">=" when the search ended without a
 		"$(calc "%.2f" "${MED[concordd]} / ${MED[$BEST]}")"
 	# The servers take turns within a round: a slower or faster minute of the machine
 	# falls on all of them, so the ratio within each round drifts less than the medians.
-	printf '    round by round: %s; median %s\n' \
-		"$(paste -d/ <(tr ' ' '\n' <<<"${US[concordd]% }") <(tr ' ' '\n' <<<"${US[$BEST]% }") |
-			awk -F/ '{printf "%s%.2f", (NR > 1 ? " " : ""), $1 / $2}')" \
-		"$(median $(paste -d/ <(tr ' ' '\n' <<<"${US[concordd]% }") <(tr ' ' '\n' <<<"${US[$BEST]% }") |
-			awk -F/ '{printf "%.4f\n", $1 / $2}') | awk '{printf "%.2f", $1}')"
+	# shellcheck disable=SC2086
+	set -- $(paste -d/ <(tr ' ' '\n' <<<"${US[concordd]% }") <(tr ' ' '\n' <<<"${US[$BEST]% }") |
+		awk -F/ '{printf "%.4f\n", $1 / $2}')
+	printf '    round by round: %s; median %s\n' "$(printf '%.2f ' "$@" | sed 's/ $//')" \
+		"$(calc "%.2f" "$(median "$@")")"
 	printf '    without its answer cache (concordd --dns-cache 0): %s us (runs %s), %s of %s; lost %% %s, others %s, RSS %d MB\n' \
 		"${MED[concordd-nc]}" "${US[concordd-nc]% }" "$(calc "%.2f" "${MED[concordd-nc]} / ${MED[$BEST]}")" \
 		"$BEST" "${LOSTS[concordd-nc]% }" "${OTHERS[concordd-nc]% }" "$((RSS[concordd-nc] / 1024))"
