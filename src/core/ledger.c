@@ -37,6 +37,7 @@ void ledger_free(struct ledger *l)
 			host_free(l->hosts.slot[i].val);
 	map_free(&l->tlds);
 	map_free(&l->hosts);
+	map_free(&l->dnsnames);
 	for (size_t i = 0; i < l->ntouched; i++)
 		free(l->touched[i].name);
 	free(l->touched);
@@ -892,6 +893,7 @@ out:
 		l->nmembers = 0;
 		l->nchunks = 0;
 	}
+	members_reindex(l);
 	note_free(&n);
 	return ret;
 }

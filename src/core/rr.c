@@ -711,6 +711,18 @@ size_t rr_parse_fast_count(void)
 	return rr_fast_hits;
 }
 
+static size_t rr_count_lines(const char *text, size_t len, size_t max)
+{
+	const char *p = text, *end = text + len, *nl;
+	size_t n = 0;
+
+	for (; p < end && n < max; n++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl != NULL ? nl + 1 : end;
+	}
+	return n;
+}
+
 /* Canonical lines and empty lines only, appended to out. When any line is anything else, or
  * memory runs out, a negative code with out as it was: the text is zscanner's to read. */
 static int rr_parse_fast(struct rr_set *out, const char *text, size_t len)
@@ -721,6 +733,11 @@ static int rr_parse_fast(struct rr_set *out, const char *text, size_t len)
 	struct rr *r;
 	int ret;
 
+	/* One allocation for a usual text: a line is at most one record. Bounded, so that a
+	 * hostile text of many short lines costs no more than it did line by line. */
+	ret = rr_set_reserve(out, rr_count_lines(text, len, 128));
+	if (ret < 0)
+		return ret;
 	for (; p < end; line++) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		eol = nl != NULL ? nl : end;
@@ -1206,6 +1223,8 @@ static int rr_ptr_cmp(const void *a, const void *b)
 	return rr_qsort_cmp(*(const struct rr *const *)a, *(const struct rr *const *)b);
 }
 
+#define RR_SORT_SMALL 32 /* sets up to this size are sorted by insertion */
+
 /* Records are large and usually arrive in order already (rr_format's output, edited): check
  * that first, and otherwise sort pointers and move each record once. */
 void rr_sort(struct rr_set *s)
@@ -1230,12 +1249,41 @@ void rr_sort(struct rr_set *s)
 	}
 	for (i = 0; i < s->n; i++)
 		ptr[i] = &s->v[i];
-	qsort(ptr, s->n, sizeof(*ptr), rr_ptr_cmp);
+	if (s->n <= RR_SORT_SMALL) {
+		/* A TLD's few records, one or two out of place (a line added at the end):
+		 * insertion takes about one comparison per record; qsort several. */
+		for (i = 1; i < s->n; i++) {
+			const struct rr *x = ptr[i];
+			size_t j = i;
+
+			for (; j > 0 && rr_qsort_cmp(ptr[j - 1], x) > 0; j--)
+				ptr[j] = ptr[j - 1];
+			ptr[j] = x;
+		}
+	} else {
+		qsort(ptr, s->n, sizeof(*ptr), rr_ptr_cmp);
+	}
 	for (i = 0; i < s->n; i++)
 		v[i] = *ptr[i];
 	free(ptr);
 	free(s->v);
 	s->v = v;
+}
+
+int rr_set_reserve(struct rr_set *s, size_t n)
+{
+	struct rr *v;
+
+	if (n <= s->cap - s->n)
+		return 0;
+	if (n > ((size_t)-1) / sizeof(*v) - s->n)
+		return CC_ENOMEM;
+	v = realloc(s->v, (s->n + n) * sizeof(*v));
+	if (v == NULL)
+		return CC_ENOMEM;
+	s->v = v;
+	s->cap = s->n + n;
+	return 0;
 }
 
 int rr_set_append(struct rr_set *s, const struct rr *v, size_t n)

@@ -62,6 +62,9 @@ int rr_cmp(const struct rr *a, const struct rr *b);
 void rr_sort(struct rr_set *s);
 
 int rr_set_add(struct rr_set *s, const struct rr *r);
+/* Makes room for n more records at once (records are large: growing by doubling copies them
+ * again and again). */
+int rr_set_reserve(struct rr_set *s, size_t n);
 /* Appends n records (not inside s). */
 int rr_set_append(struct rr_set *s, const struct rr *v, size_t n);
 /* Gives back the room beyond s->n: for sets kept for long (a ledger holds thousands of

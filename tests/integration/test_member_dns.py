@@ -73,10 +73,16 @@ def test_dns_refused(dnet, dnode, line, why):
     assert dnode.tree_size() == size
 
 
-def test_tld_cannot_use_a_root_server_as_glue(dnet, dnode):
+@pytest.mark.parametrize("server", [
+    "ns.isoc.root.concord.example.",  # from the genesis
+    "ns.br.root.concord.example.",    # from test_dns_change_needs_member_policy's change
+])
+def test_tld_cannot_use_a_root_server_as_glue(dnet, dnode, server):
+    if server.startswith("ns.br."):
+        assert server in member(dnode, "br")["content"]
     content = dnode.http.record("tld/cn")["content"]
-    content += "cn. 172800 IN NS ns.isoc.root.concord.example.\n"
-    content += "ns.isoc.root.concord.example. 172800 IN A 198.51.100.7\n"
+    content += f"cn. 172800 IN NS {server}\n"
+    content += f"{server} 172800 IN A 198.51.100.7\n"
     st, j, _ = dnet.propose(dnode.http, ["cn"], [("put", "tld/cn", content)])
     assert st == 400 and "root server" in j["detail"], j
 

@@ -282,6 +282,42 @@ static void test_shared_host_needs_every_user(void **state)
 	cbuf_free(&c);
 }
 
+/* One proposal moves both TLDs that share ns.shared.net to name servers of their own: the
+ * host, left by two TLDs at once, disappears (once: ASan watches the second). */
+static void test_shared_host_left_by_both_users(void **state)
+{
+	struct world *w = *state;
+	struct cbuf b = CBUF_INIT, c = CBUF_INIT;
+	struct proposal_op ops[2];
+	struct cc_err e = {0};
+	const char *all[] = {"br", "cn", "de", "isoc"};
+	/* Last of the group: after test_members_and_policies' consultation period of a day. */
+	int64_t now = T0 + 10 * 86400;
+	uint64_t ver;
+
+	memset(ops, 0, sizeof(ops));
+	ops[0].kind = ops[1].kind = OP_PUT;
+	snprintf(ops[0].path, sizeof(ops[0].path), "tld/cn");
+	snprintf(ops[1].path, sizeof(ops[1].path), "tld/com");
+	ops[0].version = version_of(w, "tld/cn");
+	ops[1].version = version_of(w, "tld/com");
+	ops[0].content = "cn. NS a.dns.cn.\ncn. NS b.dns.cn.\nb.dns.cn. A 192.0.2.2\n";
+	ops[1].content = "com. NS a.gtld-servers.net.\n"
+			 "com. DS 30909 8 2 "
+			 "E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766\n";
+	ops[0].content_len = strlen(ops[0].content);
+	ops[1].content_len = strlen(ops[1].content);
+	assert_int_equal(
+	    proposal_format(&b, ledger_origin(w->l), "cn", now, now + 3 * 86400, ops, 2), 0);
+	assert_int_equal(accept(w, b.p, all, 4, now + 86400, &e), 0);
+	assert_int_equal(ledger_get(w->l, "host/ns.shared.net.", &c, &ver), CC_ENOENT);
+	assert_int_equal(ledger_get(w->l, "host/a.gtld-servers.net.", &c, &ver), 0);
+	assert_int_equal(ledger_get(w->l, "tld/cn", &c, &ver), 0);
+	assert_null(strstr(c.p, "shared"));
+	cbuf_free(&b);
+	cbuf_free(&c);
+}
+
 static void test_refusals(void **state)
 {
 	struct world *w = *state;
@@ -531,6 +567,7 @@ int main(void)
 	    cmocka_unit_test(test_tampered_entry_refused),
 	    cmocka_unit_test(test_accept_in_one_step),
 	    cmocka_unit_test(test_export_root),
+	    cmocka_unit_test(test_shared_host_left_by_both_users),
 	};
 
 	if (sodium_init() < 0)

@@ -4,6 +4,7 @@
  * has addresses, and giving other addresses changes the host for every TLD that uses it. */
 #include "core/kinds/kinds.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,11 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 		}
 	}
 	snprintf(owner, sizeof(owner), "%s.", pt->label);
+	ret = rr_set_reserve(&pt->recs, all->n);
+	if (ret == 0)
+		ret = rr_set_reserve(&glue, all->n);
+	if (ret < 0)
+		goto out;
 	for (size_t i = 0; i < all->n; i++) {
 		struct rr *r = &all->v[i];
 
@@ -236,13 +242,17 @@ static void users_remove(struct host *h, const struct tld *t)
 		}
 }
 
-/* Detaches t from the hosts its current NS set names; returns those hosts' names in gc so
- * the ones left unused can be removed once the plan is applied. */
-static int detach(struct ledger *l, struct tld *t, struct rr_set *gc)
-{
-	int ret = 0;
+struct host_list { /* hosts a plan detached TLDs from */
+	struct host **v;
+	size_t n, cap;
+};
 
-	for (size_t i = 0; ret == 0 && i < t->recs.n; i++) {
+/* Detaches t from the hosts its current NS set names; adds those hosts to gc so the ones
+ * left unused can be removed once the plan is applied. Hosts are only freed then, so the
+ * pointers stay valid until that point. */
+static int detach(struct ledger *l, struct tld *t, struct host_list *gc)
+{
+	for (size_t i = 0; i < t->recs.n; i++) {
 		struct host *h;
 
 		if (t->recs.v[i].type != RR_NS)
@@ -251,9 +261,18 @@ static int detach(struct ledger *l, struct tld *t, struct rr_set *gc)
 		if (h == NULL)
 			continue;
 		users_remove(h, t);
-		ret = rr_set_add(gc, &t->recs.v[i]);
+		if (gc->n == gc->cap) {
+			size_t cap = gc->cap ? gc->cap * 2 : 16;
+			struct host **v = realloc(gc->v, cap * sizeof(*v));
+
+			if (v == NULL)
+				return CC_ENOMEM;
+			gc->v = v;
+			gc->cap = cap;
+		}
+		gc->v[gc->n++] = h;
 	}
-	return ret;
+	return 0;
 }
 
 void tld_free(struct tld *t)
@@ -264,9 +283,17 @@ void tld_free(struct tld *t)
 	free(t);
 }
 
+static int host_ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (struct host *const *)a,
+		  y = (uintptr_t) * (struct host *const *)b;
+
+	return (x > y) - (x < y);
+}
+
 int tld_apply(struct ledger *l, struct plan *pl, uint64_t index)
 {
-	struct rr_set gc = {0};
+	struct host_list gc = {0};
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < pl->ntlds; i++) {
@@ -349,15 +376,26 @@ int tld_apply(struct ledger *l, struct plan *pl, uint64_t index)
 			for (size_t j = 0; j < h->nusers; j++)
 				h->users[j]->version = index;
 	}
-	for (size_t i = 0; ret == 0 && i < gc.n; i++) {
-		struct host *h = map_get(&l->hosts, gc.v[i].rdata);
+	/* A host two TLDs left is listed twice and must be freed once: sorted, a repeat is
+	 * next to its first. */
+	if (gc.n > 1) {
+		size_t k = 1;
 
-		if (h && h->nusers == 0) {
-			map_del(&l->hosts, h->name);
-			host_free(h);
-		}
+		qsort(gc.v, gc.n, sizeof(*gc.v), host_ptr_cmp);
+		for (size_t i = 1; i < gc.n; i++)
+			if (gc.v[i] != gc.v[k - 1])
+				gc.v[k++] = gc.v[i];
+		gc.n = k;
 	}
-	rr_set_free(&gc);
+	for (size_t i = 0; ret == 0 && i < gc.n; i++) {
+		struct host *h = gc.v[i];
+
+		if (h->nusers != 0)
+			continue;
+		map_del(&l->hosts, h->name);
+		host_free(h);
+	}
+	free(gc.v);
 	return ret;
 }
 

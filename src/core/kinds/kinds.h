@@ -67,9 +67,11 @@ struct ledger {
 	struct network_state net;      /* network/ records */
 	struct map tlds;	       /* label -> struct tld */
 	struct map hosts;	       /* name -> struct host */
-	struct ledger_touch *touched;  /* names written by recent entries, by index */
-	size_t ntouched;	       /* used */
-	uint64_t touch_floor;	       /* entries before this one are not remembered */
+	struct map dnsnames; /* member dns name -> struct ledger_member (members_reindex) */
+	int dnsnames_ok;     /* dnsnames matches members; else member_by_dns scans */
+	struct ledger_touch *touched; /* names written by recent entries, by index */
+	size_t ntouched;	      /* used */
+	uint64_t touch_floor;	      /* entries before this one are not remembered */
 };
 
 /* A staged change. Pointers into the ledger stay valid because planning never mutates. */
@@ -162,6 +164,8 @@ int record_line(const char **s, const char *end, const char *key, char *out, siz
 int member_box_parse(unsigned char box[32], const char *s);
 /* The member whose name server is called name, or NULL. */
 const struct ledger_member *member_by_dns(const struct ledger *l, const char *name);
+/* Rebuilds the index member_by_dns reads, after members were added, removed or moved. */
+void members_reindex(struct ledger *l);
 int member_render(const struct ledger_member *m, struct cbuf *out);
 int member_parse(struct ledger_member *m, const char *id, const char *content, size_t len,
 		 struct cc_err *e);
