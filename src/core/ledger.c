@@ -38,9 +38,8 @@ void ledger_free(struct ledger *l)
 	map_free(&l->tlds);
 	map_free(&l->hosts);
 	map_free(&l->dnsnames);
-	for (size_t i = 0; i < l->ntouched; i++)
-		free(l->touched[i].name);
 	free(l->touched);
+	free(l->touch_names);
 	free(l->members);
 	free(l->policies);
 	free(l->nodes);
@@ -255,31 +254,47 @@ out:
 /* ---- what entries wrote, for the zone (ledger_touched) ---- */
 
 /* Remembers that entry index wrote name. Forgetting is always safe (a reader then rebuilds
- * everything), so memory trouble here costs history, never the entry. */
+ * everything), so memory trouble here costs history, never the entry. Names are kept one
+ * after the other in one buffer: every entry touches several, and a copy of each on the
+ * heap showed in the replay profile. */
 static void touch(struct ledger *l, uint64_t index, const char *name)
 {
+	size_t len = strlen(name) + 1;
 	struct ledger_touch *t;
 
 	if (l->ntouched == LEDGER_TOUCH_MAX) {
-		size_t half = LEDGER_TOUCH_MAX / 2;
+		size_t half = LEDGER_TOUCH_MAX / 2, base = l->touched[half].name;
 
 		l->touch_floor = l->touched[half - 1].index + 1;
-		for (size_t i = 0; i < half; i++)
-			free(l->touched[i].name);
 		memmove(l->touched, l->touched + half, (l->ntouched - half) * sizeof(*t));
 		l->ntouched -= half;
+		memmove(l->touch_names, l->touch_names + base, l->touch_len - base);
+		l->touch_len -= base;
+		for (size_t i = 0; i < l->ntouched; i++)
+			l->touched[i].name -= base;
 	}
 	if (l->touched == NULL) {
 		l->touched = malloc(LEDGER_TOUCH_MAX * sizeof(*t));
 		if (l->touched == NULL)
 			goto forget;
 	}
-	t = &l->touched[l->ntouched];
-	t->name = strdup(name);
-	if (t->name == NULL)
-		goto forget;
+	if (l->touch_cap - l->touch_len < len) {
+		size_t cap = l->touch_cap ? l->touch_cap * 2 : 65536;
+		char *p;
+
+		while (cap - l->touch_len < len)
+			cap *= 2;
+		p = realloc(l->touch_names, cap);
+		if (p == NULL)
+			goto forget;
+		l->touch_names = p;
+		l->touch_cap = cap;
+	}
+	t = &l->touched[l->ntouched++];
 	t->index = index;
-	l->ntouched++;
+	t->name = l->touch_len;
+	memcpy(l->touch_names + l->touch_len, name, len);
+	l->touch_len += len;
 	return;
 forget:
 	l->touch_floor = index + 1;
@@ -328,7 +343,7 @@ int ledger_touched(const struct ledger *l, uint64_t since, ledger_touch_fn fn, v
 			hi = mid;
 	}
 	for (size_t i = lo; ret == 0 && i < l->ntouched; i++)
-		ret = fn(ctx, l->touched[i].name);
+		ret = fn(ctx, l->touch_names + l->touched[i].name);
 	return ret;
 }
 

@@ -318,6 +318,59 @@ static void test_shared_host_left_by_both_users(void **state)
 	cbuf_free(&c);
 }
 
+static int count_touched(void *ctx, const char *name)
+{
+	struct cbuf *out = ctx;
+
+	return cbuf_printf(out, "%s ", name);
+}
+
+/* The names entries wrote, which the zone is updated by, are kept for the latest 65,536 and
+ * forgotten by halves: a reader asking from before what is kept is told to rebuild, and the
+ * names kept after a halving are still right. */
+static void test_touched_names_kept_by_halves(void **state)
+{
+	struct world *w = *state;
+	struct cbuf b = CBUF_INIT, c = CBUF_INIT, t = CBUF_INIT;
+	struct cc_err e = {0};
+	const char *cn[] = {"cn"};
+	int64_t now = T0 + 20 * 86400;
+	uint64_t first = ledger_size(w->l);
+	size_t names = 0;
+
+	/* 13 name servers renumbered each time: 27 names per entry (the TLD, its name servers
+	 * before, the hosts given addresses), so 2,500 entries pass the limit. */
+	for (int round = 0; round < 2500; round++) {
+		cbuf_reset(&c);
+		for (int i = 0; i < 13; i++)
+			assert_int_equal(cbuf_printf(&c, "cn. NS ns%d.dns.cn.\n", i), 0);
+		for (int i = 0; i < 13; i++)
+			assert_int_equal(
+			    cbuf_printf(&c, "ns%d.dns.cn. A 198.51.%d.%d\n", i, round % 2, i + 1),
+			    0);
+		cbuf_reset(&b);
+		body_of(w, &b, "cn", "tld/cn", c.p, now, 3600);
+		assert_int_equal(accept(w, b.p, cn, 1, now, &e), 0);
+	}
+	assert_int_equal(ledger_touched(w->l, first, count_touched, &t), CC_ENOENT);
+	assert_int_equal(ledger_touched(w->l, ledger_size(w->l) - 1, count_touched, &t), 0);
+	assert_true(strncmp(t.p, "cn. ns0.dns.cn. ns1.dns.cn. ns10.dns.cn. ", 40) == 0);
+	for (size_t i = 0; i < t.len; i++)
+		names += t.p[i] == ' ';
+	assert_int_equal(names, 27);
+	assert_int_equal(strstr(t.p, "ns9.dns.cn. ns0.dns.cn. ") != NULL, 1);
+	cbuf_reset(&t);
+	/* Half the limit is always kept: the last 1,000 entries (27,000 names) are known. */
+	assert_int_equal(ledger_touched(w->l, ledger_size(w->l) - 1000, count_touched, &t), 0);
+	names = 0;
+	for (size_t i = 0; i < t.len; i++)
+		names += t.p[i] == ' ';
+	assert_int_equal(names, 1000 * 27);
+	cbuf_free(&b);
+	cbuf_free(&c);
+	cbuf_free(&t);
+}
+
 static void test_refusals(void **state)
 {
 	struct world *w = *state;
@@ -568,6 +621,7 @@ int main(void)
 	    cmocka_unit_test(test_accept_in_one_step),
 	    cmocka_unit_test(test_export_root),
 	    cmocka_unit_test(test_shared_host_left_by_both_users),
+	    cmocka_unit_test(test_touched_names_kept_by_halves),
 	};
 
 	if (sodium_init() < 0)

@@ -28,54 +28,70 @@ struct plan_host *plan_host_find(struct plan *pl, const char *name)
 	return NULL;
 }
 
-int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct rr_set *addrs,
-	       const char *from, struct cc_err *e)
+const struct rr_set *plan_host_addrs(const struct plan_host *ph)
+{
+	return ph->changed ? &ph->addrs : &ph->cur->addrs;
+}
+
+/* Most TLD changes leave their name servers' addresses as they are: those are compared
+ * where they lie and copied only when the plan writes them. */
+int host_stage(const struct ledger *l, struct plan *pl, const char *name, const struct rr *v,
+	       size_t n, int force, const char *from, struct cc_err *e)
 {
 	struct plan_host *ph = plan_host_find(pl, name);
+	const struct rr_set view = {(struct rr *)v, n, n};
+	int ret;
 
 	if (ph) {
-		if (!rr_set_equal(&ph->addrs, addrs))
+		if (!rr_set_equal(plan_host_addrs(ph), &view))
 			return cc_fail(e, CC_EINVAL,
 				       "%s and %s give different addresses for name server %s",
 				       ph->from, from, name);
-		rr_set_free(addrs);
-		return 0;
+		if (!force || ph->changed)
+			return 0;
+		ret = rr_set_append(&ph->addrs, v, n);
+		if (ret == 0)
+			ph->changed = 1;
+		return ret;
 	}
 	if (pl->nhosts == pl->caphosts) {
 		size_t cap = pl->caphosts ? pl->caphosts * 2 : 16;
-		struct plan_host *v = realloc(pl->hosts, cap * sizeof(*v));
+		struct plan_host *nv = realloc(pl->hosts, cap * sizeof(*nv));
 
-		if (v == NULL)
+		if (nv == NULL)
 			return CC_ENOMEM;
-		pl->hosts = v;
+		pl->hosts = nv;
 		pl->caphosts = cap;
 	}
 	if (member_by_dns(l, name))
 		return cc_fail(e, CC_EINVAL,
 			       "%s: %s is a root server (member %s's name server), not a TLD's",
 			       from, name, member_by_dns(l, name)->id);
-	ph = &pl->hosts[pl->nhosts++];
+	ph = &pl->hosts[pl->nhosts];
 	memset(ph, 0, sizeof(*ph));
 	str_copy(ph->name, sizeof(ph->name), name);
 	ph->cur = map_get(&l->hosts, name);
-	ph->addrs = *addrs;
-	memset(addrs, 0, sizeof(*addrs));
-	ph->changed = ph->cur == NULL || !rr_set_equal(&ph->cur->addrs, &ph->addrs);
+	ph->changed = force || ph->cur == NULL || !rr_set_equal(&ph->cur->addrs, &view);
 	ph->from = from;
+	if (ph->changed) {
+		ret = rr_set_append(&ph->addrs, v, n);
+		if (ret < 0)
+			return ret;
+	}
+	pl->nhosts++;
 	return 0;
 }
 
-int host_addrs_check(struct rr_set *s, const char *what, struct cc_err *e)
+int host_addrs_check_sorted(const struct rr *v, size_t n, const char *what, struct cc_err *e)
 {
-	if (s->n == 0)
+	if (n == 0)
 		return cc_fail(e, CC_EINVAL, "%s: no address", what);
-	if (s->n > 32)
+	if (n > 32)
 		return cc_fail(e, CC_EINVAL, "%s: more than 32 addresses", what);
-	rr_sort(s);
-	for (size_t i = 1; i < s->n; i++)
-		if (rr_cmp(&s->v[i - 1], &s->v[i]) == 0)
+	for (size_t i = 1; i < n; i++)
+		if (rr_cmp(&v[i - 1], &v[i]) == 0)
 			return cc_fail(e, CC_EINVAL, "%s: line %u repeats address %s", what,
-				       s->v[i].line, s->v[i].rdata);
+				       v[i].line, v[i].rdata);
 	return 0;
 }
 
@@ -115,14 +131,13 @@ int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op 
 			goto out;
 		}
 	}
-	ret = host_addrs_check(&s, op->path, e);
+	rr_sort(&s);
+	ret = host_addrs_check_sorted(s.v, s.n, op->path, e);
+	/* A put writes the host even when the addresses stay the same (force): it then needs
+	 * every TLD using the host like any other change, and spends its version so it cannot
+	 * be replayed. Left "unchanged", it would need nobody's consent. */
 	if (ret == 0)
-		ret = host_stage(l, pl, name, &s, op->path, e);
-	/* A put writes the host even when the addresses stay the same: it then needs every
-	 * TLD using the host like any other change, and spends its version so it cannot be
-	 * replayed. Left "unchanged", it would need nobody's consent. */
-	if (ret == 0)
-		plan_host_find(pl, name)->changed = 1;
+		ret = host_stage(l, pl, name, s.v, s.n, 1, op->path, e);
 out:
 	rr_set_free(&s);
 	return ret;

@@ -121,18 +121,16 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 			goto out;
 	}
 	rr_sort(&glue);
+	/* Sorted, each host's addresses lie together and in order. */
 	for (size_t i = 0; i < glue.n;) {
-		struct rr_set one = {0};
 		size_t j = i;
 
 		while (j < glue.n && strcmp(glue.v[j].owner, glue.v[i].owner) == 0)
 			j++;
-		ret = rr_set_append(&one, &glue.v[i], j - i);
+		ret = host_addrs_check_sorted(&glue.v[i], j - i, pt->op->path, e);
 		if (ret == 0)
-			ret = host_addrs_check(&one, pt->op->path, e);
-		if (ret == 0)
-			ret = host_stage(l, pl, glue.v[i].owner, &one, pt->op->path, e);
-		rr_set_free(&one);
+			ret = host_stage(l, pl, glue.v[i].owner, &glue.v[i], j - i, 0, pt->op->path,
+					 e);
 		if (ret < 0)
 			goto out;
 		i = j;

@@ -46,7 +46,8 @@ struct network_state {			   /* network/sequencer and network/witness */
 
 struct ledger_touch {	/* a name whose delegation records an entry wrote */
 	uint64_t index; /* the entry */
-	char *name;	/* owner name: a TLD, a name server host, "." for the members' servers */
+	size_t name;	/* offset in the ledger's touch_names of the owner name: a TLD, a name
+			 * server host, "." for the members' servers */
 };
 
 #define LEDGER_TOUCH_MAX 65536 /* names remembered; older ones are forgotten by halves */
@@ -71,6 +72,8 @@ struct ledger {
 	int dnsnames_ok;     /* dnsnames matches members; else member_by_dns scans */
 	struct ledger_touch *touched; /* names written by recent entries, by index */
 	size_t ntouched;	      /* used */
+	char *touch_names;	      /* their names, one after the other, NUL-terminated */
+	size_t touch_len, touch_cap;  /* bytes used and allocated in touch_names */
 	uint64_t touch_floor;	      /* entries before this one are not remembered */
 };
 
@@ -85,7 +88,7 @@ struct plan_tld {
 struct plan_host {
 	char name[RR_NAME_MAX + 1]; /* host */
 	struct host *cur;	    /* current host or NULL when new */
-	struct rr_set addrs;	    /* new addresses */
+	struct rr_set addrs;	    /* new addresses, when changed (plan_host_addrs) */
 	int changed;		    /* addresses differ from current (or new) */
 	const char *from;	    /* path that declared them, for messages */
 };
@@ -148,11 +151,15 @@ int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op 
 int host_render(const struct host *h, struct cbuf *out);
 void host_free(struct host *h);
 int rr_set_equal(const struct rr_set *a, const struct rr_set *b);
-/* Stages new addresses for a host (taking addrs); a second declaration must agree. */
-int host_stage(const struct ledger *l, struct plan *pl, const char *name, struct rr_set *addrs,
-	       const char *from, struct cc_err *e);
-/* Checks and sorts one host's address set: 1..32 addresses, no repeats. */
-int host_addrs_check(struct rr_set *s, const char *what, struct cc_err *e);
+/* Stages the addresses v[0..n) (sorted, checked) for a host, copied when they differ from
+ * its current ones or force is set (a put of the host itself); a second declaration in the
+ * same plan must agree. */
+int host_stage(const struct ledger *l, struct plan *pl, const char *name, const struct rr *v,
+	       size_t n, int force, const char *from, struct cc_err *e);
+/* The addresses a staged host will have. */
+const struct rr_set *plan_host_addrs(const struct plan_host *ph);
+/* Checks one host's sorted addresses: 1..32 of them, no repeats. */
+int host_addrs_check_sorted(const struct rr *v, size_t n, const char *what, struct cc_err *e);
 
 int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
 		struct cc_err *e);
