@@ -1310,10 +1310,17 @@ int rr_set_append(struct rr_set *s, const struct rr *v, size_t n)
 
 int rr_set_add(struct rr_set *s, const struct rr *r)
 {
-	/* r may point into s->v, which realloc can move. */
-	struct rr copy = *r;
-	int ret = rr_set_room(s);
+	struct rr copy;
+	int ret;
 
+	/* With room, one copy; a record is over 500 bytes. */
+	if (s->n < s->cap) {
+		s->v[s->n++] = *r;
+		return 0;
+	}
+	/* r may point into s->v, which realloc can move. */
+	copy = *r;
+	ret = rr_set_room(s);
 	if (ret < 0)
 		return ret;
 	s->v[s->n++] = copy;
