@@ -24,7 +24,7 @@ struct peer;
 int api_start(struct api **out, struct node *n, struct peer *p, const char *addr, struct cc_err *e);
 /* The port actually bound. */
 unsigned api_port(const struct api *a);
-/* Stops accepting connections; requests in progress go on. */
+/* Stops taking requests: new ones are answered 503; requests in progress go on. */
 void api_quiesce(struct api *a);
 /* Waits up to ms milliseconds for requests in progress to finish. */
 void api_drain(struct api *a, unsigned ms);

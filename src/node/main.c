@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 	while (sigwait(&set, &sig) != 0)
 		;
 	fprintf(stderr, "concordd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	/* No new connections; commit what is queued and answer those requests; then close. */
+	/* No new requests; commit what is queued and answer those requests; then close. */
 	api_quiesce(a);
 	node_stop(n);
 	/* after node_stop: a follow round in progress then gives up at once; kept until the
