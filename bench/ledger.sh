@@ -384,6 +384,9 @@ R3_1=$(kv "$P3" rate)
 RQ1=$(kv "$Q1" rate)
 RQ3=$(kv "$Q3" rate)
 row() { calc "%.3f" "$1"; }
+dso_share() { # the profile's self samples in libraries matching $1, in %
+	awk -v p="$1" '$2 ~ p {s += $1} END {printf "%.1f", s + 0}' "$OUT/profile-dso.txt"
+}
 detail() { # RESULT NODE_CPU SIGS MACHINE PER-CPU-RATE
 	local a us
 	a=$(kv "$1" acked)
@@ -421,6 +424,10 @@ detail() { # RESULT NODE_CPU SIGS MACHINE PER-CPU-RATE
 		"$R1_1" "$R1_1" "$B2_1" "$(row "$R1_1 / $B2_1")" "$B1_1" "$(row "$R1_1 / $B1_1")" \
 		"$(row "$R1_1 / $MAX2")"
 	detail "$P1" "$P1_CPU" 1 "$P1_MACHINE" "$C_1"
+	if [ -n "$PROF" ] && [ -s "$OUT/profile-dso.txt" ]; then
+		printf '    under perf (the profile, the same load): %s %% of the node CPU in libsodium (its signature checks), %s %% SQLite, %s %% kernel\n' \
+			"$(dso_share libsodium)" "$(dso_share libsqlite3)" "$(dso_share kernel)"
+	fi
 	printf '  one request per proposal: %7.1f/s   ratio %s\n' "$RQ1" "$(row "$RQ1 / $B2_1")"
 	detail "$Q1" "$Q1_CPU" 1 "$Q1_MACHINE" "$C_1"
 	printf 'proposals, 3 sigs: %7.1f/s   ratio %s*3/%s = %s   (vs 1 thread %s: %s; vs best: %s)\n' \
