@@ -39,7 +39,7 @@ void ledger_free(struct ledger *l)
 	map_free(&l->hosts);
 	map_free(&l->dnsnames);
 	free(l->touched);
-	free(l->touch_names);
+	cbuf_free(&l->touch_names);
 	free(l->members);
 	free(l->policies);
 	free(l->nodes);
@@ -268,8 +268,8 @@ static void touch(struct ledger *l, uint64_t index, const char *name)
 		l->touch_floor = l->touched[half - 1].index + 1;
 		memmove(l->touched, l->touched + half, (l->ntouched - half) * sizeof(*t));
 		l->ntouched -= half;
-		memmove(l->touch_names, l->touch_names + base, l->touch_len - base);
-		l->touch_len -= base;
+		memmove(l->touch_names.p, l->touch_names.p + base, l->touch_names.len - base);
+		l->touch_names.len -= base;
 		for (size_t i = 0; i < l->ntouched; i++)
 			l->touched[i].name -= base;
 	}
@@ -278,23 +278,13 @@ static void touch(struct ledger *l, uint64_t index, const char *name)
 		if (l->touched == NULL)
 			goto forget;
 	}
-	if (l->touch_cap - l->touch_len < len) {
-		size_t cap = l->touch_cap ? l->touch_cap * 2 : 65536;
-		char *p;
-
-		while (cap - l->touch_len < len)
-			cap *= 2;
-		p = realloc(l->touch_names, cap);
-		if (p == NULL)
-			goto forget;
-		l->touch_names = p;
-		l->touch_cap = cap;
-	}
-	t = &l->touched[l->ntouched++];
+	/* with its NUL: names are read in place (ledger_touched) */
+	t = &l->touched[l->ntouched];
 	t->index = index;
-	t->name = l->touch_len;
-	memcpy(l->touch_names + l->touch_len, name, len);
-	l->touch_len += len;
+	t->name = l->touch_names.len;
+	if (cbuf_put(&l->touch_names, name, len) < 0)
+		goto forget;
+	l->ntouched++;
 	return;
 forget:
 	l->touch_floor = index + 1;
@@ -343,7 +333,7 @@ int ledger_touched(const struct ledger *l, uint64_t since, ledger_touch_fn fn, v
 			hi = mid;
 	}
 	for (size_t i = lo; ret == 0 && i < l->ntouched; i++)
-		ret = fn(ctx, l->touch_names + l->touched[i].name);
+		ret = fn(ctx, l->touch_names.p + l->touched[i].name);
 	return ret;
 }
 

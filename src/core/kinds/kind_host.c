@@ -28,7 +28,22 @@ struct plan_host *plan_host_find(struct plan *pl, const char *name)
 	return NULL;
 }
 
-const struct rr_set *plan_host_addrs(const struct plan_host *ph)
+/* One host's sorted addresses: 1..32 of them, no repeats. */
+static int host_addrs_check_sorted(const struct rr *v, size_t n, const char *what, struct cc_err *e)
+{
+	if (n == 0)
+		return cc_fail(e, CC_EINVAL, "%s: no address", what);
+	if (n > 32)
+		return cc_fail(e, CC_EINVAL, "%s: more than 32 addresses", what);
+	for (size_t i = 1; i < n; i++)
+		if (rr_cmp(&v[i - 1], &v[i]) == 0)
+			return cc_fail(e, CC_EINVAL, "%s: line %u repeats address %s", what,
+				       v[i].line, v[i].rdata);
+	return 0;
+}
+
+/* The addresses a staged host will have. */
+static const struct rr_set *plan_host_addrs(const struct plan_host *ph)
 {
 	return ph->changed ? &ph->addrs : &ph->cur->addrs;
 }
@@ -40,8 +55,10 @@ int host_stage(const struct ledger *l, struct plan *pl, const char *name, const 
 {
 	struct plan_host *ph = plan_host_find(pl, name);
 	const struct rr_set view = {(struct rr *)v, n, n};
-	int ret;
+	int ret = host_addrs_check_sorted(v, n, from, e);
 
+	if (ret < 0)
+		return ret;
 	if (ph) {
 		if (!rr_set_equal(plan_host_addrs(ph), &view))
 			return cc_fail(e, CC_EINVAL,
@@ -82,19 +99,6 @@ int host_stage(const struct ledger *l, struct plan *pl, const char *name, const 
 	return 0;
 }
 
-int host_addrs_check_sorted(const struct rr *v, size_t n, const char *what, struct cc_err *e)
-{
-	if (n == 0)
-		return cc_fail(e, CC_EINVAL, "%s: no address", what);
-	if (n > 32)
-		return cc_fail(e, CC_EINVAL, "%s: more than 32 addresses", what);
-	for (size_t i = 1; i < n; i++)
-		if (rr_cmp(&v[i - 1], &v[i]) == 0)
-			return cc_fail(e, CC_EINVAL, "%s: line %u repeats address %s", what,
-				       v[i].line, v[i].rdata);
-	return 0;
-}
-
 int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
 	      struct cc_err *e)
 {
@@ -132,12 +136,10 @@ int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op 
 		}
 	}
 	rr_sort(&s);
-	ret = host_addrs_check_sorted(s.v, s.n, op->path, e);
 	/* A put writes the host even when the addresses stay the same (force): it then needs
 	 * every TLD using the host like any other change, and spends its version so it cannot
 	 * be replayed. Left "unchanged", it would need nobody's consent. */
-	if (ret == 0)
-		ret = host_stage(l, pl, name, s.v, s.n, 1, op->path, e);
+	ret = host_stage(l, pl, name, s.v, s.n, 1, op->path, e);
 out:
 	rr_set_free(&s);
 	return ret;

@@ -127,10 +127,7 @@ static int split_content(const struct ledger *l, struct plan *pl, struct plan_tl
 
 		while (j < glue.n && strcmp(glue.v[j].owner, glue.v[i].owner) == 0)
 			j++;
-		ret = host_addrs_check_sorted(&glue.v[i], j - i, pt->op->path, e);
-		if (ret == 0)
-			ret = host_stage(l, pl, glue.v[i].owner, &glue.v[i], j - i, 0, pt->op->path,
-					 e);
+		ret = host_stage(l, pl, glue.v[i].owner, &glue.v[i], j - i, 0, pt->op->path, e);
 		if (ret < 0)
 			goto out;
 		i = j;

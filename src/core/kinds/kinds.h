@@ -72,8 +72,7 @@ struct ledger {
 	int dnsnames_ok;     /* dnsnames matches members; else member_by_dns scans */
 	struct ledger_touch *touched; /* names written by recent entries, by index */
 	size_t ntouched;	      /* used */
-	char *touch_names;	      /* their names, one after the other, NUL-terminated */
-	size_t touch_len, touch_cap;  /* bytes used and allocated in touch_names */
+	struct cbuf touch_names;      /* their names, one after the other, NUL-terminated */
 	uint64_t touch_floor;	      /* entries before this one are not remembered */
 };
 
@@ -88,7 +87,7 @@ struct plan_tld {
 struct plan_host {
 	char name[RR_NAME_MAX + 1]; /* host */
 	struct host *cur;	    /* current host or NULL when new */
-	struct rr_set addrs;	    /* new addresses, when changed (plan_host_addrs) */
+	struct rr_set addrs;	    /* new addresses, when changed */
 	int changed;		    /* addresses differ from current (or new) */
 	const char *from;	    /* path that declared them, for messages */
 };
@@ -151,15 +150,11 @@ int host_plan(const struct ledger *l, struct plan *pl, const struct proposal_op 
 int host_render(const struct host *h, struct cbuf *out);
 void host_free(struct host *h);
 int rr_set_equal(const struct rr_set *a, const struct rr_set *b);
-/* Stages the addresses v[0..n) (sorted, checked) for a host, copied when they differ from
- * its current ones or force is set (a put of the host itself); a second declaration in the
- * same plan must agree. */
+/* Checks the sorted addresses v[0..n) of a host (1..32, no repeats) and stages them, copied
+ * when they differ from its current ones or force is set (a put of the host itself); a
+ * second declaration in the same plan must agree. */
 int host_stage(const struct ledger *l, struct plan *pl, const char *name, const struct rr *v,
 	       size_t n, int force, const char *from, struct cc_err *e);
-/* The addresses a staged host will have. */
-const struct rr_set *plan_host_addrs(const struct plan_host *ph);
-/* Checks one host's sorted addresses: 1..32 of them, no repeats. */
-int host_addrs_check_sorted(const struct rr *v, size_t n, const char *what, struct cc_err *e);
 
 int member_plan(const struct ledger *l, struct plan *pl, const struct proposal_op *op,
 		struct cc_err *e);
