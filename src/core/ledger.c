@@ -707,6 +707,7 @@ int ledger_accept(struct ledger *l, const struct proposal *p, const struct note_
 		if (ret == 0) {
 			l->size++;
 			l->time = now;
+			memcpy(l->last_id, p->id, sizeof(l->last_id));
 		}
 	}
 	plan_free(&pl);
@@ -1035,8 +1036,10 @@ static int apply_parsed(struct ledger *l, const struct note *n, const struct pro
 	}
 	ret = plan_apply(l, &pl, l->size);
 	plan_free(&pl);
-	if (ret == 0)
+	if (ret == 0) {
 		l->time = t;
+		memcpy(l->last_id, p->id, sizeof(l->last_id));
+	}
 out:
 	free(v);
 	return ret;
@@ -1101,8 +1104,11 @@ int ledger_apply_entry_parsed(struct ledger *l, const unsigned char *entry, size
 			ret =
 			    apply_proposal(l, (const char *)entry + hlen, len - hlen, t, verify, e);
 	}
-	if (ret == 0)
+	if (ret == 0) {
+		if (strcmp(kind, "proposal") != 0)
+			l->last_id[0] = '\0';
 		l->size++;
+	}
 	return ret;
 }
 
@@ -1116,6 +1122,11 @@ const char *ledger_origin(const struct ledger *l)
 uint64_t ledger_size(const struct ledger *l)
 {
 	return l->size;
+}
+
+const char *ledger_last_id(const struct ledger *l)
+{
+	return l->last_id;
 }
 
 int64_t ledger_time(const struct ledger *l)

@@ -153,7 +153,10 @@ int ledger_accept(struct ledger *l, const struct proposal *p, const struct note_
 const char *ledger_origin(const struct ledger *l);
 uint64_t ledger_size(const struct ledger *l); /* entries applied */
 int64_t ledger_time(const struct ledger *l);  /* time of the last entry */
-int ledger_ready(const struct ledger *l);     /* genesis complete: proposals may follow */
+/* The id of the proposal the last entry applied logged, "" when that entry was the genesis or
+ * a chunk: a node indexes accepted proposals as it replays or takes entries. */
+const char *ledger_last_id(const struct ledger *l);
+int ledger_ready(const struct ledger *l); /* genesis complete: proposals may follow */
 size_t ledger_member_count(const struct ledger *l);
 const struct ledger_member *ledger_member_at(const struct ledger *l, size_t i); /* by id order */
 const struct ledger_member *ledger_member(const struct ledger *l, const char *id);

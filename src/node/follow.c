@@ -270,6 +270,7 @@ static int follow_take(void *ctx, struct fetch *f, uint64_t first, struct fetch_
 		if (merkle_tree_append(&n->tree, v[i].leaf) < 0 ||
 		    cbuf_put(&entry, v[i].entry, v[i].len) < 0)
 			node_fatal("out of memory taking entry %" PRIu64, first + i);
+		node_index_logged(n, first + i);
 		node_batch_entry(n, &entry);
 		n->batch.followed = 1;
 	}

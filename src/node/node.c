@@ -340,6 +340,20 @@ static int64_t final_value(int status, int64_t idx)
 	return status == PS_ACCEPTED && idx >= 0 ? idx + FINAL_ACCEPTED0 : FINAL_REJECTED;
 }
 
+/* Indexes the proposal the ledger l logged last, at idx (nothing after a genesis or chunk). */
+static int finals_logged(struct node_finals *f, const struct ledger *l, uint64_t idx)
+{
+	const char *id = ledger_last_id(l);
+
+	return id[0] ? finals_put(f, id, final_value(PS_ACCEPTED, (int64_t)idx)) : 0;
+}
+
+void node_index_logged(struct node *n, uint64_t idx)
+{
+	if (finals_logged(&n->finals, n->ledger, idx) < 0)
+		node_fatal("out of memory");
+}
+
 static int vsig_current(const struct ledger *l, const struct node_vsig *s)
 {
 	const struct ledger_member *m = ledger_member(l, s->sig.name);
@@ -936,11 +950,15 @@ void node_batch_entry(struct node *n, struct cbuf *entry)
 }
 
 /* Queues np's row: a snapshot of a pending proposal, a reference to a final one (whose row
- * the committer builds off the lock). Under the exclusive lock. */
+ * the committer builds off the lock). An accepted proposal that its entry holds whole needs
+ * none: only the pending row it may have is dropped. Under the exclusive lock. */
 static void batch_row(struct node *n, struct node_prop *np)
 {
 	struct node_batch *b = &n->batch;
 	struct node_row *r;
+
+	if (np->whole_in_log && !np->row_kept)
+		return;
 
 	if (b->nrows == b->caprows) {
 		size_t cap = b->caprows ? 2 * b->caprows : 16;
@@ -957,6 +975,7 @@ static void batch_row(struct node *n, struct node_prop *np)
 		r->np = prop_ref(np);
 	else if (prop_row(n, np, &r->row) < 0)
 		node_fatal("out of memory queueing a proposal");
+	np->row_kept = 1;
 	b->nrows++;
 }
 
@@ -1111,6 +1130,7 @@ static int prop_decide(struct node *n, struct node_prop *np, int64_t now, int ro
 		if (merkle_tree_append(&n->tree, leaf) < 0)
 			node_fatal("out of memory growing the Merkle tree");
 		np->idx = (int64_t)size;
+		np->whole_in_log = np->nobjs == 0 && n->v->ncounted == np->nsigs;
 		node_batch_entry(n, &entry);
 		prop_finish(n, np, PS_ACCEPTED, NULL);
 		/* The caller logs it, after the lock. */
@@ -1795,6 +1815,11 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 				ret = store_proposal_put(n->wr, &b->rows[i].row, &e);
 				continue;
 			}
+			if (b->rows[i].np->whole_in_log) {
+				/* read from its entry from now on */
+				ret = store_proposal_forget_pending(n->wr, b->rows[i].np->p.id, &e);
+				continue;
+			}
 			/* A final proposal: its row is built here, off the lock. */
 			if (prop_row(n, b->rows[i].np, &row) < 0)
 				node_fatal("out of memory writing a proposal");
@@ -2077,14 +2102,16 @@ static int replay_entry(void *ctx, uint64_t idx, const unsigned char *data, size
 		return cc_fail(rp->e, CC_ECONFLICT, "%s: log entry %" PRIu64 " does not apply: %s",
 			       CONF_DB_FILE, idx, e.msg);
 	merkle_leaf_hash(data, len, leaf);
-	if (merkle_tree_append(&rp->n->tree, leaf) < 0)
+	if (merkle_tree_append(&rp->n->tree, leaf) < 0 ||
+	    finals_logged(&rp->n->finals, rp->n->ledger, idx) < 0)
 		return cc_fail(rp->e, CC_ENOMEM, "out of memory");
 	return 0;
 }
 
-struct rebuild {	       /* a replay into new state */
-	struct ledger *l;      /* the ledger */
-	struct merkle_tree *t; /* its tree */
+struct rebuild {		    /* a replay into new state */
+	struct ledger *l;	    /* the ledger */
+	struct merkle_tree *t;	    /* its tree */
+	struct node_finals *finals; /* its accepted proposals */
 };
 
 static int rebuild_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
@@ -2092,11 +2119,12 @@ static int rebuild_entry(void *ctx, uint64_t idx, const unsigned char *data, siz
 	struct rebuild *rb = ctx;
 	unsigned char leaf[MERKLE_HASH];
 
-	(void)idx;
 	if (ledger_apply_entry(rb->l, data, len, 0, NULL) < 0)
 		return CC_ECONFLICT;
 	merkle_leaf_hash(data, len, leaf);
-	return merkle_tree_append(rb->t, leaf) < 0 ? CC_ENOMEM : 0;
+	return merkle_tree_append(rb->t, leaf) < 0 || finals_logged(rb->finals, rb->l, idx) < 0
+		   ? CC_ENOMEM
+		   : 0;
 }
 
 /* The dropped entries' proposals, handed to the sequencer again through the outbox: a change
@@ -2131,9 +2159,9 @@ static int reload_final(void *ctx, const char *id, const char *status, int64_t i
 static int node_cut(struct node *n, int to_final, struct cc_err *e)
 {
 	struct merkle_tree tree, old_tree;
-	struct rebuild rb = {NULL, &tree};
-	struct resubmit rs = {NULL, (int64_t)time(NULL), 0, e};
 	struct node_finals finals = {0};
+	struct rebuild rb = {NULL, &tree, &finals};
+	struct resubmit rs = {NULL, (int64_t)time(NULL), 0, e};
 	struct replay rp = {n, e, &finals};
 	struct ledger *old;
 	struct store *s = NULL;
@@ -2193,8 +2221,9 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	 * the sequencer again change together or not at all. */
 	if (to_final && ((ret = store_entries(s, keep, had - keep, resubmit_entry, &rs, e)) < 0 ||
 			 (ret = store_meta_put(s, "checkpoint", ck, e)) < 0 ||
-			 (ret = store_proposals_cut(s, keep, e)) < 0 ||
-			 (ret = store_proposal_finals(s, reload_final, &rp, e)) < 0))
+			 (ret = store_proposals_cut(s, keep, e)) < 0))
+		goto out;
+	if ((ret = store_proposal_finals(s, reload_final, &rp, e)) < 0)
 		goto out;
 	if ((ret = store_entries_cut(s, keep, e)) < 0)
 		goto out;
@@ -2236,15 +2265,15 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 	n->batch.checkpoint = NULL;
 	/* checkpoints of the dropped entries, kept for late cosignatures, are gone with them */
 	witness_forget_recent(n);
+	/* the accepted proposals of the dropped entries are asked for again */
+	free(n->finals.v);
+	n->finals = finals;
+	memset(&finals, 0, sizeof(finals));
 	if (to_final) {
 		free(n->checkpoint);
 		n->checkpoint = ck;
 		ck = NULL;
 		n->pub_size = keep;
-		/* the accepted proposals of the dropped entries are asked for again */
-		free(n->finals.v);
-		n->finals = finals;
-		memset(&finals, 0, sizeof(finals));
 		pthread_mutex_lock(&n->dur_mu);
 		n->durable = keep;
 		pthread_cond_broadcast(&n->dur_cond);
@@ -2585,6 +2614,7 @@ static int reload_prop(void *ctx, const struct store_proposal *row)
 
 	if ((ret = prop_from_row(rp->n, row, 1, &np, rp->e)) < 0)
 		return ret;
+	np->row_kept = 1;
 	if (np->status != PS_PENDING || map_get(&rp->n->props, np->p.id) ||
 	    map_put(&rp->n->props, np->p.id, np) < 0) {
 		prop_free(np);
@@ -3204,6 +3234,77 @@ out:
 	return ret;
 }
 
+#define ENTRY_HDR "concord proposal " /* a proposal entry's first line, before its time */
+
+/* The time of proposal entry data, or -1 when it is no proposal entry. */
+static int64_t entry_time(const unsigned char *data, size_t len)
+{
+	char tb[TFMT_LEN + 1];
+	size_t h = sizeof(ENTRY_HDR) - 1;
+	int64_t t;
+
+	if (len <= h + TFMT_LEN || memcmp(data, ENTRY_HDR, h) != 0 || data[h + TFMT_LEN] != '\n')
+		return -1;
+	memcpy(tb, data + h, TFMT_LEN);
+	tb[TFMT_LEN] = '\0';
+	return tfmt_parse(tb, &t) < 0 ? -1 : t;
+}
+
+/* The row of the proposal that log entry idx accepted, from the entry: the body, the
+ * signatures it holds (all the proposal had, else its row was kept), the entry's time as
+ * received. With rd_mu held. CC_ENOENT when the entry is not durable or holds no proposal. */
+static int entry_row(struct node *n, int64_t idx, struct store_proposal *row, struct cc_err *e)
+{
+	struct cbuf data = CBUF_INIT;
+	struct note nt = {0};
+	size_t h = sizeof(ENTRY_HDR) + TFMT_LEN, rest;
+	int ret;
+
+	memset(row, 0, sizeof(*row));
+	if ((ret = store_entry_get(n->rd, (uint64_t)idx, &data, e)) < 0)
+		goto out;
+	row->received = entry_time((const unsigned char *)data.p, data.len);
+	if (row->received < 0) {
+		ret = cc_fail(e, CC_ENOENT, "log entry %" PRId64 " holds no proposal", idx);
+		goto out;
+	}
+	if ((ret = note_parse(&nt, data.p + h, data.len - h, e)) < 0)
+		goto out;
+	rest = data.len - h - nt.text_len - 1; /* the signature lines, after the blank line */
+	proposal_id(nt.text, nt.text_len, row->id);
+	snprintf(row->status, sizeof(row->status), "%s", prop_status_name[PS_ACCEPTED]);
+	row->idx = idx;
+	row->body = strndup(nt.text, nt.text_len);
+	row->sigs = strndup(data.p + h + nt.text_len + 1, rest);
+	row->objections = strdup("");
+	if (!row->body || !row->sigs || !row->objections)
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+out:
+	if (ret < 0)
+		store_proposal_free(row);
+	note_free(&nt);
+	cbuf_free(&data);
+	return ret;
+}
+
+/* The row of a proposal no longer in memory: its own, or (accepted whole into the log) one
+ * from its entry. With rd_mu held; CC_ENOENT when unknown. */
+static int final_row(struct node *n, const char *id, int64_t fin, struct store_proposal *row,
+		     struct cc_err *e)
+{
+	int ret = store_proposal_get(n->rd, id, row, e);
+
+	if (ret != CC_ENOENT || fin < FINAL_ACCEPTED0)
+		return ret;
+	ret = entry_row(n, fin - FINAL_ACCEPTED0, row, e);
+	if (ret == 0 && strcmp(row->id, id) != 0) {
+		store_proposal_free(row);
+		ret = cc_fail(e, CC_EIO, "proposal %s: log entry %" PRId64 " holds another", id,
+			      fin - FINAL_ACCEPTED0);
+	}
+	return ret;
+}
+
 /* Appends a stored row (a proposal no longer in memory). */
 static int row_json(const struct node *n, const struct store_proposal *row, struct cbuf *out)
 {
@@ -3232,7 +3333,7 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 		jr = prop_json_now(n, np, json);
 	} else {
 		pthread_mutex_lock(&n->rd_mu);
-		ret = store_proposal_get(n->rd, id, &row, e);
+		ret = final_row(n, id, finals_get(&n->finals, id), &row, e);
 		pthread_mutex_unlock(&n->rd_mu);
 		if (ret == 0) {
 			jr = row_json(n, &row, json);
@@ -3251,27 +3352,109 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 	return 0;
 }
 
-struct listing {	  /* state of node_proposals */
-	struct node *n;	  /* the node */
-	struct cbuf *out; /* the document so far */
-	size_t count;	  /* proposals written */
+#define LIST_CHUNK 256 /* log entries read at a time, walking back */
+
+struct listed {			      /* one proposal of a listing, before it is written */
+	int64_t t;		      /* when received, or its entry's time */
+	int64_t idx;		      /* its log entry, or -1: it has a row */
+	char id[PROPOSAL_ID_LEN + 1]; /* the row's id */
 };
 
-static int list_prop(void *ctx, const struct store_proposal *row)
-{
-	struct listing *ls = ctx;
-	struct node_prop *np = map_get(&ls->n->props, row->id);
-	int ret = ls->count++ ? cbuf_putc(ls->out, ',') : 0;
+struct listing {	  /* state of node_proposals */
+	struct node *n;	  /* the node */
+	struct listed *v; /* collected, newest first */
+	size_t nv, cap;	  /* used, allocated */
+};
 
-	if (ret == 0)
-		ret = np ? prop_json_now(ls->n, np, ls->out) : row_json(ls->n, row, ls->out);
-	return ret < 0 ? CC_ENOMEM : 0;
+static int list_push(struct listing *ls, int64_t t, int64_t idx, const char *id)
+{
+	if (ls->nv == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 64;
+		struct listed *v = realloc(ls->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return CC_ENOMEM;
+		ls->v = v;
+		ls->cap = cap;
+	}
+	ls->v[ls->nv].t = t;
+	ls->v[ls->nv].idx = idx;
+	snprintf(ls->v[ls->nv].id, sizeof(ls->v[ls->nv].id), "%s", id ? id : "");
+	ls->nv++;
+	return 0;
+}
+
+static int list_row(void *ctx, const struct store_proposal *row)
+{
+	return list_push(ctx, row->received, -1, row->id);
+}
+
+static int list_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
+{
+	int64_t t = entry_time(data, len);
+
+	return t < 0 ? 0 : list_push(ctx, t, (int64_t)idx, NULL);
+}
+
+/* The newest accepted proposals, from the durable log: its last proposal entries, newest
+ * first. With rd_mu held. */
+static int list_logged(struct listing *ls, struct cc_err *e)
+{
+	uint64_t hi = ls->n->pub_size, lo;
+	int ret = 0;
+
+	for (; hi > 0 && ls->nv < NODE_LIST_MAX; hi = lo) {
+		size_t mark = ls->nv;
+
+		lo = hi > LIST_CHUNK ? hi - LIST_CHUNK : 0;
+		if ((ret = store_entries(ls->n->rd, lo, hi - lo, list_entry, ls, e)) < 0)
+			break;
+		for (size_t a = mark, b = ls->nv; a + 1 < b; a++, b--) {
+			struct listed t = ls->v[a];
+
+			ls->v[a] = ls->v[b - 1];
+			ls->v[b - 1] = t;
+		}
+	}
+	if (ls->nv > NODE_LIST_MAX)
+		ls->nv = NODE_LIST_MAX;
+	return ret;
+}
+
+/* Writes one collected proposal. With rd_mu held. */
+static int list_write(struct node *n, const struct listed *it, struct cbuf *out, struct cc_err *e)
+{
+	struct store_proposal row, own;
+	struct node_prop *np;
+	int ret;
+
+	if (it->idx < 0 && (np = map_get(&n->props, it->id)) != NULL)
+		return prop_json_now(n, np, out) < 0 ? cc_fail(e, CC_ENOMEM, "out of memory") : 0;
+	ret = it->idx < 0 ? store_proposal_get(n->rd, it->id, &row, e)
+			  : entry_row(n, it->idx, &row, e);
+	if (ret < 0)
+		return ret;
+	/* an entry's proposal with a row of its own: signatures the entry does not hold */
+	if (it->idx >= 0 && store_proposal_get(n->rd, row.id, &own, NULL) == 0) {
+		if (strcmp(own.status, prop_status_name[PS_ACCEPTED]) == 0) {
+			store_proposal_free(&row);
+			row = own;
+		} else {
+			store_proposal_free(&own);
+		}
+	}
+	ret = row_json(n, &row, out);
+	store_proposal_free(&row);
+	if (ret == CC_ENOMEM)
+		return cc_fail(e, ret, "out of memory");
+	return ret < 0 ? cc_fail(e, CC_EIO, "cannot render a proposal") : 0;
 }
 
 int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e)
 {
-	struct listing ls = {n, json, 0};
-	int ret, st;
+	struct listing rows = {n, NULL, 0, 0}, logged = {n, NULL, 0, 0};
+	size_t a = 0, b = 0, count = 0;
+	int ret = 0, st;
 
 	for (st = 0; status && st < PS_COUNT; st++)
 		if (strcmp(status, prop_status_name[st]) == 0)
@@ -3285,9 +3468,34 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	node_rdlock(n);
 	pthread_mutex_lock(&n->rd_mu);
-	ret = store_proposals(n->rd, status, NODE_LIST_MAX, list_prop, &ls, e);
+	/* Accepted proposals are read from the log, the others from their rows; without a
+	 * status, both lists merged by time. */
+	if (st != PS_ACCEPTED)
+		ret = store_proposals(n->rd, status, NODE_LIST_MAX, list_row, &rows, e);
+	if (ret == 0 && (status == NULL || st == PS_ACCEPTED))
+		ret = list_logged(&logged, e);
+	while (ret == 0 && count < NODE_LIST_MAX && (a < rows.nv || b < logged.nv)) {
+		int take_row = b == logged.nv || (a < rows.nv && rows.v[a].t > logged.v[b].t);
+		size_t at = json->len;
+
+		if (count && cbuf_putc(json, ',') < 0) {
+			ret = cc_fail(e, CC_ENOMEM, "out of memory");
+			break;
+		}
+		ret = list_write(n, take_row ? &rows.v[a++] : &logged.v[b++], json, e);
+		if (ret == CC_ENOENT) {
+			/* gone since it was listed (a log cut back): left out */
+			json->len = at;
+			json->p[at] = '\0';
+			ret = 0;
+		} else if (ret == 0) {
+			count++;
+		}
+	}
 	pthread_mutex_unlock(&n->rd_mu);
 	node_unlock(n);
+	free(rows.v);
+	free(logged.v);
 	if (ret < 0) {
 		cbuf_reset(json);
 		return e && e->code ? ret : cc_fail(e, ret, "cannot list proposals");

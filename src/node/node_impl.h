@@ -42,6 +42,9 @@ struct node_prop {		/* a proposal the node holds in memory */
 	int met;		/* last evaluation: every requirement met, only time is missing */
 	uint64_t final_seq;	/* batch carrying the final status; the prop leaves memory once
 				 * that batch is durable */
+	int row_kept;		/* a row of it is stored, or queued for the committer */
+	int whole_in_log;	/* accepted, and its entry holds every signature it has and it
+				 * has no objection: the log says all, no row is kept */
 	atomic_int refs;	/* the map's reference, plus one per batch row or request still
 				 * reading it; a final prop never changes, so it is read unlocked */
 };
@@ -197,6 +200,10 @@ void batch_init(struct node_batch *b, uint64_t first);
 void batch_free(struct node_batch *b);
 /* Queues an entry the ledger took (taking entry), under the exclusive lock. */
 void node_batch_entry(struct node *n, struct cbuf *entry);
+/* Indexes the proposal of the entry the ledger applied last, at log index idx, as accepted
+ * (nothing for the genesis or a chunk): accepted proposals are read from the log. Under the
+ * exclusive lock. */
+void node_index_logged(struct node *n, uint64_t idx);
 /* Registers w (may be NULL) for the batch being filled and wakes the committer. */
 void node_batch_wait(struct node *n, struct node_waiter *w);
 /* Copies the member keys again after the registry changed, under the exclusive lock. */

@@ -51,8 +51,9 @@ static const char *const store_sql[Q_COUNT] = {
 		   "reason = excluded.reason",
     [Q_PROP_GET] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
 		   "proposals WHERE id = ?",
-    [Q_PROP_ALL] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
-		   "proposals ORDER BY received DESC, rowid DESC LIMIT ?",
+    [Q_PROP_ALL] =
+	"SELECT id, body, sigs, objections, status, received, idx, reason FROM "
+	"proposals WHERE status <> 'accepted' ORDER BY received DESC, rowid DESC LIMIT ?",
     [Q_PROP_STATUS] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
 		      "proposals WHERE status = ? ORDER BY received DESC, rowid DESC LIMIT ?",
     [Q_PROP_FINALS] = "SELECT id, status, idx FROM proposals WHERE status <> 'pending'",

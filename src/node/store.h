@@ -67,8 +67,9 @@ int store_meta_get(struct store *s, const char *key, struct cbuf *out, struct cc
 int store_proposal_put(struct store *s, const struct store_proposal *p, struct cc_err *e);
 /* Fills p (free it with store_proposal_free); CC_ENOENT when unknown. */
 int store_proposal_get(struct store *s, const char *id, struct store_proposal *p, struct cc_err *e);
-/* Calls fn for up to limit rows, newest first, of one status (NULL: any). fn takes
- * ownership of nothing: the row is freed after it returns. */
+/* Calls fn for up to limit rows, newest first, of one status (NULL: any but accepted, whose
+ * proposals are read from the log). fn takes ownership of nothing: the row is freed after
+ * it returns. */
 typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);
 int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
 		    void *ctx, struct cc_err *e);

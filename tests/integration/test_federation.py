@@ -334,6 +334,9 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     old = net["sequencer"]
     new, third = [m for m in NODES if m != old][:2]
     seq = fed.nodes[old]
+    # accepted by the old sequencer: the new one answers for it from its log
+    st, early, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 29))
+    assert st == 201, early
     fed.wait_all(seq.tree_size())
     size = seq.tree_size()
     deadline = time.time() + 30
@@ -389,6 +392,9 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
         assert f"{31:064X}" in fed.nodes[m].http.record("tld/br")["content"]
     st, _, p = seq.http.get(f"/v1/proposals/{left['id']}")
     assert st == 200 and p["status"] == "accepted" and p["index"] == size + 2, p
+    st, _, p = fed.nodes[new].http.get(f"/v1/proposals/{early['id']}")
+    assert st == 200 and p["status"] == "accepted" and p["index"] == early["index"], p
+    assert p["signers"] == ["cn"]
     # the pending proposal went to the new sequencer, which gathers its approvals
     assert "1 pending proposals handed to the sequencer" in log
     pid = waiting["id"]

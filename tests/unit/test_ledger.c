@@ -178,6 +178,7 @@ static void test_genesis_state(void **state)
 	char pol[PATH_MAX_LEN + 1];
 
 	assert_int_equal(ledger_member_count(w->l), NM);
+	assert_string_equal(ledger_last_id(w->l), ""); /* the genesis and chunks log none */
 	assert_int_equal(ledger_get(w->l, "tld/cn", &c, &v), 0);
 	assert_string_equal(c.p, "cn. 172800 IN NS a.dns.cn.\n"
 				 "cn. 172800 IN NS ns.shared.net.\n"
@@ -529,9 +530,11 @@ static void test_tampered_entry_refused(void **state)
 	assert_int_equal(ledger_apply_entry(w->l, (unsigned char *)entry.p, entry.len, 1, &e),
 			 CC_ESIG);
 	assert_int_equal(ledger_size(w->l), size);
+	assert_string_not_equal(ledger_last_id(w->l), p.id);
 	at[8] = '5';
 	assert_int_equal(ledger_apply_entry(w->l, (unsigned char *)entry.p, entry.len, 1, &e), 0);
 	assert_int_equal(ledger_size(w->l), size + 1);
+	assert_string_equal(ledger_last_id(w->l), p.id);
 	proposal_free(&p);
 	cbuf_free(&b);
 	cbuf_free(&entry);
@@ -556,6 +559,7 @@ static void test_accept_in_one_step(void **state)
 	assert_int_equal(v->status, LEDGER_PENDING);
 	assert_int_equal(entry.len, 0);
 	assert_int_equal(ledger_size(w->l), size);
+	assert_string_not_equal(ledger_last_id(w->l), p.id);
 	/* Signatures given in any order, one repeated: the entry is canonical. */
 	{
 		const char *signers[] = {"br", "cn", "isoc"};
@@ -575,6 +579,7 @@ static void test_accept_in_one_step(void **state)
 	}
 	assert_int_equal(v->status, LEDGER_READY);
 	assert_int_equal(ledger_size(w->l), size + 1);
+	assert_string_equal(ledger_last_id(w->l), p.id); /* the node indexes it by this */
 	assert_int_equal(entry.len, built.len);
 	assert_memory_equal(entry.p, built.p, built.len);
 	assert_int_equal(version_of(w, "tld/net"), (int64_t)size);

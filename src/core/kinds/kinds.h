@@ -70,10 +70,11 @@ struct ledger {
 	struct map hosts;	       /* name -> struct host */
 	struct map dnsnames; /* member dns name -> struct ledger_member (members_reindex) */
 	int dnsnames_ok;     /* dnsnames matches members; else member_by_dns scans */
-	struct ledger_touch *touched; /* names written by recent entries, by index */
-	size_t ntouched;	      /* used */
-	struct cbuf touch_names;      /* their names, one after the other, NUL-terminated */
-	uint64_t touch_floor;	      /* entries before this one are not remembered */
+	struct ledger_touch *touched;	   /* names written by recent entries, by index */
+	size_t ntouched;		   /* used */
+	struct cbuf touch_names;	   /* their names, one after the other, NUL-terminated */
+	uint64_t touch_floor;		   /* entries before this one are not remembered */
+	char last_id[PROPOSAL_ID_LEN + 1]; /* proposal of the last entry applied, "" if none */
 };
 
 /* A staged change. Pointers into the ledger stay valid because planning never mutates. */

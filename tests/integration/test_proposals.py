@@ -1,0 +1,120 @@
+"""Accepted proposals are read from the log (docs/api.md, Proposals): what the API shows of
+them, across a restart, and what the node's store keeps besides the log."""
+import os
+import sqlite3
+
+from concord import note, objection
+from test_policy import new_ds
+
+
+def rows(node, pid):
+    """The node's own row of proposal pid, as (status, index), or None: accepted proposals
+    that the log holds whole have none."""
+    db = sqlite3.connect(f"file:{os.path.join(node.dir, 'concord.db')}?mode=ro", uri=True)
+    try:
+        r = db.execute("SELECT status, idx FROM proposals WHERE id = ?", (pid,)).fetchone()
+    finally:
+        db.close()
+    return r
+
+
+def listed(node, status=None):
+    st, _, j = node.http.get("/v1/proposals" + (f"?status={status}" if status else ""))
+    assert st == 200, j
+    return [p["id"] for p in j["proposals"]]
+
+
+def pending_gtld(network, node, tld, seed):
+    """A DS change of gTLD tld proposed by br, pending: (its id, its body)."""
+    content = new_ds(node.http.record(f"tld/{tld}")["content"], seed)
+    st, j, body = network.propose(node.http, ["br"], [("put", f"tld/{tld}", content)])
+    assert st == 202, j
+    return j["id"], body
+
+
+def restart(node):
+    """Stopped and started again: the new address's client."""
+    node.stop()
+    return node.start().http
+
+
+def test_accepted_at_once_is_read_from_the_log(network, node):
+    h = node.http
+    content = new_ds(h.record("tld/cn")["content"], "read-1")
+    st, j, body = network.propose(h, ["cn"], [("put", "tld/cn", content)])
+    assert st == 201 and j["status"] == "accepted", j
+    pid, index = j["id"], j["index"]
+    st, _, got = h.get(f"/v1/proposals/{pid}")
+    assert st == 200, got
+    assert got["status"] == "accepted" and got["index"] == index
+    assert got["signers"] == ["cn"] and got["objectors"] == [] and got["objections"] == []
+    assert got["body"] == body and got["note"] == note(body, network.keys["cn"])
+    assert got["ops"] == j["ops"] and got["reason"] is None
+    # nothing stored twice: the log entry is its only copy
+    assert rows(node, pid) is None
+    assert listed(node, "accepted")[0] == pid and pid in listed(node)
+    assert pid not in listed(node, "pending")
+    h = restart(node)
+    assert h.get(f"/v1/proposals/{pid}")[2] == got
+    assert listed(node, "accepted")[0] == pid
+    # the same proposal again is told apart from a new one, from the log alone
+    st, _, j = h.post("/v1/proposals", note(body, network.keys["cn"]))
+    assert st == 409 and f"accepted at log index {index}" in j["detail"], j
+
+
+def test_pending_then_accepted_leaves_its_row(network, node):
+    pid, body = pending_gtld(network, node, "org", "read-2")
+    assert rows(node, pid) == ("pending", None)
+    h = restart(node)  # the pending row is what a restart reloads
+    for m in ["de", "za"]:
+        st, _, j = h.post(f"/v1/proposals/{pid}/signatures", network.keys[m].sig_line(body))
+        assert st == 200 and j["status"] == "pending", j
+    st, _, j = h.post(f"/v1/proposals/{pid}/signatures", network.keys["isoc"].sig_line(body))
+    assert st == 201 and j["status"] == "accepted", j
+    # every signature counted: the entry holds them all, the row goes
+    assert rows(node, pid) is None
+    st, _, got = h.get(f"/v1/proposals/{pid}")
+    assert st == 200 and got["signers"] == ["br", "de", "isoc", "za"], got
+    k = network.keys
+    assert got["note"] == note(body, k["br"], k["de"], k["isoc"], k["za"])
+    assert listed(node).count(pid) == 1 and listed(node, "accepted").count(pid) == 1
+    h = restart(node)
+    assert h.get(f"/v1/proposals/{pid}")[2] == got
+
+
+def test_accepted_over_an_objection_keeps_its_row(network, node):
+    """The entry holds the counted signatures only: an objection is kept in the row."""
+    h = node.http
+    pid, body = pending_gtld(network, node, "net", "read-3")
+    st, _, j = h.post(f"/v1/proposals/{pid}/objections",
+                      objection(network.origin, pid, network.keys["cn"]))
+    assert st == 200 and j["objectors"] == ["cn"], j
+    for m in ["de", "za", "isoc"]:
+        st, _, j = h.post(f"/v1/proposals/{pid}/signatures", network.keys[m].sig_line(body))
+    assert st == 201 and j["status"] == "accepted", j
+    assert rows(node, pid) == ("accepted", j["index"])
+    st, _, got = h.get(f"/v1/proposals/{pid}")
+    assert got["objectors"] == ["cn"] and len(got["objections"]) == 1, got
+    assert listed(node).count(pid) == 1 and listed(node, "accepted").count(pid) == 1
+    h = restart(node)
+    assert h.get(f"/v1/proposals/{pid}")[2] == got
+
+
+def test_listing_merges_the_log_and_the_rows(network, node):
+    """Newest first: the accepted ones from the log by index, the others by arrival."""
+    h = node.http
+    ids = []
+    for i in range(3):
+        content = new_ds(h.record("tld/de")["content"], f"list-{i}")
+        st, j, _ = network.propose(h, ["de"], [("put", "tld/de", content)])
+        assert st == 201, j
+        ids.append(j["id"])
+    content = new_ds(h.record("tld/com")["content"], "list-p")
+    st, j, _ = network.propose(h, ["za"], [("put", "tld/com", content)])
+    assert st == 202, j
+    accepted = listed(node, "accepted")
+    assert accepted[:3] == ids[::-1]
+    assert listed(node, "pending") == [j["id"]]
+    everything = listed(node)
+    assert set(everything) == set(accepted) | {j["id"]}
+    assert [p for p in everything if p != j["id"]] == accepted
