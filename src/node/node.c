@@ -3252,7 +3252,8 @@ static int64_t entry_time(const unsigned char *data, size_t len)
 
 /* The row of the proposal that log entry idx accepted, from the entry: the body, the
  * signatures it holds (all the proposal had, else its row was kept), the entry's time as
- * received. With rd_mu held. CC_ENOENT when the entry is not durable or holds no proposal. */
+ * received. With rd_mu held. CC_ENOENT when the entry is not stored yet or holds no
+ * proposal. */
 static int entry_row(struct node *n, int64_t idx, struct store_proposal *row, struct cc_err *e)
 {
 	struct cbuf data = CBUF_INIT;
@@ -3396,19 +3397,28 @@ static int list_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t
 	return t < 0 ? 0 : list_push(ctx, t, (int64_t)idx, NULL);
 }
 
-/* The newest accepted proposals, from the durable log: its last proposal entries, newest
- * first. With rd_mu held. */
+/* The newest accepted proposals, from the log as stored: its last proposal entries, newest
+ * first. Stored, not only under the checkpoint: the committer drops the pending row of a
+ * proposal in the transaction that stores its entry, and raises pub_size only after it.
+ * With rd_mu held. */
 static int list_logged(struct listing *ls, struct cc_err *e)
 {
-	uint64_t hi = ls->n->pub_size, lo;
+	uint64_t hi = ledger_size(ls->n->ledger), lo;
 	int ret = 0;
 
 	for (; hi > 0 && ls->nv < NODE_LIST_MAX; hi = lo) {
 		size_t mark = ls->nv;
+		struct cc_err le = {0};
 
 		lo = hi > LIST_CHUNK ? hi - LIST_CHUNK : 0;
-		if ((ret = store_entries(ls->n->rd, lo, hi - lo, list_entry, ls, e)) < 0)
+		/* the entries of a batch not yet committed are missing at the end (CC_ENOENT) */
+		ret = store_entries(ls->n->rd, lo, hi - lo, list_entry, ls, &le);
+		if (ret == CC_ENOENT)
+			ret = 0;
+		if (ret < 0) {
+			cc_fail(e, ret, "%s", le.msg);
 			break;
+		}
 		for (size_t a = mark, b = ls->nv; a + 1 < b; a++, b--) {
 			struct listed t = ls->v[a];
 
