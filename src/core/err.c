@@ -45,6 +45,8 @@ const char *cc_strerror(int code)
 		return "bad time";
 	case CC_ECONFLICT:
 		return "conflict";
+	case CC_EQUOTA:
+		return "quota full";
 	}
 	return "unknown error";
 }

@@ -118,6 +118,9 @@ static void problem_kind(int code, unsigned *status, const char **type)
 	case CC_ETIME:
 		*status = 422, *type = "bad-time";
 		break;
+	case CC_EQUOTA:
+		*status = 429, *type = "quota";
+		break;
 	default:
 		*status = 500, *type = "internal";
 		break;

@@ -30,9 +30,14 @@
 #include "node/store.h"
 #include "node/witness.h"
 
-#define NODE_LIST_MAX	 1000  /* proposals in one listing */
-#define NODE_TICK_SEC	 1     /* timer period: expiries and consultation periods */
-#define NODE_CKPT_FRAMES 16384 /* WAL frames (pages) that start a background checkpoint */
+#define NODE_LIST_MAX 1000 /* proposals in one listing */
+/* What one member may keep waiting for approvals: pending proposals live in memory and in the
+ * store until decided or expired, and their expiry has no bound, so each proposer's share is
+ * bounded instead. A proposal accepted at once takes none. */
+#define NODE_PENDING_PER_MEMBER 1000
+#define NODE_PENDING_BYTES	(16u << 20) /* of proposal bodies, per member */
+#define NODE_TICK_SEC		1	    /* timer period: expiries and consultation periods */
+#define NODE_CKPT_FRAMES	16384 /* WAL frames (pages) that start a background checkpoint */
 /* Group commit under load: once a batch held NODE_LINGER_MIN changes, the next one is taken
  * NODE_LINGER_US after its first change, or as soon as NODE_BATCH_FULL requests wait on it:
  * larger batches spread each commit's fixed cost (the WAL's last pages written again, the
@@ -996,10 +1001,65 @@ void node_batch_wait(struct node *n, struct node_waiter *w)
 
 /* ---- decisions (under the exclusive lock) ---- */
 
+struct pend_share {			  /* one proposer's pending proposals */
+	char proposer[MEMBER_ID_MAX + 1]; /* its member id, the key in node->pend_by */
+	size_t n;			  /* how many */
+	size_t bytes;			  /* their bodies */
+};
+
+/* Counts np, pending from now on, in its proposer's share. */
+static void pend_tally(struct node *n, struct node_prop *np)
+{
+	struct pend_share *s = map_get(&n->pend_by, np->p.proposer);
+
+	if (np->tallied)
+		return;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			node_fatal("out of memory");
+		str_copy(s->proposer, sizeof(s->proposer), np->p.proposer);
+		if (map_put(&n->pend_by, s->proposer, s) < 0)
+			node_fatal("out of memory");
+	}
+	s->n++;
+	s->bytes += np->p.body_len;
+	np->tallied = 1;
+}
+
+/* np is pending no more (decided, or handed to another node). */
+static void pend_untally(struct node *n, struct node_prop *np)
+{
+	struct pend_share *s = np->tallied ? map_get(&n->pend_by, np->p.proposer) : NULL;
+
+	np->tallied = 0;
+	if (s == NULL)
+		return;
+	s->n--;
+	s->bytes -= np->p.body_len;
+	if (s->n == 0)
+		free(map_del(&n->pend_by, s->proposer));
+}
+
+/* CC_EQUOTA, with r saying why, when p's proposer cannot keep one more proposal pending. */
+static int pend_full(const struct node *n, const struct proposal *p, struct node_reply *r)
+{
+	const struct pend_share *s = map_get(&n->pend_by, p->proposer);
+
+	if (s == NULL ||
+	    (s->n < NODE_PENDING_PER_MEMBER && s->bytes + p->body_len <= NODE_PENDING_BYTES))
+		return 0;
+	reply_fail(r, CC_EQUOTA,
+		   "%s has %zu proposals waiting for approvals (%zu bytes; at most %d, %u bytes): "
+		   "one must be decided or expire before another can wait",
+		   p->proposer, s->n, s->bytes, NODE_PENDING_PER_MEMBER, NODE_PENDING_BYTES);
+	return CC_EQUOTA;
+}
+
 /* Gives np a final status; it stays in memory until that is durable. */
 static void prop_finish(struct node *n, struct node_prop *np, int status, const char *reason)
 {
 	np->status = status;
+	pend_untally(n, np);
 	free(np->reason);
 	np->reason = reason ? strdup(reason) : NULL;
 	np->final_seq = n->seq + 1;
@@ -1342,6 +1402,19 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	old_sigs = np->sigs, old_nsigs = np->nsigs, old_objs = np->objs, old_nobjs = np->nobjs;
 	np->sigs = sigs, np->nsigs = nsigs, np->objs = objs, np->nobjs = nobjs;
 	now = node_now(n);
+	/* A proposer whose share is used up may still make a change that is accepted at once. */
+	if (fresh && pend_full(n, &np->p, r) < 0) {
+		struct cc_err qe = {0};
+
+		if (prop_evaluate(n, np, now, n->v, &qe) == 0 && n->v->status != LEDGER_READY) {
+			free(old_sigs);
+			free(old_objs);
+			reply_err(r, what);
+			goto done;
+		}
+		memset(&r->err, 0, sizeof(r->err));
+		r->status = 0;
+	}
 	ret = prop_decide(n, np, now, 1, &r->err);
 	if (ret < 0) {
 		/* Refused: put the proposal back as it was, then see whether it is itself dead
@@ -1367,6 +1440,8 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	if (fresh) {
 		if (map_put(&n->props, np->p.id, np) < 0)
 			node_fatal("out of memory");
+		if (np->status == PS_PENDING)
+			pend_tally(n, np);
 		fresh = NULL;
 		logged = np->status == PS_PENDING;
 		status = np->status == PS_ACCEPTED ? NODE_CREATED : NODE_ACCEPTED;
@@ -2432,6 +2507,7 @@ int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
 	for (size_t i = 0; i < nv; i++)
 		if (map_get(&n->props, v[i]->p.id) == v[i]) {
 			map_del(&n->props, v[i]->p.id);
+			pend_untally(n, v[i]);
 			prop_unref(v[i]);
 		}
 	node_unlock(n);
@@ -2621,6 +2697,7 @@ static int reload_prop(void *ctx, const struct store_proposal *row)
 		return cc_fail(rp->e, CC_EIO, "%s: cannot reload proposal %s", CONF_DB_FILE,
 			       row->id);
 	}
+	pend_tally(rp->n, np);
 	return 0;
 }
 
@@ -2835,6 +2912,10 @@ void node_close(struct node *n)
 		if (n->props.slot[i].key)
 			prop_unref(n->props.slot[i].val);
 	map_free(&n->props);
+	for (size_t i = 0; i < n->pend_by.cap; i++)
+		if (n->pend_by.slot[i].key)
+			free(n->pend_by.slot[i].val);
+	map_free(&n->pend_by);
 	free(n->finals.v);
 	batch_free(&n->batch);
 	merkle_tree_free(&n->tree);

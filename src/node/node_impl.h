@@ -45,6 +45,7 @@ struct node_prop {		/* a proposal the node holds in memory */
 	int row_kept;		/* a row of it is stored, or queued for the committer */
 	int whole_in_log;	/* accepted, and its entry holds every signature it has and it
 				 * has no objection: the log says all, no row is kept */
+	int tallied;		/* counted in its proposer's pending share (node->pend_by) */
 	atomic_int refs;	/* the map's reference, plus one per batch row or request still
 				 * reading it; a final prop never changes, so it is read unlocked */
 };
@@ -113,6 +114,7 @@ struct node {
 	struct ledger *ledger;	   /* state, possibly ahead of the disk by one batch */
 	struct merkle_tree tree;   /* every entry's leaf, same size as the ledger */
 	struct map props;	   /* id -> node_prop: pending, and final ones not yet durable */
+	struct map pend_by;	   /* proposer -> struct pend_share: its pending proposals */
 	struct node_finals finals; /* decided proposals no longer in props */
 	struct node_batch batch;   /* changes not yet taken by the committer */
 	uint64_t seq;		   /* batches taken by the committer so far */

@@ -1,9 +1,11 @@
 """Accepted proposals are read from the log (docs/api.md, Proposals): what the API shows of
 them, across a restart, and what the node's store keeps besides the log."""
+import json
 import os
 import sqlite3
 
-from concord import note, objection
+from concord import assert_problem, note, objection, proposal_id
+from test_batch import frame, post_batch
 from test_policy import new_ds
 
 
@@ -118,3 +120,49 @@ def test_listing_merges_the_log_and_the_rows(network, node):
     everything = listed(node)
     assert set(everything) == set(accepted) | {j["id"]}
     assert [p for p in everything if p != j["id"]] == accepted
+
+
+def test_what_one_member_keeps_pending_is_bounded(network, node):
+    """docs/api.md: a member keeps at most 1,000 proposals waiting for approvals; the next
+    one is 429 `quota`, kept nowhere, while its changes accepted at once and the other
+    members' proposals go on."""
+    h = node.http
+    org = h.record("tld/org")
+    notes = []
+    for i in range(1000):
+        body = network.body(h, "br", [("put", "tld/org", new_ds(org["content"], f"q{i}"))])
+        notes.append(note(body, network.keys["br"]))
+    st, _, data = post_batch(node, frame(*notes))
+    assert st == 200, data
+    assert {r.get("status") for r in json.loads(data)["results"]} == {"pending"}
+    size = node.tree_size()
+
+    def over(http):
+        body = network.body(http, "br", [("put", "tld/org", new_ds(org["content"], "q-over"))])
+        doc = assert_problem(http.request("POST", "/v1/proposals",
+                                          note(body, network.keys["br"])), 429, "quota")
+        assert "br has 1000 proposals waiting" in doc["detail"], doc
+        assert http.get(f"/v1/proposals/{proposal_id(body)}")[0] == 404
+        assert rows(node, proposal_id(body)) is None
+
+    over(h)
+    # a change accepted at once takes no share; another member's proposal has its own
+    content = new_ds(h.record("tld/br")["content"], "q-br")
+    st, j, _ = network.propose(h, ["br"], [("put", "tld/br", content)])
+    assert st == 201, j
+    st, j, _ = network.propose(h, ["de"], [("put", "tld/org", new_ds(org["content"], "q-de"))])
+    assert st == 202, j
+    assert node.tree_size() == size + 1
+    # the share is counted again from the store at start
+    h = restart(node)
+    over(h)
+    # one of br's decided (rejected by two governments' objections): room for one more
+    pid = json.loads(data)["results"][0]["id"]
+    for m in ["cn", "de"]:
+        st, _, j = h.post(f"/v1/proposals/{pid}/objections", objection(network.origin, pid,
+                                                                       network.keys[m]))
+    assert st == 200 and j["status"] == "rejected", j
+    body = network.body(h, "br", [("put", "tld/org", new_ds(org["content"], "q-after"))])
+    st, _, j = h.post("/v1/proposals", note(body, network.keys["br"]))
+    assert st == 202 and j["status"] == "pending", j
+    over(h)
