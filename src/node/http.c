@@ -110,7 +110,7 @@ static int http_code_of(long status, const char *type)
 	    {"invalid", CC_EINVAL},	{"bad-signature", CC_ESIG}, {"forbidden", CC_EPERM},
 	    {"not-found", CC_ENOENT},	{"stale", CC_ESTALE},	    {"exists", CC_EEXIST},
 	    {"conflict", CC_ECONFLICT}, {"expired", CC_EEXPIRED},   {"too-large", CC_ETOOBIG},
-	    {"bad-time", CC_ETIME},	{"internal", CC_EIO},
+	    {"bad-time", CC_ETIME},	{"internal", CC_EIO},	    {"quota", CC_EQUOTA},
 	};
 	const char *colon = type != NULL ? strrchr(type, ':') : NULL;
 	const char *suffix = colon != NULL ? colon + 1 : type;

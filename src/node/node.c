@@ -1406,7 +1406,7 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 	if (fresh && pend_full(n, &np->p, r) < 0) {
 		struct cc_err qe = {0};
 
-		if (prop_evaluate(n, np, now, n->v, &qe) == 0 && n->v->status != LEDGER_READY) {
+		if (prop_evaluate(n, np, now, n->v, &qe) == 0 && n->v->status == LEDGER_PENDING) {
 			free(old_sigs);
 			free(old_objs);
 			reply_err(r, what);

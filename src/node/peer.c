@@ -150,6 +150,17 @@ static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
 		ret = cc_fail(e, CC_EIO, "%s", ae.msg);
 		goto out;
 	}
+	if (r.status == 429) {
+		/* Not decided: its proposer's share at the sequencer is full for now. Kept, behind
+		 * the others, which must not wait for it. */
+		pthread_mutex_lock(&p->st_mu);
+		ret = store_outbox_later(p->st, seq, e);
+		pthread_mutex_unlock(&p->st_mu);
+		if (ret == 0)
+			ret = cc_fail(e, CC_EQUOTA, "queued %s kept, sent again later: %s", path.p,
+				      ae.msg);
+		goto out;
+	}
 	/* Answered: the sequencer decided, whatever it decided. */
 	node_log("queued %s handed to the sequencer: HTTP %ld%s%s", path.p, r.status,
 		 ret < 0 ? ", " : "", ret < 0 ? ae.msg : "");

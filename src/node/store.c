@@ -26,6 +26,7 @@ enum {
 	Q_OUTBOX_PUT,
 	Q_OUTBOX_FIRST,
 	Q_OUTBOX_DEL,
+	Q_OUTBOX_LATER,
 	Q_PROP_CUT,
 	Q_PROP_FORGET,
 	Q_COUNT
@@ -60,6 +61,9 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(path, body, received) VALUES (?, ?, ?)",
     [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
+    /* AUTOINCREMENT takes the next seq above the largest in use too: no clash later */
+    [Q_OUTBOX_LATER] = "UPDATE outbox SET seq = (SELECT max(seq) FROM outbox) + 1 WHERE seq = ? "
+		       "AND seq < (SELECT max(seq) FROM outbox)",
     [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
     [Q_PROP_FORGET] = "DELETE FROM proposals WHERE id = ? AND status = 'pending'",
 };
@@ -656,12 +660,24 @@ out:
 	return ret;
 }
 
-int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e)
+/* Runs statement which on outbox request seq. */
+static int store_outbox_seq(struct store *s, int which, int64_t seq, const char *what,
+			    struct cc_err *e)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_DEL, e);
+	sqlite3_stmt *st = store_stmt(s, which, e);
 
 	if (st == NULL)
 		return CC_EIO;
 	sqlite3_bind_int64(st, 1, seq);
-	return store_step_done(s, st, "remove a request", e);
+	return store_step_done(s, st, what, e);
+}
+
+int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e)
+{
+	return store_outbox_seq(s, Q_OUTBOX_LATER, seq, "queue a request again", e);
+}
+
+int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e)
+{
+	return store_outbox_seq(s, Q_OUTBOX_DEL, seq, "remove a request", e);
 }

@@ -98,5 +98,7 @@ int store_outbox_put(struct store *s, const char *path, const void *body, size_t
 int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
 		       struct cc_err *e);
 int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
+/* Moves request seq behind every other one (the sequencer will take it later, not now). */
+int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e);
 
 #endif

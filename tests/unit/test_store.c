@@ -210,6 +210,36 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
+/* The outbox is first in, first out; a request the sequencer will take later goes behind. */
+static void test_outbox(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = create(f);
+	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
+	struct cc_err e = {0};
+	int64_t seq = 0, first;
+	const char *want[] = {"b", "c", "a", "d"}, *bodies = "abc";
+
+	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_outbox_put(s, "/v1/proposals", bodies + i, 1, 100, &e), 0);
+	assert_int_equal(store_outbox_first(s, &first, &path, &body, &e), 0);
+	assert_memory_equal(body.p, "a", 1);
+	assert_int_equal(store_outbox_later(s, first, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 100, &e), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), 0);
+		assert_memory_equal(body.p, want[i], 1);
+		if (i == 3) /* the last one stays where it is */
+			assert_int_equal(store_outbox_later(s, seq, &e), 0);
+		assert_int_equal(store_outbox_del(s, seq, &e), 0);
+	}
+	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
+	cbuf_free(&path);
+	cbuf_free(&body);
+	store_close(s);
+}
+
 static void prop_set(struct store_proposal *p, const char *id, const char *status, int64_t received)
 {
 	memset(p, 0, sizeof(*p));
@@ -364,6 +394,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gap_and_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_proposals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
