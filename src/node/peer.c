@@ -462,18 +462,15 @@ static int64_t fwd_index(const struct cbuf *body)
 	return max;
 }
 
-/* Whether requests wait in the outbox. */
+/* Whether requests wait in the outbox, not counting those the sequencer deferred (429): a
+ * new request must not overtake the others, but need not wait for those. */
 static int peer_outbox_busy(struct peer *p)
 {
-	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
-	int64_t seq;
 	int busy;
 
 	pthread_mutex_lock(&p->st_mu);
-	busy = store_outbox_first(p->st, &seq, &path, &body, NULL) == 0;
+	busy = store_outbox_waiting(p->st, NULL) != 0;
 	pthread_mutex_unlock(&p->st_mu);
-	cbuf_free(&path);
-	cbuf_free(&body);
 	return busy;
 }
 

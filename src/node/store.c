@@ -27,6 +27,7 @@ enum {
 	Q_OUTBOX_FIRST,
 	Q_OUTBOX_DEL,
 	Q_OUTBOX_LATER,
+	Q_OUTBOX_WAITING,
 	Q_PROP_CUT,
 	Q_PROP_FORGET,
 	Q_COUNT
@@ -62,8 +63,10 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
     /* AUTOINCREMENT takes the next seq above the largest in use too: no clash later */
-    [Q_OUTBOX_LATER] = "UPDATE outbox SET seq = (SELECT max(seq) FROM outbox) + 1 WHERE seq = ? "
-		       "AND seq < (SELECT max(seq) FROM outbox)",
+    /* received 0 marks a request deferred: a later one may overtake it */
+    [Q_OUTBOX_LATER] = "UPDATE outbox SET seq = max(seq, (SELECT max(seq) FROM outbox) + "
+		       "(seq < (SELECT max(seq) FROM outbox))), received = 0 WHERE seq = ?",
+    [Q_OUTBOX_WAITING] = "SELECT 1 FROM outbox WHERE received <> 0 LIMIT 1",
     [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
     [Q_PROP_FORGET] = "DELETE FROM proposals WHERE id = ? AND status = 'pending'",
 };
@@ -670,6 +673,20 @@ static int store_outbox_seq(struct store *s, int which, int64_t seq, const char 
 		return CC_EIO;
 	sqlite3_bind_int64(st, 1, seq);
 	return store_step_done(s, st, what, e);
+}
+
+int store_outbox_waiting(struct store *s, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_WAITING, e);
+	int rc;
+
+	if (st == NULL)
+		return CC_EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	return store_fail(s, e, "read the outbox");
 }
 
 int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e)

@@ -98,7 +98,10 @@ int store_outbox_put(struct store *s, const char *path, const void *body, size_t
 int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
 		       struct cc_err *e);
 int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
-/* Moves request seq behind every other one (the sequencer will take it later, not now). */
+/* Moves request seq behind every other one and marks it deferred (the sequencer will take it
+ * later, not now): store_outbox_waiting then leaves it out. */
 int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e);
+/* 1 when a request that was not deferred waits: a new one must then queue behind it. */
+int store_outbox_waiting(struct store *s, struct cc_err *e);
 
 #endif

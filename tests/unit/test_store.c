@@ -221,6 +221,7 @@ static void test_outbox(void **state)
 	const char *want[] = {"b", "c", "a", "d"}, *bodies = "abc";
 
 	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
+	assert_int_equal(store_outbox_waiting(s, &e), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(store_outbox_put(s, "/v1/proposals", bodies + i, 1, 100, &e), 0);
 	assert_int_equal(store_outbox_first(s, &first, &path, &body, &e), 0);
@@ -228,10 +229,16 @@ static void test_outbox(void **state)
 	assert_int_equal(store_outbox_later(s, first, &e), 0);
 	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 100, &e), 0);
 	for (int i = 0; i < 4; i++) {
+		assert_int_equal(store_outbox_waiting(s, &e),
+				 1); /* d, at least, was not deferred */
 		assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), 0);
 		assert_memory_equal(body.p, want[i], 1);
-		if (i == 3) /* the last one stays where it is */
+		if (i == 3) { /* deferred again, alone: it stays where it is, deferred */
 			assert_int_equal(store_outbox_later(s, seq, &e), 0);
+			assert_int_equal(store_outbox_first(s, &first, &path, &body, &e), 0);
+			assert_int_equal(first, seq);
+			assert_int_equal(store_outbox_waiting(s, &e), 0);
+		}
 		assert_int_equal(store_outbox_del(s, seq, &e), 0);
 	}
 	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
