@@ -1062,6 +1062,16 @@ static int apply_proposal(struct ledger *l, const char *payload, size_t len, int
 	return ret;
 }
 
+int ledger_proposal_entry(const unsigned char *entry, size_t len, int64_t *t, size_t *note_at)
+{
+	char kind[16], arg[32];
+
+	if (parse_header(entry, len, kind, sizeof(kind), arg, sizeof(arg), note_at) < 0 ||
+	    strcmp(kind, "proposal") != 0 || tfmt_parse(arg, t) < 0)
+		return CC_EINVAL;
+	return 0;
+}
+
 int ledger_apply_entry(struct ledger *l, const unsigned char *entry, size_t len, int verify,
 		       struct cc_err *e)
 {

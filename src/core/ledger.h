@@ -113,6 +113,11 @@ int ledger_apply_entry_parsed(struct ledger *l, const unsigned char *entry, size
 			      const struct note *n, const struct proposal *p, int verify,
 			      struct cc_err *e);
 
+/* Whether entry is a proposal entry ("concord proposal <time>\n" then the note): 0 with its
+ * time and the offset of its note, CC_EINVAL for any other entry (the genesis, a chunk, a
+ * malformed one). Reads the header line only. */
+int ledger_proposal_entry(const unsigned char *entry, size_t len, int64_t *t, size_t *note_at);
+
 /* The same check against a key the caller looked up itself (NULL: the signer is not a
  * member), so that the expensive part can run outside a lock on the registry. */
 int ledger_verify_sig(const struct note_key *k, const char *body, size_t len,

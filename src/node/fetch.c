@@ -168,21 +168,16 @@ static const struct note_key *fetch_entry_refs(const struct fetch_entry *p)
  * known valid (unknown key, bad signature, unparsable note): the ledger will say why. */
 static void fetch_precheck(const struct fetch_keys *keys, struct fetch_entry *p)
 {
-	static const char hdr[] = "concord proposal ";
-	const unsigned char *nl;
 	struct note_key *refs;
 	struct note n = {0};
 	size_t i, h;
+	int64_t t;
 
 	p->checked = 0;
 	p->nref = 0;
 	p->parsed = 0;
-	if (p->len < sizeof(hdr) || memcmp(p->entry, hdr, sizeof(hdr) - 1) != 0)
+	if (ledger_proposal_entry(p->entry, p->len, &t, &h) < 0)
 		return;
-	nl = memchr(p->entry, '\n', p->len);
-	if (nl == NULL)
-		return;
-	h = (size_t)(nl - p->entry) + 1;
 	if (note_parse(&n, (const char *)p->entry + h, p->len - h, NULL) != 0)
 		return;
 	/* Read here, on a checking thread, the proposal is not read again by the ledger. */

@@ -2214,17 +2214,15 @@ struct resubmit {
 
 static int resubmit_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
 {
-	static const char hdr[] = "concord proposal ";
 	struct resubmit *rs = ctx;
-	const unsigned char *nl = memchr(data, '\n', len);
+	int64_t t;
+	size_t h;
 
 	(void)idx;
-	if (len < sizeof(hdr) || memcmp(data, hdr, sizeof(hdr) - 1) != 0 || nl == NULL)
-		return 0; /* a failover note or the genesis: nothing to hand on */
-	nl++;
+	if (ledger_proposal_entry(data, len, &t, &h) < 0)
+		return 0; /* the genesis or a chunk: nothing to hand on */
 	rs->count++;
-	return store_outbox_put(rs->s, "/v1/proposals", nl, len - (size_t)(nl - data), rs->now,
-				rs->e);
+	return store_outbox_put(rs->s, "/v1/proposals", data + h, len - h, rs->now, rs->e);
 }
 
 static int reload_final(void *ctx, const char *id, const char *status, int64_t idx);
@@ -3315,22 +3313,6 @@ out:
 	return ret;
 }
 
-#define ENTRY_HDR "concord proposal " /* a proposal entry's first line, before its time */
-
-/* The time of proposal entry data, or -1 when it is no proposal entry. */
-static int64_t entry_time(const unsigned char *data, size_t len)
-{
-	char tb[TFMT_LEN + 1];
-	size_t h = sizeof(ENTRY_HDR) - 1;
-	int64_t t;
-
-	if (len <= h + TFMT_LEN || memcmp(data, ENTRY_HDR, h) != 0 || data[h + TFMT_LEN] != '\n')
-		return -1;
-	memcpy(tb, data + h, TFMT_LEN);
-	tb[TFMT_LEN] = '\0';
-	return tfmt_parse(tb, &t) < 0 ? -1 : t;
-}
-
 /* The row of the proposal that log entry idx accepted, from the entry: the body, the
  * signatures it holds (all the proposal had, else its row was kept), the entry's time as
  * received. With rd_mu held. CC_ENOENT when the entry is not stored yet or holds no
@@ -3339,14 +3321,14 @@ static int entry_row(struct node *n, int64_t idx, struct store_proposal *row, st
 {
 	struct cbuf data = CBUF_INIT;
 	struct note nt = {0};
-	size_t h = sizeof(ENTRY_HDR) + TFMT_LEN, rest;
+	size_t h, rest;
 	int ret;
 
 	memset(row, 0, sizeof(*row));
 	if ((ret = store_entry_get(n->rd, (uint64_t)idx, &data, e)) < 0)
 		goto out;
-	row->received = entry_time((const unsigned char *)data.p, data.len);
-	if (row->received < 0) {
+	if (ledger_proposal_entry((const unsigned char *)data.p, data.len, &row->received, &h) <
+	    0) {
 		ret = cc_fail(e, CC_ENOENT, "log entry %" PRId64 " holds no proposal", idx);
 		goto out;
 	}
@@ -3473,9 +3455,11 @@ static int list_row(void *ctx, const struct store_proposal *row)
 
 static int list_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
 {
-	int64_t t = entry_time(data, len);
+	int64_t t;
+	size_t h;
 
-	return t < 0 ? 0 : list_push(ctx, t, (int64_t)idx, NULL);
+	return ledger_proposal_entry(data, len, &t, &h) < 0 ? 0
+							    : list_push(ctx, t, (int64_t)idx, NULL);
 }
 
 /* The newest accepted proposals, from the log as stored: its last proposal entries, newest

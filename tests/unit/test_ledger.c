@@ -582,6 +582,21 @@ static void test_accept_in_one_step(void **state)
 	assert_string_equal(ledger_last_id(w->l), p.id); /* the node indexes it by this */
 	assert_int_equal(entry.len, built.len);
 	assert_memory_equal(entry.p, built.p, built.len);
+	{
+		int64_t t = 0;
+		size_t at = 0;
+
+		assert_int_equal(
+		    ledger_proposal_entry((unsigned char *)entry.p, entry.len, &t, &at), 0);
+		assert_int_equal(t, now);
+		assert_memory_equal(entry.p + at, b.p, b.len); /* the note, body first */
+		assert_int_equal(
+		    ledger_proposal_entry((unsigned char *)"concord chunk 1\nx", 17, &t, &at),
+		    CC_EINVAL);
+		entry.p[8] = 'P'; /* "concord Proposal" */
+		assert_int_equal(
+		    ledger_proposal_entry((unsigned char *)entry.p, entry.len, &t, &at), CC_EINVAL);
+	}
 	assert_int_equal(version_of(w, "tld/net"), (int64_t)size);
 	proposal_free(&p);
 	free(v);
