@@ -69,10 +69,36 @@ static void fuzz_bundle(const uint8_t *data, size_t size)
 	cbuf_free(&b);
 }
 
+/* The witness's request and its 409 size answer, both from the other side of the network. */
+static void fuzz_witness(const uint8_t *data, size_t size)
+{
+	unsigned char proof[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH];
+	struct cbuf b = CBUF_INIT;
+	struct cc_err e = {0};
+	uint64_t old, held;
+	size_t np, at;
+
+	if (tlog_witness_parse((const char *)data, size, &old, proof, &np, &at, &e) == 0) {
+		if (at > size || np > TLOG_WITNESS_PROOF_MAX ||
+		    tlog_witness_request(&b, old, (const unsigned char(*)[MERKLE_HASH])proof, np,
+					 (const char *)data + at, size - at) != 0 ||
+		    b.len != size || memcmp(b.p, data, size) != 0)
+			abort();
+	} else if (e.code == 0 || e.msg[0] == '\0') {
+		abort();
+	}
+	cbuf_reset(&b);
+	if (tlog_size_parse((const char *)data, size, &held) == 0 &&
+	    (tlog_size_text(&b, held) != 0 || b.len != size || memcmp(b.p, data, size) != 0))
+		abort();
+	cbuf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_path(data, size);
 	fuzz_checkpoint(data, size);
 	fuzz_bundle(data, size);
+	fuzz_witness(data, size);
 	return 0;
 }

@@ -346,3 +346,95 @@ int tlog_bundle_next(const unsigned char *b, size_t len, size_t *off, const unsi
 out:
 	return ret;
 }
+
+int tlog_witness_request(struct cbuf *out, uint64_t old, const unsigned char (*proof)[MERKLE_HASH],
+			 size_t np, const char *ck, size_t cklen)
+{
+	char b64[TLOG_ROOT_B64 + 1];
+	size_t mark = out->len;
+	int ret = CC_EINVAL;
+
+	if (np > TLOG_WITNESS_PROOF_MAX)
+		goto out;
+	ret = cbuf_printf(out, "old %" PRIu64 "\n", old);
+	for (size_t i = 0; ret == 0 && i < np; i++) {
+		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH,
+				  sodium_base64_VARIANT_ORIGINAL);
+		ret = cbuf_printf(out, "%s\n", b64);
+	}
+	if (ret == 0)
+		ret = cbuf_put(out, "\n", 1);
+	if (ret == 0)
+		ret = cbuf_put(out, ck, cklen);
+	if (ret < 0)
+		out->len = mark;
+out:
+	return ret;
+}
+
+int tlog_witness_parse(const char *body, size_t len, uint64_t *old,
+		       unsigned char proof[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH], size_t *np,
+		       size_t *ck_at, struct cc_err *e)
+{
+	const char *line = NULL;
+	size_t pos = 0, k = 0;
+	uint64_t v = 0;
+	long n;
+	int ret = 0;
+
+	n = next_line(body, len, &pos, &line);
+	if (n < 5 || memcmp(line, "old ", 4) != 0 ||
+	    parse_dec(line + 4, (size_t)n - 4, UINT64_MAX, &v) != n - 4) {
+		ret = cc_fail(e, CC_EINVAL,
+			      "witness request: the first line must be \"old <size>\", a decimal "
+			      "number with no leading zeros");
+		goto out;
+	}
+	for (;;) {
+		n = next_line(body, len, &pos, &line);
+		if (n < 0) {
+			ret =
+			    cc_fail(e, CC_EINVAL, "witness request: no empty line after the proof");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (k == TLOG_WITNESS_PROOF_MAX) {
+			ret = cc_fail(e, CC_EINVAL, "witness request: more than %d proof lines",
+				      TLOG_WITNESS_PROOF_MAX);
+			goto out;
+		}
+		if (root_decode(line, (size_t)n, proof[k]) < 0) {
+			ret = cc_fail(e, CC_EINVAL,
+				      "witness request: proof line %zu is not a 32-byte hash in "
+				      "standard padded base64",
+				      k + 1);
+			goto out;
+		}
+		k++;
+	}
+	*old = v;
+	*np = k;
+	*ck_at = pos;
+out:
+	return ret;
+}
+
+int tlog_size_text(struct cbuf *out, uint64_t size)
+{
+	return cbuf_printf(out, "%" PRIu64 "\n", size);
+}
+
+int tlog_size_parse(const char *text, size_t len, uint64_t *size)
+{
+	uint64_t v;
+	int ret = CC_EINVAL;
+
+	if (len < 2 || text[len - 1] != '\n' ||
+	    parse_dec(text, len - 1, UINT64_MAX, &v) != (int)(len - 1))
+		goto out;
+	*size = v;
+	ret = 0;
+out:
+	return ret;
+}

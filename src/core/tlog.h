@@ -36,6 +36,20 @@ int tlog_checkpoint_parse(const char *text, size_t len, char *origin, uint64_t *
 int tlog_tile_hashes(const struct merkle_tree *t, int level, uint64_t n, unsigned w,
 		     struct cbuf *out);
 
+/* c2sp.org/tlog-witness add-checkpoint request: "old <size>\n", the consistency proof from
+ * that size (one standard base64 hash per line), an empty line, then the
+ * checkpoint note. The writer appends ck as given; the parser is its strict inverse for the
+ * head and leaves the note (at body + *ck_at) to note_parse. */
+#define TLOG_WITNESS_PROOF_MAX 63
+int tlog_witness_request(struct cbuf *out, uint64_t old, const unsigned char (*proof)[MERKLE_HASH],
+			 size_t np, const char *ck, size_t cklen);
+int tlog_witness_parse(const char *body, size_t len, uint64_t *old,
+		       unsigned char proof[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH], size_t *np,
+		       size_t *ck_at, struct cc_err *e);
+/* The body of a witness's 409 answer (text/x.tlog.size): "<size>\n", strictly. */
+int tlog_size_text(struct cbuf *out, uint64_t size);
+int tlog_size_parse(const char *text, size_t len, uint64_t *size);
+
 int tlog_bundle_append(struct cbuf *b, const void *entry, size_t len);
 /* Iterates a bundle: *off starts at 0; returns 1 with the next entry, 0 at the end,
  * CC_EINVAL on a truncated bundle. */

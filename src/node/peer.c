@@ -807,7 +807,7 @@ static void *peer_cosigner_main(void *arg)
 		char nid[MEMBER_ID_MAX + 1];
 		struct http_resp r = {0};
 		struct cc_err e = {0};
-		uint64_t size;
+		uint64_t size, held;
 		int ret;
 
 		/* until the log grows past until, or the time is up: UINT64_MAX is a plain
@@ -852,9 +852,8 @@ static void *peer_cosigner_main(void *arg)
 			 * earlier on its own; soon, then less and less often */
 			wait = PEER_BUSY_MS << busy++;
 			known = 0;
-		} else if (r.status == 409 && strcmp(r.ctype, CT_TLOG_SIZE) == 0) {
-			uint64_t held = strtoull(r.body.p, NULL, 10);
-
+		} else if (r.status == 409 && strcmp(r.ctype, CT_TLOG_SIZE) == 0 &&
+			   tlog_size_parse(r.body.p, r.body.len, &held) == 0) {
 			/* It holds another size: ask again from there at once. The size asked
 			 * for, held, is another tree of that size: it keeps an alarm. */
 			if (held == known) {

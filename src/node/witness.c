@@ -227,72 +227,12 @@ static void answer(long *status, char ctype[128], struct cbuf *out, long code, c
 		*status = 500;
 }
 
-/* Strict "old <decimal>\n". */
-static int parse_old(const char **p, const char *end, uint64_t *old)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (end - s < 6 || memcmp(s, "old ", 4) != 0)
-		return -1;
-	s += 4;
-	if (*s == '0' && s + 1 < end && s[1] != '\n')
-		return -1;
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	if (s >= end || *s != '\n')
-		return -1;
-	*p = s + 1;
-	*old = v;
-	return 0;
-}
-
-/* Up to MERKLE_MAX_PROOF - 1 base64 hash lines, then the empty line. */
-static int parse_proof(const char **p, const char *end, unsigned char proof[][MERKLE_HASH],
-		       size_t *np)
-{
-	const char *s = *p;
-
-	*np = 0;
-	for (;;) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		char b64[45], back[45];
-		size_t bin;
-
-		if (nl == NULL)
-			return -1;
-		if (nl == s) {
-			*p = s + 1;
-			return 0;
-		}
-		if (nl - s != 44 || *np >= 63)
-			return -1;
-		memcpy(b64, s, 44);
-		b64[44] = '\0';
-		if (sodium_base642bin(proof[*np], MERKLE_HASH, b64, 44, NULL, &bin, NULL,
-				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    bin != MERKLE_HASH)
-			return -1;
-		/* one spelling per hash */
-		sodium_bin2base64(back, sizeof(back), proof[*np], MERKLE_HASH,
-				  sodium_base64_VARIANT_ORIGINAL);
-		if (memcmp(back, b64, 44) != 0)
-			return -1;
-		(*np)++;
-		s = nl + 1;
-	}
-}
-
 void witness_add(struct node *n, const char *body, size_t len, long *status, char ctype[128],
 		 struct cbuf *out)
 {
-	const char *p = body, *end = body + len;
-	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH], root[MERKLE_HASH], mine[MERKLE_HASH];
+	const char *p, *end;
+	unsigned char proof[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH], root[MERKLE_HASH],
+	    mine[MERKLE_HASH];
 	char seq_url[NODE_URL_MAX + 1], name[NOTE_NAME_MAX + 1], origin[TLOG_ORIGIN_MAX + 1];
 	struct note note = {0};
 	struct note_key seq;
@@ -300,16 +240,18 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	struct cc_err e = {0};
 	struct cbuf ev = CBUF_INIT;
 	uint64_t old, size, held;
-	size_t np;
+	size_t np, at;
 	int ret, found = 0, following, me;
 
-	if (body == NULL || parse_old(&p, end, &old) < 0 || parse_proof(&p, end, proof, &np) < 0) {
+	if (body == NULL || tlog_witness_parse(body, len, &old, proof, &np, &at, &e) < 0) {
 		answer(status, ctype, out, 400, "text/plain",
-		       "malformed request: \"old N\", "
-		       "proof lines, an empty line, then "
-		       "the checkpoint\n");
+		       "malformed request (\"old N\", proof lines, an empty line, then the "
+		       "checkpoint): %s\n",
+		       body ? e.msg : "no body");
 		return;
 	}
+	p = body + at;
+	end = body + len;
 	if (note_parse(&note, p, (size_t)(end - p), &e) < 0 ||
 	    tlog_checkpoint_parse(note.text, note.text_len, origin, &size, root, &e) < 0) {
 		answer(status, ctype, out, 400, "text/plain", "bad checkpoint: %s\n", e.msg);
@@ -417,47 +359,33 @@ int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *b
 		    struct cc_err *e)
 {
 	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH];
+	struct cbuf forged = CBUF_INIT;
+	const char *ck;
 	size_t np = 0;
 	int ret = 0;
 
 	cbuf_reset(body);
 	node_rdlock(n);
 	*size = n->pub_size;
-	if (old > *size)
+	ck = n->checkpoint;
+#ifdef CONCORD_TEST_EQUIVOCATE
+	if (witness_forge(n, to, &forged) == 0 && forged.len > 0)
+		ck = forged.p;
+#else
+	(void)to;
+#endif
+	if (ck == NULL)
+		ret = cc_fail(e, CC_ENOENT, "no checkpoint yet");
+	else if (old > *size)
 		ret = cc_fail(e, CC_EINVAL, "old size %" PRIu64 " beyond the log", old);
 	else if (old > 0 && old < *size &&
 		 merkle_tree_consistency(&n->tree, old, *size, proof, &np) < 0)
 		ret = cc_fail(e, CC_ENOMEM, "cannot make the consistency proof");
-	if (ret == 0 && cbuf_printf(body, "old %" PRIu64 "\n", old) < 0)
-		ret = CC_ENOMEM;
-	for (size_t i = 0; ret == 0 && i < np; i++) {
-		char b64[45];
-
-		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH,
-				  sodium_base64_VARIANT_ORIGINAL);
-		if (cbuf_printf(body, "%s\n", b64) < 0)
-			ret = CC_ENOMEM;
-	}
-	if (ret == 0 && (cbuf_puts(body, "\n") < 0 || cbuf_puts(body, n->checkpoint) < 0))
-		ret = CC_ENOMEM;
-#ifdef CONCORD_TEST_EQUIVOCATE
-	if (ret == 0) {
-		struct cbuf forged = CBUF_INIT;
-		size_t at = body->len - strlen(n->checkpoint);
-
-		if (witness_forge(n, to, &forged) == 0 && forged.len > 0) {
-			body->len = at;
-			if (cbuf_put(body, forged.p, forged.len) < 0)
-				ret = CC_ENOMEM;
-		}
-		cbuf_free(&forged);
-	}
-#else
-	(void)to;
-#endif
+	else if (tlog_witness_request(body, old, (const unsigned char(*)[MERKLE_HASH])proof, np, ck,
+				      strlen(ck)) < 0)
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 	node_unlock(n);
-	if (ret == CC_ENOMEM)
-		cc_fail(e, ret, "out of memory");
+	cbuf_free(&forged);
 	return ret;
 }
 

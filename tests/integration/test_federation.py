@@ -269,8 +269,12 @@ def test_witness_protocol_answers(fed):
     forged = note(ck.split("\n\n")[0] + "\n", fed.keys["br"])
     st, _, _ = isoc.http.request("POST", "/witness/add-checkpoint", f"old {size}\n\n{forged}")
     assert st == 403
-    st, _, _ = isoc.http.request("POST", "/witness/add-checkpoint", "old 01\n\n" + ck)
-    assert st == 400
+    st, _, body = isoc.http.request("POST", "/witness/add-checkpoint", "old 01\n\n" + ck)
+    assert st == 400 and b"no leading zeros" in body
+    bad_proof = "A" * 43 + "\n"  # 43 characters: no hash
+    st, _, body = isoc.http.request(
+        "POST", "/witness/add-checkpoint", f"old {size}\n{bad_proof}\n{ck}")
+    assert st == 400 and b"proof line 1" in body
 
 
 def test_failover_by_quorum_loses_no_accepted_change(fed):

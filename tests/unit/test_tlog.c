@@ -695,15 +695,150 @@ static void test_bundle_vector(void **state)
 	cbuf_free(&b);
 }
 
+/* --- the witness request (c2sp.org/tlog-witness) and its 409 answer --- */
+
+static void test_witness_request(void **state)
+{
+	static const char ck[] = "example.org/log\n70000\nAAAA\n\n\u2014 x AAAA\n";
+	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH],
+	    back[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH];
+	unsigned char r1[MERKLE_HASH], r2[MERKLE_HASH];
+	struct merkle_tree t;
+	struct cbuf b = CBUF_INIT;
+	struct cc_err e = {0};
+	uint64_t old;
+	size_t np, got, at;
+
+	(void)state;
+	gen_tree(&t, GEN_SIZE);
+	assert_int_equal(merkle_tree_consistency(&t, 1234, GEN_SIZE, proof, &np), 0);
+	assert_true(np > 0);
+	assert_int_equal(tlog_witness_request(&b, 1234, (const unsigned char(*)[MERKLE_HASH])proof,
+					      np, ck, strlen(ck)),
+			 0);
+	assert_int_equal(strncmp(b.p, "old 1234\n", 9), 0);
+	assert_int_equal(tlog_witness_parse(b.p, b.len, &old, back, &got, &at, &e), 0);
+	assert_int_equal(old, 1234);
+	assert_int_equal(got, np);
+	assert_memory_equal(back, proof, np * MERKLE_HASH);
+	assert_int_equal(at, b.len - strlen(ck));
+	assert_string_equal(b.p + at, ck);
+	/* the proof read back proves what it proved */
+	assert_int_equal(merkle_tree_root(&t, 1234, r1), 0);
+	assert_int_equal(merkle_tree_root(&t, GEN_SIZE, r2), 0);
+	assert_int_equal(merkle_verify_consistency(1234, GEN_SIZE, r1, r2,
+						   (const unsigned char(*)[MERKLE_HASH])back, got),
+			 0);
+	/* from zero: no proof lines, the empty line at once */
+	cbuf_reset(&b);
+	assert_int_equal(tlog_witness_request(&b, 0, NULL, 0, ck, strlen(ck)), 0);
+	assert_int_equal(strncmp(b.p, "old 0\n\n", 7), 0);
+	assert_int_equal(tlog_witness_parse(b.p, b.len, &old, back, &got, &at, &e), 0);
+	assert_true(old == 0 && got == 0 && at == 7);
+	/* the writer refuses a proof longer than the format allows, and leaves b as it was */
+	assert_int_equal(tlog_witness_request(&b, 5, (const unsigned char(*)[MERKLE_HASH])proof,
+					      TLOG_WITNESS_PROOF_MAX + 1, ck, strlen(ck)),
+			 CC_EINVAL);
+	assert_int_equal(b.len, 7 + strlen(ck));
+	cbuf_free(&b);
+	merkle_tree_free(&t);
+}
+
+static void test_witness_request_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "old 5",
+	    "old 5\n",	  /* no empty line */
+	    "old \n\n",	  /* no number */
+	    "old 05\n\n", /* leading zero */
+	    "old +5\n\n",
+	    "old -5\n\n",
+	    "old 5 \n\n",
+	    "Old 5\n\n",
+	    "old  5\n\n",
+	    "old 18446744073709551616\n\n", /* 2^64 */
+	    "old 5\r\n\r\n",
+	    "old 5\nAAAA\n\n",					       /* not 32 bytes */
+	    "old 5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n\n",  /* no padding */
+	    "old 5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n\n", /* non-zero padding bits */
+	    "old 5\n_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n", /* URL-safe alphabet */
+	    "old 5\n AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n",
+	};
+	unsigned char proof[TLOG_WITNESS_PROOF_MAX][MERKLE_HASH];
+	struct cbuf b = CBUF_INIT;
+	uint64_t old = 99;
+	size_t np = 99, at = 99;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cc_err e = {0};
+
+		assert_int_equal(
+		    tlog_witness_parse(bad[i], strlen(bad[i]), &old, proof, &np, &at, &e),
+		    CC_EINVAL);
+		assert_true(e.msg[0] != '\0');
+		assert_true(old == 99 && np == 99 && at == 99);
+	}
+	/* 63 proof lines are the most */
+	assert_int_equal(cbuf_puts(&b, "old 5\n"), 0);
+	for (int i = 0; i < TLOG_WITNESS_PROOF_MAX; i++)
+		assert_int_equal(cbuf_puts(&b, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+				 0);
+	assert_int_equal(cbuf_puts(&b, "\n"), 0);
+	assert_int_equal(tlog_witness_parse(b.p, b.len, &old, proof, &np, &at, NULL), 0);
+	assert_int_equal(np, TLOG_WITNESS_PROOF_MAX);
+	b.len -= 1;
+	assert_int_equal(cbuf_puts(&b, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"), 0);
+	assert_int_equal(tlog_witness_parse(b.p, b.len, &old, proof, &np, &at, NULL), CC_EINVAL);
+	cbuf_free(&b);
+}
+
+static void test_size_answer(void **state)
+{
+	static const char *const bad[] = {
+	    "",	     "\n",   "12",   "012\n", "-1\n",
+	    "+1\n",  " 1\n", "1 \n", "1\n\n", "18446744073709551616\n",
+	    "0x10\n"};
+	struct cbuf b = CBUF_INIT;
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(tlog_size_parse("0\n", 2, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(tlog_size_parse("18446744073709551615\n", 21, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(tlog_size_text(&b, 70000), 0);
+	assert_string_equal(b.p, "70000\n");
+	assert_int_equal(tlog_size_parse(b.p, b.len, &v), 0);
+	assert_int_equal(v, 70000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		assert_int_equal(tlog_size_parse(bad[i], strlen(bad[i]), &v), CC_EINVAL);
+		assert_int_equal(v, 7);
+	}
+	/* a number followed by a NUL and more: the length, not the NUL, bounds it */
+	assert_int_equal(tlog_size_parse("12\n\0", 4, &v), CC_EINVAL);
+	cbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tile_path_examples), cmocka_unit_test(test_tile_path_round_trip),
-	    cmocka_unit_test(test_tile_path_refusals), cmocka_unit_test(test_tile_path_vectors),
-	    cmocka_unit_test(test_checkpoint),	       cmocka_unit_test(test_checkpoint_refusals),
-	    cmocka_unit_test(test_checkpoint_vectors), cmocka_unit_test(test_tile_hashes),
-	    cmocka_unit_test(test_tiles_vectors),      cmocka_unit_test(test_bundle),
+	    cmocka_unit_test(test_tile_path_examples),
+	    cmocka_unit_test(test_tile_path_round_trip),
+	    cmocka_unit_test(test_tile_path_refusals),
+	    cmocka_unit_test(test_tile_path_vectors),
+	    cmocka_unit_test(test_checkpoint),
+	    cmocka_unit_test(test_checkpoint_refusals),
+	    cmocka_unit_test(test_checkpoint_vectors),
+	    cmocka_unit_test(test_tile_hashes),
+	    cmocka_unit_test(test_tiles_vectors),
+	    cmocka_unit_test(test_bundle),
 	    cmocka_unit_test(test_bundle_vector),
+	    cmocka_unit_test(test_witness_request),
+	    cmocka_unit_test(test_witness_request_refusals),
+	    cmocka_unit_test(test_size_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
