@@ -1,6 +1,7 @@
-/* The node's insides, shared by node.c (proposals, commits, reads) and the files that take
- * part of its work (follow.c: taking entries from a sequencer). Not an API: the rest of the
- * program uses node.h. Locking rules are those of node.h. */
+/* The node's insides, shared by the files that make it up (node.c: proposals; the others
+ * each have a group of declarations below) and the files that take part of its work
+ * (follow.c: taking entries from a sequencer). Not an API: the rest of the program uses
+ * node.h. Locking rules are those of node.h. */
 #ifndef CONCORD_NODE_IMPL_H
 #define CONCORD_NODE_IMPL_H
 
@@ -90,6 +91,14 @@ struct node_batch {		   /* changes waiting for the committer */
 	struct node_waiter *head;  /* requests to wake after the commit (under q_mu) */
 	struct node_waiter **tail; /* where the next waiter goes */
 };
+
+/* Group commit under load: once a batch held NODE_LINGER_MIN changes, the next one is taken
+ * NODE_LINGER_US after its first change, or as soon as NODE_BATCH_FULL requests wait on it:
+ * larger batches spread each commit's fixed cost (the WAL's last pages written again, the
+ * checkpoint signature, the fsync) over more entries. A lone change is committed at once. */
+#define NODE_LINGER_MIN 4
+#define NODE_LINGER_US	1500
+#define NODE_BATCH_FULL 64
 
 #define NODE_RECENT 32 /* checkpoints of the sequencer's that cosignatures can come for */
 
@@ -193,26 +202,119 @@ struct node {
 	uint64_t durable;	 /* copy of pub_size readable without the node lock */
 };
 
+/* node.c: proposals, decided under the exclusive lock as requests (one or a batch) change
+ * them and as the timer sweeps them. */
 void node_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void node_rdlock(struct node *n);
 void node_wrlock(struct node *n);
 void node_unlock(struct node *n);
+/* The time written into entries: the clock, but never before the last entry. Under the lock. */
+int64_t node_now(const struct node *n);
+/* Whether id is a proposal id (PROPOSAL_ID_LEN lower-case hex digits). */
+int node_id_valid(const char *id);
+/* Appends the text an objection to proposal id signs. */
+int node_objection_text(struct cbuf *out, const char *origin, const char *id);
+/* enum prop_status, as docs/api.md and the store spell it. */
+extern const char *const node_prop_status_name[PS_COUNT];
+/* A proposal's memory: freed at once (np not shared), or by its last reference. */
+void node_prop_free(struct node_prop *np);
+struct node_prop *node_prop_ref(struct node_prop *np);
+void node_prop_unref(struct node_prop *np);
+/* Inserts s into *v, sorted by member id, replacing that member's earlier one: 1 when added
+ * or replaced, 0 when already there, CC_ENOMEM. */
+int node_vsig_merge(const struct ledger *l, struct node_vsig **v, size_t *n,
+		    const struct node_vsig *s);
+/* Evaluates np at now with its signatures and objections that still hold. Read-only. */
+int node_prop_evaluate(const struct node *n, const struct node_prop *np, int64_t now,
+		       struct ledger_verdict *v, struct cc_err *e);
+/* Counts np in its proposer's pending share (node->pend_by), or no more. Exclusive lock. */
+void node_pend_tally(struct node *n, struct node_prop *np);
+void node_pend_untally(struct node *n, struct node_prop *np);
 void batch_init(struct node_batch *b, uint64_t first);
 void batch_free(struct node_batch *b);
 /* Queues an entry the ledger took (taking entry), under the exclusive lock. */
 void node_batch_entry(struct node *n, struct cbuf *entry);
-/* Indexes the proposal of the entry the ledger applied last, at log index idx, as accepted
- * (nothing for the genesis or a chunk): accepted proposals are read from the log. Under the
- * exclusive lock. */
-void node_index_logged(struct node *n, uint64_t idx);
 /* Registers w (may be NULL) for the batch being filled and wakes the committer. */
 void node_batch_wait(struct node *n, struct node_waiter *w);
 /* Copies the member keys again after the registry changed, under the exclusive lock. */
 void node_keys_refresh(struct node *n);
+/* The timer (committer thread, exclusive lock): expires pending proposals and decides again
+ * those that the state, the keys or the clock may have changed. */
+void node_sweep(struct node *n);
+
+/* finals.c: the index of decided proposals no longer in memory (struct node_finals). */
+/* A lower-case hex id to binary; -1 when it is not one. */
+int node_id_bin(const char *hex, unsigned char out[32]);
+/* The FINAL_* value of id, FINAL_FREE when it is not a decided proposal. */
+int64_t node_finals_get(const struct node_finals *f, const char *hex);
+int node_finals_put(struct node_finals *f, const char *hex, int64_t v);
+/* The FINAL_* value of a proposal decided with status (at log index idx when accepted). */
+int64_t node_final_value(int status, int64_t idx);
+/* Indexes the proposal the ledger l logged last, at idx (nothing after a genesis or chunk). */
+int node_finals_logged(struct node_finals *f, const struct ledger *l, uint64_t idx);
+/* Indexes the proposal of the entry the ledger applied last, at log index idx, as accepted
+ * (nothing for the genesis or a chunk): accepted proposals are read from the log. Under the
+ * exclusive lock. */
+void node_index_logged(struct node *n, uint64_t idx);
+
+/* propjson.c: a proposal as JSON. */
+/* Appends np as docs/api.md's proposal object; v is its current verdict when pending (or
+ * NULL: needs are then empty). */
+int node_prop_json(const struct node_prop *np, const struct ledger_verdict *v, struct cbuf *out);
+
+/* proprow.c: a proposal's stored row, both ways. */
+/* np as a row of the store (store_proposal_free frees it). */
+int node_prop_row(const struct node *n, const struct node_prop *np, struct store_proposal *row);
+/* Builds an in-memory proposal from a stored row; with verify, keeps only the signatures
+ * that still verify against the member registry. */
+int node_prop_from_row(const struct node *n, const struct store_proposal *row, int verify,
+		       struct node_prop **out, struct cc_err *e);
+
+/* commit.c: the committer and the checkpointer (node_start, node_stop), and the waits for
+ * what they make durable or final. */
+/* Wakes the requests whose change is now final (all of them when stopping or after
+ * NODE_FINAL_WAIT_SEC). Any thread, with or without the lock. */
+void node_final_wake(struct node *n, int all);
+/* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
+uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
+/* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
+int node_wait_durable(struct node *n, uint64_t size);
+
+/* open.c: node_open, node_close: the log replayed and checked, the proposals reloaded. */
+struct node_replay {		    /* state of the startup replay */
+	struct node *n;		    /* the node */
+	struct cc_err *e;	    /* where to report */
+	struct node_finals *finals; /* decided proposals go there (NULL: n->finals) */
+};
+/* A store_proposal_finals callback (ctx: a struct node_replay): indexes one decided
+ * proposal. */
+int node_reload_final(void *ctx, const char *id, const char *status, int64_t idx);
+
+/* cut.c: the log cut back when the network's log went another way. */
+/* A follower whose entries beyond its checkpoint turned out not to be the sequencer's log
+ * (a failover appended elsewhere): drops them, from disk and memory, back to the checkpoint.
+ * With follow_mu held. */
+int node_cut_back(struct node *n, struct cc_err *e);
+/* A node whose checkpointed entries a failover left behind (the new sequencer took a log
+ * without them): drops every entry beyond the last final checkpoint, which it holds again,
+ * and hands the proposals of the dropped entries to the sequencer through the outbox. Final
+ * entries are never dropped. With follow_mu held. */
+int node_cut_to_final(struct node *n, struct cc_err *e);
+
+/* handon.c: pending proposals handed on to the sequencer. */
+/* A node that does not decide proposals (it follows a sequencer) hands the pending ones it
+ * holds (it decided before a failover) to the sequencer: each goes to the outbox in s with
+ * its approvals and objections, and leaves this node. 1 when some went, 0 when none. */
+int node_hand_on(struct node *n, struct store *s, struct cc_err *e);
+
+/* role.c: who sequences, and the network's nodes. */
 /* Whether the node takes its entries from a sequencer: the network names one, and it is
  * another member's node. Under the lock. */
 int node_follows(const struct node *n);
+/* Whether this node decides proposals now: it is the sequencer the log names, or the
+ * network names none. Under the lock. */
+int node_decides(const struct node *n);
 /* Member id's node key under the origin's name, as checkpoints carry it. Under the lock. */
 int node_key_of(const struct node *n, const char *id, struct note_key *k);
 /* Under the exclusive lock, after the state or a failover changed who sequences. */
@@ -227,34 +329,16 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 /* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
 
+/* reads.c: the answers to reads (the rest is in node.h). */
 /* Whether an alarm was raised (this node follows no sequencer any more). */
 int node_alarmed(struct node *n);
 /* Whether the last final checkpoint known here is older than the log held. */
 int node_final_behind(struct node *n);
-/* Wakes the requests whose change is now final (all of them when stopping or after
- * NODE_FINAL_WAIT_SEC). Any thread, with or without the lock. */
-void node_final_wake(struct node *n, int all);
-/* A follower whose entries beyond its checkpoint turned out not to be the sequencer's log
- * (a failover appended elsewhere): drops them, from disk and memory, back to the checkpoint.
- * With follow_mu held. */
-int node_cut_back(struct node *n, struct cc_err *e);
-/* A node whose checkpointed entries a failover left behind (the new sequencer took a log
- * without them): drops every entry beyond the last final checkpoint, which it holds again,
- * and hands the proposals of the dropped entries to the sequencer through the outbox. Final
- * entries are never dropped. With follow_mu held. */
-int node_cut_to_final(struct node *n, struct cc_err *e);
-/* A node that does not decide proposals (it follows a sequencer) hands the pending ones it
- * holds (it decided before a failover) to the sequencer: each goes to the outbox in s with
- * its approvals and objections, and leaves this node. 1 when some went, 0 when none. */
-int node_hand_on(struct node *n, struct store *s, struct cc_err *e);
-/* The zone (publish.c), both under zone_mu: the journal of versions not yet handed to the
+
+/* publish.c: the zone, both under zone_mu: the journal of versions not yet handed to the
  * DNS server dropped; the zone forgotten, so that the next one is built whole (the log went
  * back). */
 void node_journal_clear(struct node *n);
 void node_zone_forget(struct node *n);
-/* Waits up to ms milliseconds for the durable log to grow past size; its size then. */
-uint64_t node_wait_growth(struct node *n, uint64_t size, long ms);
-/* Waits until the durable log holds size entries; CC_EIO when the node stops first. */
-int node_wait_durable(struct node *n, uint64_t size);
 
 #endif
