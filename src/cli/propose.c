@@ -444,16 +444,51 @@ static int cli_proposal_line(json_t *p, struct cbuf *line)
 	return ret != 0 ? CC_ENOMEM : 0;
 }
 
+/* The query of one page: status, where the page starts, how many. */
+static int cli_proposals_url(struct cbuf *url, const char *status, const char *before,
+			     const char *limit)
+{
+	char sep = '?';
+	int ret;
+
+	cbuf_reset(url);
+	ret = cbuf_puts(url, "/v1/proposals");
+	if (ret == 0 && status != NULL && (ret = cbuf_printf(url, "%cstatus=%s", sep, status)) == 0)
+		sep = '&';
+	if (ret == 0 && before != NULL && (ret = cbuf_printf(url, "%cbefore=%s", sep, before)) == 0)
+		sep = '&';
+	if (ret == 0 && limit != NULL)
+		ret = cbuf_printf(url, "%climit=%s", sep, limit);
+	return ret;
+}
+
+/* A cursor or a limit goes into the query as it is: only characters that need no escaping. */
+static int cli_query_word(const char *s)
+{
+	if (s == NULL)
+		return 1;
+	if (*s == '\0' || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			return 0;
+	return 1;
+}
+
 int cli_proposals(int argc, char **argv, struct cc_err *e)
 {
-	const char *node = NULL, *status = NULL;
+	const char *node = NULL, *status = NULL, *before = NULL, *limit = NULL;
+	int all = 0;
 	const struct cli_opt opts[] = {
-	    {"node", 0, CLI_ARG, &node}, {"status", 0, CLI_ARG, &status}, {0}};
+	    {"node", 0, CLI_ARG, &node},     {"status", 0, CLI_ARG, &status},
+	    {"before", 0, CLI_ARG, &before}, {"limit", 0, CLI_ARG, &limit},
+	    {"all", 0, CLI_FLAG, &all},	     {0}};
 	static const char *const statuses[] = {"pending", "accepted", "rejected", "expired"};
 	struct cli_args a = {0};
 	struct http *h = NULL;
 	struct cbuf url = CBUF_INIT, line = CBUF_INIT;
-	json_t *list = NULL, *p;
+	char next[80] = "";
+	json_t *list = NULL, *p, *nx;
 	size_t i;
 	int ret, ok = 0;
 
@@ -474,28 +509,45 @@ int cli_proposals(int argc, char **argv, struct cc_err *e)
 			goto out;
 		}
 	}
+	if (!cli_query_word(before) || !cli_query_word(limit)) {
+		ret = cc_fail(e, CLI_EUSAGE,
+			      "proposals: --before takes the cursor a listing printed, --limit a "
+			      "number");
+		goto out;
+	}
 	ret = http_new(&h, cli_node_url(node), e);
 	if (ret < 0)
 		goto out;
-	ret = cbuf_printf(&url, "/v1/proposals%s%s", status != NULL ? "?status=" : "",
-			  status != NULL ? status : "");
-	if (ret < 0) {
-		ret = cc_fail(e, CC_ENOMEM, "out of memory");
-		goto out;
-	}
-	ret = cli_get_json(h, url.p, &list, e);
-	if (ret < 0)
-		goto out;
-	json_array_foreach(json_object_get(list, "proposals"), i, p)
-	{
-		cbuf_reset(&line);
-		ret = cli_proposal_line(p, &line);
-		if (ret < 0) {
-			cc_fail(e, ret, "out of memory");
+	/* one page, or with --all every page until the node says there is no more */
+	do {
+		if (cli_proposals_url(&url, status, next[0] ? next : before, limit) < 0) {
+			ret = cc_fail(e, CC_ENOMEM, "out of memory");
 			goto out;
 		}
-		fwrite(line.p, 1, line.len, stdout);
-	}
+		json_decref(list);
+		list = NULL;
+		ret = cli_get_json(h, url.p, &list, e);
+		if (ret < 0)
+			goto out;
+		json_array_foreach(json_object_get(list, "proposals"), i, p)
+		{
+			cbuf_reset(&line);
+			ret = cli_proposal_line(p, &line);
+			if (ret < 0) {
+				cc_fail(e, ret, "out of memory");
+				goto out;
+			}
+			fwrite(line.p, 1, line.len, stdout);
+		}
+		nx = json_object_get(list, "next");
+		if (!json_is_string(nx) || !cli_query_word(json_string_value(nx)) ||
+		    strcmp(next, json_string_value(nx)) == 0)
+			next[0] = '\0';
+		else
+			snprintf(next, sizeof(next), "%s", json_string_value(nx));
+	} while (all && next[0]);
+	if (!all && next[0])
+		fprintf(stderr, "more: --before %s (or --all)\n", next);
 out:
 	json_decref(list);
 	cbuf_free(&url);

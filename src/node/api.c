@@ -497,7 +497,8 @@ static enum MHD_Result api_proposals(struct api_req *q, const char *url, const c
 			return api_bad_method(q->c, method, "GET, HEAD, POST");
 		ret = node_proposals(
 		    q->a->n, MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "status"),
-		    &out, &e);
+		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "before"),
+		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "limit"), &out, &e);
 		return api_read(q, ret, &e, CT_JSON, &out, NULL);
 	}
 	if (*rest != '/')

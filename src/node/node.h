@@ -130,8 +130,11 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e);
 /* The DNS server's counters (node/dnsd.h) as JSON; CC_ENOENT when it serves no DNS. */
 int node_dns_stats(struct node *n, struct cbuf *json, struct cc_err *e);
 int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_err *e);
-/* status: "pending", "accepted", "rejected", "expired" or NULL for all. */
-int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e);
+/* A page of proposals, newest first. status: "pending", "accepted", "rejected", "expired" or
+ * NULL for all; before: the "next" of the page before (NULL: the first); limit: at most this
+ * many (decimal, 1 to 1000; NULL: 1000). The query's words as given: CC_EINVAL when wrong. */
+int node_proposals(struct node *n, const char *status, const char *before, const char *limit,
+		   struct cbuf *json, struct cc_err *e);
 /* Returns 1 when the record's last write is not durable yet, registering w (when not NULL):
  * call again once w->done has been called. */
 int node_record(struct node *n, const char *path, struct node_waiter *w, struct cbuf *json,

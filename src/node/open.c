@@ -371,7 +371,8 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	if (ledger_member(n->ledger, n->conf.member) == NULL)
 		node_log("warning: %s names member %s, who is not a member of %s", CONF_FILE,
 			 n->conf.member, n->origin);
-	if ((ret = store_proposals(n->wr, "pending", (size_t)INT64_MAX, reload_prop, &rp, e)) < 0)
+	if ((ret = store_proposals(n->wr, "pending", NULL, (size_t)INT64_MAX, reload_prop, &rp,
+				   e)) < 0)
 		goto out;
 	if ((ret = store_proposal_finals(n->wr, node_reload_final, &rp, e)) < 0)
 		goto out;

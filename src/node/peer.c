@@ -28,7 +28,7 @@
 #define PEER_CATCHUP_MS	  600000	 /* a follow round's transfers, whole */
 #define PEER_READBACK_MS  10000		 /* a forwarded change waits this long to be held here */
 #define PEER_LOOK_SEC	  2		 /* how often a node looks at what the other nodes see */
-#define PEER_PENDING_MAX  (16u << 20)	 /* the sequencer's pending proposals, as JSON */
+#define PEER_PENDING_MAX  (64u << 20)	 /* the sequencer's pending proposals, as JSON */
 #define PEER_PENDING_META "pending_copy" /* where a follower keeps them (store meta) */
 
 #define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
@@ -285,51 +285,102 @@ static void peer_cosigners(struct peer *p)
 	}
 }
 
+/* Reads every page of the sequencer's pending proposals into list, PEER_PENDING_MAX bytes of
+ * answers at most. Returns 1 when the copy is whole, 0 when it stopped at that bound. */
+static int peer_pending_pages(struct http *h, json_t *list, struct cc_err *e)
+{
+	char path[160], next[96] = "";
+	size_t total = 0;
+	int ret = 1;
+
+	for (;;) {
+		struct http_resp r = {0};
+		json_t *j, *nx;
+		const char *c;
+
+		snprintf(path, sizeof(path), "/v1/proposals?status=pending%s%s",
+			 next[0] ? "&before=" : "", next);
+		if ((ret = http_get(h, path, PEER_PENDING_MAX - total, &r, e)) < 0) {
+			http_resp_free(&r);
+			/* past the bound halfway: the pages before make the copy */
+			return ret == CC_ETOOBIG && json_array_size(list) > 0 ? 0 : CC_EIO;
+		}
+		ret = 1;
+		total += r.body.len;
+		j = json_loadb(r.body.p, r.body.len, 0, NULL);
+		http_resp_free(&r);
+		if (!json_is_array(json_object_get(j, "proposals"))) {
+			json_decref(j);
+			return cc_fail(e, CC_EINVAL, "the sequencer's listing is not a list");
+		}
+		json_array_extend(list, json_object_get(j, "proposals"));
+		/* a cursor goes back into the query: digits and dots only, and it must move */
+		nx = json_object_get(j, "next");
+		c = json_string_value(nx);
+		if (c == NULL || *c == '\0' || strlen(c) >= sizeof(next) ||
+		    strspn(c, "0123456789.") != strlen(c) || strcmp(c, next) == 0)
+			c = NULL;
+		if (c != NULL)
+			snprintf(next, sizeof(next), "%s", c);
+		json_decref(j);
+		if (c == NULL)
+			break;
+		if (total >= PEER_PENDING_MAX) {
+			ret = 0;
+			break;
+		}
+	}
+	return ret;
+}
+
 /* Keeps a copy of the proposals waiting at the sequencer for approvals: they live there
  * alone, and a failover to this node must not lose them (peer_takeover submits them again,
- * checking everything anew). Written only when it changed. */
+ * checking everything anew). Every page of them, newest first, up to PEER_PENDING_MAX bytes.
+ * Written only when it changed. */
 static void peer_copy_pending(struct peer *p, struct http *h)
 {
 	unsigned char sum[SHA256_DIGEST];
-	struct http_resp r = {0};
 	struct cc_err e = {0};
 	int64_t asked = (int64_t)time(NULL);
+	json_t *list = json_array(), *copy = NULL;
+	char *text = NULL;
+	int whole = list ? peer_pending_pages(h, list, &e) : CC_ENOMEM;
 
-	if (http_get(h, "/v1/proposals?status=pending", PEER_PENDING_MAX, &r, &e) < 0 ||
-	    cbuf_putc(&r.body, '\0') < 0) {
+	if (whole >= 0 && (copy = json_pack("{sO}", "proposals", list)) != NULL)
+		text = json_dumps(copy, JSON_COMPACT);
+	if (text == NULL) {
 		if (!p->copy_warned)
 			node_log("warning: no copy of the sequencer's pending proposals: %s",
 				 e.msg[0] ? e.msg : "out of memory");
 		p->copy_warned = 1;
-	} else {
-		p->copy_warned = 0;
-		/* pending_sum is this thread's alone (the follower's) */
-		sha256_digest(r.body.p, r.body.len, sum);
-		if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {
-			json_t *j = json_loadb(r.body.p, r.body.len - 1, 0, NULL);
-			json_t *list = json_object_get(j, "proposals");
-			int kept = 0;
-
-			/* only a list is worth keeping; its entries are checked when used */
-			if (json_is_array(list)) {
-				pthread_mutex_lock(&p->st_mu);
-				kept = store_meta_put(p->st, PEER_PENDING_META, r.body.p, &e) == 0;
-				pthread_mutex_unlock(&p->st_mu);
-				if (!kept)
-					node_log("warning: the sequencer's pending proposals not "
-						 "kept: %s",
-						 e.msg);
-			}
-			if (kept) {
-				memcpy(p->pending_sum, sum, sizeof(sum));
-				atomic_store(&p->n->pending_copied, json_array_size(list));
-			}
-			json_decref(j);
-		}
-		if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0)
-			atomic_store(&p->n->pending_copied_at, asked);
+		goto out;
 	}
-	http_resp_free(&r);
+	if (!whole && !p->copy_warned)
+		node_log("warning: the copy of the sequencer's pending proposals holds only the "
+			 "newest %zu (%u MiB of them)",
+			 json_array_size(list), PEER_PENDING_MAX >> 20);
+	p->copy_warned = !whole;
+	/* pending_sum is this thread's alone (the follower's) */
+	sha256_digest(text, strlen(text), sum);
+	if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {
+		int kept;
+
+		pthread_mutex_lock(&p->st_mu);
+		kept = store_meta_put(p->st, PEER_PENDING_META, text, &e) == 0;
+		pthread_mutex_unlock(&p->st_mu);
+		if (!kept) {
+			node_log("warning: the sequencer's pending proposals not kept: %s", e.msg);
+		} else {
+			memcpy(p->pending_sum, sum, sizeof(sum));
+			atomic_store(&p->n->pending_copied, json_array_size(list));
+		}
+	}
+	if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0)
+		atomic_store(&p->n->pending_copied_at, asked);
+out:
+	free(text);
+	json_decref(copy);
+	json_decref(list);
 }
 
 static void peer_adopt_pending(struct peer *p);

@@ -398,6 +398,7 @@ int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_e
 struct listed {			      /* one proposal of a listing, before it is written */
 	int64_t t;		      /* when received, or its entry's time */
 	int64_t idx;		      /* its log entry, or -1: it has a row */
+	struct store_at at;	      /* a row's place among the rows */
 	char id[PROPOSAL_ID_LEN + 1]; /* the row's id */
 };
 
@@ -405,7 +406,49 @@ struct listing {	  /* state of node_proposals */
 	struct node *n;	  /* the node */
 	struct listed *v; /* collected, newest first */
 	size_t nv, cap;	  /* used, allocated */
+	size_t want;	  /* collected at most */
 };
+
+/* Where a listing goes on: the proposals after a page are those of entries below log and
+ * rows strictly older than row, so a page's cursor stays true as new ones arrive. Written
+ * "<log>.<received>.<rowid>" ("next" in the answer, "before" in the next request). */
+struct list_at {
+	uint64_t log;	     /* log entries below this index (UINT64_MAX: from the end) */
+	struct store_at row; /* rows older than this place ({INT64_MAX, INT64_MAX}: the newest) */
+};
+
+/* Reads the decimal at *p up to stop (or the end), no sign, no leading zero, at most max. */
+static int dec_field(const char **p, char stop, uint64_t max, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t x = 0;
+
+	if (*s < '0' || *s > '9' || (*s == '0' && s[1] >= '0' && s[1] <= '9'))
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (x > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s != stop)
+		return -1;
+	*p = stop ? s + 1 : s;
+	*v = x;
+	return 0;
+}
+
+static int list_at_parse(struct list_at *at, const char *s)
+{
+	uint64_t log, t, r;
+
+	if (dec_field(&s, '.', UINT64_MAX, &log) < 0 || dec_field(&s, '.', INT64_MAX, &t) < 0 ||
+	    dec_field(&s, '\0', INT64_MAX, &r) < 0)
+		return -1;
+	at->log = log;
+	at->row.received = (int64_t)t;
+	at->row.rowid = (int64_t)r;
+	return 0;
+}
 
 static int list_push(struct listing *ls, int64_t t, int64_t idx, const char *id)
 {
@@ -427,7 +470,12 @@ static int list_push(struct listing *ls, int64_t t, int64_t idx, const char *id)
 
 static int list_row(void *ctx, const struct store_proposal *row)
 {
-	return list_push(ctx, row->received, -1, row->id);
+	struct listing *ls = ctx;
+	int ret = list_push(ls, row->received, -1, row->id);
+
+	if (ret == 0)
+		ls->v[ls->nv - 1].at = row->at;
+	return ret;
 }
 
 static int list_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t len)
@@ -439,16 +487,18 @@ static int list_entry(void *ctx, uint64_t idx, const unsigned char *data, size_t
 							    : list_push(ctx, t, (int64_t)idx, NULL);
 }
 
-/* The newest accepted proposals, from the log as stored: its last proposal entries, newest
- * first. Stored, not only under the checkpoint: the committer drops the pending row of a
- * proposal in the transaction that stores its entry, and raises pub_size only after it.
- * With rd_mu held. */
-static int list_logged(struct listing *ls, struct cc_err *e)
+/* The newest accepted proposals below entry before, from the log as stored: its last
+ * proposal entries, newest first. Stored, not only under the checkpoint: the committer drops
+ * the pending row of a proposal in the transaction that stores its entry, and raises pub_size
+ * only after it. With rd_mu held. */
+static int list_logged(struct listing *ls, uint64_t before, struct cc_err *e)
 {
 	uint64_t hi = ledger_size(ls->n->ledger), lo;
 	int ret = 0;
 
-	for (; hi > 0 && ls->nv < NODE_LIST_MAX; hi = lo) {
+	if (hi > before)
+		hi = before;
+	for (; hi > 0 && ls->nv < ls->want; hi = lo) {
 		size_t mark = ls->nv;
 		struct cc_err le = {0};
 
@@ -468,8 +518,8 @@ static int list_logged(struct listing *ls, struct cc_err *e)
 			ls->v[b - 1] = t;
 		}
 	}
-	if (ls->nv > NODE_LIST_MAX)
-		ls->nv = NODE_LIST_MAX;
+	if (ls->nv > ls->want)
+		ls->nv = ls->want;
 	return ret;
 }
 
@@ -502,11 +552,15 @@ static int list_write(struct node *n, const struct listed *it, struct cbuf *out,
 	return ret < 0 ? cc_fail(e, CC_EIO, "cannot render a proposal") : 0;
 }
 
-int node_proposals(struct node *n, const char *status, struct cbuf *json, struct cc_err *e)
+int node_proposals(struct node *n, const char *status, const char *before, const char *limit,
+		   struct cbuf *json, struct cc_err *e)
 {
-	struct listing rows = {n, NULL, 0, 0}, logged = {n, NULL, 0, 0};
+	struct listing rows = {n, NULL, 0, 0, 0}, logged = {n, NULL, 0, 0, 0};
+	struct list_at at = {UINT64_MAX, {INT64_MAX, INT64_MAX}}, next;
+	const char *lp = limit;
+	uint64_t max = NODE_LIST_MAX;
 	size_t a = 0, b = 0, count = 0;
-	int ret = 0, st;
+	int ret = 0, st, took_row = 0, took_log = 0;
 
 	for (st = 0; status && st < PS_COUNT; st++)
 		if (strcmp(status, node_prop_status_name[st]) == 0)
@@ -515,6 +569,15 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 		return cc_fail(e, CC_EINVAL,
 			       "status must be pending, accepted, rejected or expired, not %.32s",
 			       status);
+	if (before && list_at_parse(&at, before) < 0)
+		return cc_fail(e, CC_EINVAL,
+			       "before must be the \"next\" of an earlier page, not %.64s", before);
+	if (limit && (dec_field(&lp, '\0', NODE_LIST_MAX, &max) < 0 || max == 0))
+		return cc_fail(e, CC_EINVAL, "limit must be a number from 1 to %d, not %.32s",
+			       NODE_LIST_MAX, limit);
+	/* one more than a page from each side: whether another page follows */
+	rows.want = logged.want = (size_t)max + 1;
+	next = at;
 	cbuf_reset(json);
 	if (cbuf_puts(json, "{\"proposals\":[") < 0)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
@@ -523,22 +586,27 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 	/* Accepted proposals are read from the log, the others from their rows; without a
 	 * status, both lists merged by time. */
 	if (st != PS_ACCEPTED)
-		ret = store_proposals(n->rd, status, NODE_LIST_MAX, list_row, &rows, e);
+		ret = store_proposals(n->rd, status, &at.row, rows.want, list_row, &rows, e);
 	if (ret == 0 && (status == NULL || st == PS_ACCEPTED))
-		ret = list_logged(&logged, e);
-	while (ret == 0 && count < NODE_LIST_MAX && (a < rows.nv || b < logged.nv)) {
+		ret = list_logged(&logged, at.log, e);
+	while (ret == 0 && count < max && (a < rows.nv || b < logged.nv)) {
 		int take_row = b == logged.nv || (a < rows.nv && rows.v[a].t > logged.v[b].t);
-		size_t at = json->len;
+		const struct listed *it = take_row ? &rows.v[a++] : &logged.v[b++];
+		size_t mark = json->len;
 
+		if (take_row)
+			next.row = it->at, took_row = 1;
+		else
+			next.log = (uint64_t)it->idx, took_log = 1;
 		if (count && cbuf_putc(json, ',') < 0) {
 			ret = cc_fail(e, CC_ENOMEM, "out of memory");
 			break;
 		}
-		ret = list_write(n, take_row ? &rows.v[a++] : &logged.v[b++], json, e);
+		ret = list_write(n, it, json, e);
 		if (ret == CC_ENOENT) {
 			/* gone since it was listed (a log cut back): left out */
-			json->len = at;
-			json->p[at] = '\0';
+			json->len = mark;
+			json->p[mark] = '\0';
 			ret = 0;
 		} else if (ret == 0) {
 			count++;
@@ -546,14 +614,30 @@ int node_proposals(struct node *n, const char *status, struct cbuf *json, struct
 	}
 	pthread_mutex_unlock(&n->rd_mu);
 	node_unlock(n);
+	/* A side this page took nothing from goes on from its first one: what arrived since
+	 * comes before the cursor, not after it. */
+	if (!took_row && rows.nv > 0) {
+		next.row = rows.v[0].at;
+		next.row.rowid += next.row.rowid < INT64_MAX;
+	} else if (!took_row) {
+		next.row.received = next.row.rowid = 0;
+	}
+	if (!took_log)
+		next.log = logged.nv > 0 ? (uint64_t)logged.v[0].idx + 1 : 0;
+	if (ret == 0 && cbuf_puts(json, "],\"next\":") < 0)
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+	/* collected but not written: there is more */
+	if (ret == 0 && (a < rows.nv || b < logged.nv)
+		? cbuf_printf(json, "\"%" PRIu64 ".%" PRId64 ".%" PRId64 "\"}", next.log,
+			      next.row.received, next.row.rowid) < 0
+		: ret == 0 && cbuf_puts(json, "null}") < 0)
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 	free(rows.v);
 	free(logged.v);
 	if (ret < 0) {
 		cbuf_reset(json);
 		return e && e->code ? ret : cc_fail(e, ret, "cannot list proposals");
 	}
-	if (cbuf_puts(json, "]}") < 0)
-		return cc_fail(e, CC_ENOMEM, "out of memory");
 	return 0;
 }
 

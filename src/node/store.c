@@ -53,11 +53,12 @@ static const char *const store_sql[Q_COUNT] = {
 		   "reason = excluded.reason",
     [Q_PROP_GET] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
 		   "proposals WHERE id = ?",
-    [Q_PROP_ALL] =
-	"SELECT id, body, sigs, objections, status, received, idx, reason FROM "
-	"proposals WHERE status <> 'accepted' ORDER BY received DESC, rowid DESC LIMIT ?",
-    [Q_PROP_STATUS] = "SELECT id, body, sigs, objections, status, received, idx, reason FROM "
-		      "proposals WHERE status = ? ORDER BY received DESC, rowid DESC LIMIT ?",
+    [Q_PROP_ALL] = "SELECT id, body, sigs, objections, status, received, idx, reason, rowid "
+		   "FROM proposals WHERE status <> 'accepted' AND (received < ?2 OR "
+		   "(received = ?2 AND rowid < ?3)) ORDER BY received DESC, rowid DESC LIMIT ?4",
+    [Q_PROP_STATUS] = "SELECT id, body, sigs, objections, status, received, idx, reason, rowid "
+		      "FROM proposals WHERE status = ?1 AND (received < ?2 OR "
+		      "(received = ?2 AND rowid < ?3)) ORDER BY received DESC, rowid DESC LIMIT ?4",
     [Q_PROP_FINALS] = "SELECT id, status, idx FROM proposals WHERE status <> 'pending'",
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(path, body, received) VALUES (?, ?, ?)",
     [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
@@ -524,8 +525,8 @@ int store_proposal_get(struct store *s, const char *id, struct store_proposal *p
 	return ret;
 }
 
-int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
-		    void *ctx, struct cc_err *e)
+int store_proposals(struct store *s, const char *status, const struct store_at *before,
+		    size_t limit, store_proposal_fn fn, void *ctx, struct cc_err *e)
 {
 	sqlite3_stmt *st = store_stmt(s, status ? Q_PROP_STATUS : Q_PROP_ALL, e);
 	struct store_proposal p;
@@ -533,15 +534,16 @@ int store_proposals(struct store *s, const char *status, size_t limit, store_pro
 
 	if (st == NULL)
 		return CC_EIO;
-	if (status) {
+	if (status)
 		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	} else {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
-	}
+	sqlite3_bind_int64(st, 2, before ? before->received : INT64_MAX);
+	sqlite3_bind_int64(st, 3, before ? before->rowid : INT64_MAX);
+	sqlite3_bind_int64(st, 4, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((ret = store_proposal_row(st, &p, e)) < 0)
 			goto out;
+		p.at.received = p.received;
+		p.at.rowid = sqlite3_column_int64(st, 8);
 		ret = fn(ctx, &p);
 		store_proposal_free(&p);
 		if (ret != 0)

@@ -26,6 +26,11 @@
 
 struct store;
 
+struct store_at {	  /* a row's place in a listing, newest first */
+	int64_t received; /* its arrival time */
+	int64_t rowid;	  /* its arrival order, for rows of the same second */
+};
+
 struct store_proposal {		      /* one row of proposals */
 	char id[PROPOSAL_ID_LEN + 1]; /* hex SHA-256 of the body */
 	char *body;		      /* the proposal note text */
@@ -35,6 +40,7 @@ struct store_proposal {		      /* one row of proposals */
 	int64_t received;	      /* unix time the node first saw it */
 	int64_t idx;		      /* log index once accepted, -1 otherwise */
 	char *reason;		      /* why rejected or expired, NULL otherwise */
+	struct store_at at;	      /* set by store_proposals: where it lies in the list */
 };
 
 int store_open(struct store **out, const char *path, int flags, struct cc_err *e);
@@ -68,11 +74,12 @@ int store_proposal_put(struct store *s, const struct store_proposal *p, struct c
 /* Fills p (free it with store_proposal_free); CC_ENOENT when unknown. */
 int store_proposal_get(struct store *s, const char *id, struct store_proposal *p, struct cc_err *e);
 /* Calls fn for up to limit rows, newest first, of one status (NULL: any but accepted, whose
- * proposals are read from the log). fn takes ownership of nothing: the row is freed after
- * it returns. */
+ * proposals are read from the log), from the newest or, given before, from the first row
+ * strictly older than that place. fn takes ownership of nothing: the row is freed after it
+ * returns. */
 typedef int (*store_proposal_fn)(void *ctx, const struct store_proposal *p);
-int store_proposals(struct store *s, const char *status, size_t limit, store_proposal_fn fn,
-		    void *ctx, struct cc_err *e);
+int store_proposals(struct store *s, const char *status, const struct store_at *before,
+		    size_t limit, store_proposal_fn fn, void *ctx, struct cc_err *e);
 void store_proposal_free(struct store_proposal *p);
 /* Forgets the proposals accepted into entries from on (a log cut back). */
 int store_proposals_cut(struct store *s, uint64_t from, struct cc_err *e);

@@ -172,6 +172,7 @@ USAGE_ERRORS = [
     ["propose", "--key", "k", "put", "tld/cn"], ["propose", "--key", "k", "frob", "tld/cn"],
     ["approve"], ["approve", "--key", "k"], ["object"], ["show"], ["show", "a", "b"],
     ["show", "--node"], ["proposals", "--status", "maybe"], ["proposals", "extra"],
+    ["proposals", "--limit", "-1"], ["proposals", "--before", "a&b"],
     ["export-root", "extra"], ["replay-root-changes"], ["replay-root-changes", "f"],
     ["verify"], ["verify", "a", "b"], ["verify", "--bogus", "u"],
 ]

@@ -4,7 +4,7 @@ import json
 import os
 import sqlite3
 
-from concord import assert_problem, note, objection, proposal_id
+from concord import assert_problem, cli, note, objection, proposal_id
 from test_batch import frame, post_batch
 from test_policy import new_ds
 
@@ -120,6 +120,58 @@ def test_listing_merges_the_log_and_the_rows(network, node):
     everything = listed(node)
     assert set(everything) == set(accepted) | {j["id"]}
     assert [p for p in everything if p != j["id"]] == accepted
+
+
+def pages(node, status=None, limit=2, before=None):
+    """Every page of a listing, limit at a time: (the ids in order, the number of pages)."""
+    ids, n = [], 0
+    while True:
+        q = [f"limit={limit}"] + ([f"status={status}"] if status else []) + \
+            ([f"before={before}"] if before else [])
+        st, _, j = node.http.get("/v1/proposals?" + "&".join(q))
+        assert st == 200, j
+        assert len(j["proposals"]) <= limit
+        ids += [p["id"] for p in j["proposals"]]
+        n += 1
+        if j["next"] is None:
+            return ids, n
+        assert len(j["proposals"]) == limit
+        before = j["next"]
+
+
+def test_listing_pages(network, node):
+    """docs/api.md: a listing comes a page at a time; "next" says where the next one starts,
+    and stays true while new proposals arrive (they come before it)."""
+    h = node.http
+    for i in range(3):
+        content = new_ds(h.record("tld/za")["content"], f"page-{i}")
+        st, j, _ = network.propose(h, ["za"], [("put", "tld/za", content)])
+        assert st == 201, j
+    for tld in ("net", "info"):
+        pending_gtld(network, node, tld, "page")
+    for status in (None, "accepted", "pending"):
+        whole = listed(node, status)
+        got, n = pages(node, status)
+        assert got == whole and n >= len(whole) // 2, status
+        assert pages(node, status, limit=1000) == (whole, 1)
+    # a proposal made between two pages is not in the later ones, and nothing is left out
+    st, _, first = h.get("/v1/proposals?limit=3")
+    assert st == 200 and first["next"], first
+    new = pending_gtld(network, node, "org", "page-new")[0]
+    rest, _ = pages(node, before=first["next"], limit=3)
+    assert [p["id"] for p in first["proposals"]] + rest == [p for p in listed(node) if p != new]
+    # the command line, page by page or all at once
+    url = node.url
+    lines = cli("proposals", "--node", url).stdout.splitlines()
+    assert cli("proposals", "--node", url, "--limit", "2", "--all").stdout.splitlines() == lines
+    r = cli("proposals", "--node", url, "--limit", "2")
+    assert r.stdout.splitlines() == lines[:2] and "more: --before " in r.stderr
+    cursor = r.stderr.split("more: --before ")[1].split()[0]
+    r = cli("proposals", "--node", url, "--limit", "2", "--before", cursor)
+    assert r.stdout.splitlines() == lines[2:4]
+    for q in ("limit=0", "limit=1001", "limit=01", "limit=x", "before=1.2", "before=1.2.3.4",
+              "before=-1.0.0", "before=01.2.3", "before=1.2.9223372036854775808"):
+        assert_problem(h.get(f"/v1/proposals?{q}"), 400, "invalid")
 
 
 def test_what_one_member_keeps_pending_is_bounded(network, node):

@@ -259,8 +259,9 @@ static void prop_set(struct store_proposal *p, const char *id, const char *statu
 	p->idx = -1;
 }
 
-struct ids {	       /* ids seen by a listing */
-	char all[256]; /* first 4 characters of each, space-separated */
+struct ids {		    /* ids seen by a listing */
+	char all[256];	    /* first 4 characters of each, space-separated */
+	struct store_at at; /* the last one's place */
 };
 
 static int list_ids(void *ctx, const struct store_proposal *p)
@@ -270,6 +271,14 @@ static int list_ids(void *ctx, const struct store_proposal *p)
 
 	snprintf(ids->all + l, sizeof(ids->all) - l, "%s%.4s", l ? " " : "", p->id);
 	return 0;
+}
+
+static int list_at(void *ctx, const struct store_proposal *p)
+{
+	struct ids *ids = ctx;
+
+	ids->at = p->at;
+	return list_ids(ctx, p);
 }
 
 static void test_proposals(void **state)
@@ -309,20 +318,37 @@ static void test_proposals(void **state)
 	/* Newest first: by time received, then by arrival. Without a status, every row but the
 	 * accepted ones (the node reads those from the log). */
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, NULL, 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, NULL, NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "bbbb cccc");
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, "accepted", 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, "accepted", NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "aaaa");
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, "pending", 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, "pending", NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "bbbb");
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, NULL, 1, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, NULL, NULL, 1, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "bbbb");
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, "rejected", 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, "rejected", NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "");
+	/* Page by page: each row says where the next page starts, ties of a second included. */
+	prop_set(&p, "ffff", "pending", 100);
+	assert_int_equal(store_proposal_put(s, &p, &e), 0);
+	memset(&ids, 0, sizeof(ids));
+	assert_int_equal(store_proposals(s, NULL, NULL, 1, list_at, &ids, &e), 0);
+	assert_string_equal(ids.all, "ffff");
+	assert_int_equal(store_proposals(s, NULL, &ids.at, 1, list_at, &ids, &e), 0);
+	assert_string_equal(ids.all, "ffff bbbb");
+	assert_int_equal(store_proposals(s, NULL, &ids.at, 1, list_at, &ids, &e), 0);
+	assert_string_equal(ids.all, "ffff bbbb cccc");
+	assert_int_equal(store_proposals(s, NULL, &ids.at, 1, list_at, &ids, &e), 0);
+	assert_string_equal(ids.all, "ffff bbbb cccc");
+	memset(&ids, 0, sizeof(ids));
+	assert_int_equal(store_proposals(s, "pending", NULL, 1, list_at, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, "pending", &ids.at, 5, list_at, &ids, &e), 0);
+	assert_string_equal(ids.all, "ffff bbbb");
+	assert_int_equal(store_proposal_forget_pending(s, "ffff", &e), 0);
 
 	/* A log cut back to 42 forgets what was accepted at 42 and after, nothing else. */
 	prop_set(&p, "eeee", "accepted", 110);
@@ -331,14 +357,14 @@ static void test_proposals(void **state)
 	assert_int_equal(store_proposals_cut(s, 42, &e), 0);
 	assert_int_equal(store_proposal_get(s, "aaaa", &got, &e), CC_ENOENT);
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, "accepted", 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, "accepted", NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "eeee");
 
 	/* Handed to another node: a pending proposal is forgotten, a decided one never. */
 	assert_int_equal(store_proposal_forget_pending(s, "bbbb", &e), 0);
 	assert_int_equal(store_proposal_forget_pending(s, "eeee", &e), 0);
 	memset(&ids, 0, sizeof(ids));
-	assert_int_equal(store_proposals(s, NULL, 10, list_ids, &ids, &e), 0);
+	assert_int_equal(store_proposals(s, NULL, NULL, 10, list_ids, &ids, &e), 0);
 	assert_string_equal(ids.all, "cccc");
 	assert_int_equal(store_proposal_get(s, "eeee", &got, &e), 0);
 	store_proposal_free(&got);
