@@ -8,6 +8,7 @@
 
 #include "core/proposal.h"
 #include "core/tfmt.h"
+#include "node/node.h"
 
 #define CLI_CONTENT_MAX 65536 /* a put's content; the whole note must stay under 65,000 */
 
@@ -462,17 +463,10 @@ static int cli_proposals_url(struct cbuf *url, const char *status, const char *b
 	return ret;
 }
 
-/* A cursor or a limit goes into the query as it is: only characters that need no escaping. */
-static int cli_query_word(const char *s)
+/* A limit goes into the query as it is: digits only. */
+static int cli_limit_word(const char *s)
 {
-	if (s == NULL)
-		return 1;
-	if (*s == '\0' || strlen(s) > 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || *s == '.'))
-			return 0;
-	return 1;
+	return s == NULL || (*s != '\0' && strlen(s) <= 4 && strspn(s, "0123456789") == strlen(s));
 }
 
 int cli_proposals(int argc, char **argv, struct cc_err *e)
@@ -487,8 +481,10 @@ int cli_proposals(int argc, char **argv, struct cc_err *e)
 	struct cli_args a = {0};
 	struct http *h = NULL;
 	struct cbuf url = CBUF_INIT, line = CBUF_INIT;
+	struct node_list_at at = NODE_LIST_TOP, nat;
 	char next[80] = "";
-	json_t *list = NULL, *p, *nx;
+	json_t *list = NULL, *p;
+	const char *nx;
 	size_t i;
 	int ret, ok = 0;
 
@@ -509,18 +505,22 @@ int cli_proposals(int argc, char **argv, struct cc_err *e)
 			goto out;
 		}
 	}
-	if (!cli_query_word(before) || !cli_query_word(limit)) {
+	if ((before != NULL &&
+	     (strlen(before) >= sizeof(next) || node_list_at_parse(&at, before) < 0)) ||
+	    !cli_limit_word(limit)) {
 		ret = cc_fail(e, CLI_EUSAGE,
 			      "proposals: --before takes the cursor a listing printed, --limit a "
 			      "number");
 		goto out;
 	}
+	if (before != NULL)
+		snprintf(next, sizeof(next), "%s", before);
 	ret = http_new(&h, cli_node_url(node), e);
 	if (ret < 0)
 		goto out;
 	/* one page, or with --all every page until the node says there is no more */
 	do {
-		if (cli_proposals_url(&url, status, next[0] ? next : before, limit) < 0) {
+		if (cli_proposals_url(&url, status, next[0] ? next : NULL, limit) < 0) {
 			ret = cc_fail(e, CC_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -539,12 +539,21 @@ int cli_proposals(int argc, char **argv, struct cc_err *e)
 			}
 			fwrite(line.p, 1, line.len, stdout);
 		}
-		nx = json_object_get(list, "next");
-		if (!json_is_string(nx) || !cli_query_word(json_string_value(nx)) ||
-		    strcmp(next, json_string_value(nx)) == 0)
-			next[0] = '\0';
-		else
-			snprintf(next, sizeof(next), "%s", json_string_value(nx));
+		/* a node that sends a listing round in circles is not followed */
+		nx = json_string_value(json_object_get(list, "next"));
+		if (nx != NULL && (json_array_size(json_object_get(list, "proposals")) == 0 ||
+				   strlen(nx) >= sizeof(next) || node_list_at_parse(&nat, nx) < 0 ||
+				   !node_list_at_moved(&at, &nat))) {
+			ret = cc_fail(e, CC_EIO,
+				      "proposals: the node's listing does not go on (next %.40s)",
+				      nx);
+			goto out;
+		}
+		next[0] = '\0';
+		if (nx != NULL) {
+			snprintf(next, sizeof(next), "%s", nx);
+			at = nat;
+		}
 	} while (all && next[0]);
 	if (!all && next[0])
 		fprintf(stderr, "more: --before %s (or --all)\n", next);

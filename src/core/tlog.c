@@ -366,8 +366,10 @@ int tlog_witness_request(struct cbuf *out, uint64_t old, const unsigned char (*p
 		ret = cbuf_put(out, "\n", 1);
 	if (ret == 0)
 		ret = cbuf_put(out, ck, cklen);
-	if (ret < 0)
+	if (ret < 0 && out->p != NULL) {
 		out->len = mark;
+		out->p[mark] = '\0';
+	}
 out:
 	return ret;
 }

@@ -130,6 +130,20 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e);
 /* The DNS server's counters (node/dnsd.h) as JSON; CC_ENOENT when it serves no DNS. */
 int node_dns_stats(struct node *n, struct cbuf *json, struct cc_err *e);
 int node_proposal(struct node *n, const char *id, struct cbuf *json, struct cc_err *e);
+/* A listing's cursor: the "next" of a page, the "before" of the request for the next one,
+ * written "<log>.<received>.<rowid>". What follows it: entries below log, rows older than
+ * (received, rowid) (arrival time and order on the node that wrote it). */
+struct node_list_at {
+	uint64_t log;
+	int64_t received, rowid;
+};
+#define NODE_LIST_TOP ((struct node_list_at){UINT64_MAX, INT64_MAX, INT64_MAX})
+/* Strict: CC_EINVAL unless s is a cursor as a page writes it. */
+int node_list_at_parse(struct node_list_at *at, const char *s);
+/* Whether b goes on from a as a page's cursor must: no side later, one earlier. A client
+ * stops on a cursor that does not (a node that would send it round in circles). */
+int node_list_at_moved(const struct node_list_at *a, const struct node_list_at *b);
+
 /* A page of proposals, newest first. status: "pending", "accepted", "rejected", "expired" or
  * NULL for all; before: the "next" of the page before (NULL: the first); limit: at most this
  * many (decimal, 1 to 1000; NULL: 1000). The query's words as given: CC_EINVAL when wrong. */

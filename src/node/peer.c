@@ -30,6 +30,7 @@
 #define PEER_LOOK_SEC	  2		 /* how often a node looks at what the other nodes see */
 #define PEER_PENDING_MAX  (64u << 20)	 /* the sequencer's pending proposals, as JSON */
 #define PEER_PENDING_META "pending_copy" /* where a follower keeps them (store meta) */
+#define PEER_PENDING_PAGE 64		 /* proposals a page (a note may be 64 KB, twice) */
 
 #define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
 #define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
@@ -286,51 +287,61 @@ static void peer_cosigners(struct peer *p)
 }
 
 /* Reads every page of the sequencer's pending proposals into list, PEER_PENDING_MAX bytes of
- * answers at most. Returns 1 when the copy is whole, 0 when it stopped at that bound. */
+ * answers at most. Returns 1 when the copy is whole, 0 when it stopped short (the bound, or
+ * a listing that does not go on as it must: each page non-empty, each cursor further on). */
 static int peer_pending_pages(struct http *h, json_t *list, struct cc_err *e)
 {
+	struct node_list_at at = NODE_LIST_TOP, nat;
 	char path[160], next[96] = "";
 	size_t total = 0;
-	int ret = 1;
 
 	for (;;) {
 		struct http_resp r = {0};
-		json_t *j, *nx;
+		json_t *j, *page;
 		const char *c;
+		int ret;
 
-		snprintf(path, sizeof(path), "/v1/proposals?status=pending%s%s",
-			 next[0] ? "&before=" : "", next);
-		if ((ret = http_get(h, path, PEER_PENDING_MAX - total, &r, e)) < 0) {
+		/* small pages, so that the bound cuts between two of them */
+		snprintf(path, sizeof(path), "/v1/proposals?status=pending&limit=%d%s%s",
+			 PEER_PENDING_PAGE, next[0] ? "&before=" : "", next);
+		ret = http_get(h, path, PEER_PENDING_MAX - total, &r, e);
+		/* past this side's bound halfway (not an answer of the sequencer's) */
+		if (ret == CC_ETOOBIG && r.status == 0 && json_array_size(list) > 0) {
 			http_resp_free(&r);
-			/* past the bound halfway: the pages before make the copy */
-			return ret == CC_ETOOBIG && json_array_size(list) > 0 ? 0 : CC_EIO;
+			cc_fail(e, 0, "the newest %u MiB of them", PEER_PENDING_MAX >> 20);
+			return 0;
 		}
-		ret = 1;
+		if (ret < 0) {
+			http_resp_free(&r);
+			return CC_EIO;
+		}
 		total += r.body.len;
 		j = json_loadb(r.body.p, r.body.len, 0, NULL);
 		http_resp_free(&r);
-		if (!json_is_array(json_object_get(j, "proposals"))) {
+		page = json_object_get(j, "proposals");
+		if (!json_is_array(page) || json_array_extend(list, page) < 0) {
 			json_decref(j);
 			return cc_fail(e, CC_EINVAL, "the sequencer's listing is not a list");
 		}
-		json_array_extend(list, json_object_get(j, "proposals"));
-		/* a cursor goes back into the query: digits and dots only, and it must move */
-		nx = json_object_get(j, "next");
-		c = json_string_value(nx);
-		if (c == NULL || *c == '\0' || strlen(c) >= sizeof(next) ||
-		    strspn(c, "0123456789.") != strlen(c) || strcmp(c, next) == 0)
-			c = NULL;
-		if (c != NULL)
+		c = json_string_value(json_object_get(j, "next"));
+		ret = c == NULL ? 1
+		      : json_array_size(page) == 0 || strlen(c) >= sizeof(next) ||
+			      node_list_at_parse(&nat, c) < 0 || !node_list_at_moved(&at, &nat)
+			  ? 0
+			  : 2;
+		if (ret == 2)
 			snprintf(next, sizeof(next), "%s", c);
 		json_decref(j);
-		if (c == NULL)
-			break;
+		if (ret == 0)
+			cc_fail(e, 0, "the listing did not go on as it must (cursor %.40s)", c);
+		if (ret < 2)
+			return ret;
+		at = nat;
 		if (total >= PEER_PENDING_MAX) {
-			ret = 0;
-			break;
+			cc_fail(e, 0, "the newest %u MiB of them", PEER_PENDING_MAX >> 20);
+			return 0;
 		}
 	}
-	return ret;
 }
 
 /* Keeps a copy of the proposals waiting at the sequencer for approvals: they live there
@@ -357,8 +368,8 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 	}
 	if (!whole && !p->copy_warned)
 		node_log("warning: the copy of the sequencer's pending proposals holds only the "
-			 "newest %zu (%u MiB of them)",
-			 json_array_size(list), PEER_PENDING_MAX >> 20);
+			 "newest %zu: %s",
+			 json_array_size(list), e.msg);
 	p->copy_warned = !whole;
 	/* pending_sum is this thread's alone (the follower's) */
 	sha256_digest(text, strlen(text), sum);

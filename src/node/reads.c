@@ -409,14 +409,6 @@ struct listing {	  /* state of node_proposals */
 	size_t want;	  /* collected at most */
 };
 
-/* Where a listing goes on: the proposals after a page are those of entries below log and
- * rows strictly older than row, so a page's cursor stays true as new ones arrive. Written
- * "<log>.<received>.<rowid>" ("next" in the answer, "before" in the next request). */
-struct list_at {
-	uint64_t log;	     /* log entries below this index (UINT64_MAX: from the end) */
-	struct store_at row; /* rows older than this place ({INT64_MAX, INT64_MAX}: the newest) */
-};
-
 /* Reads the decimal at *p up to stop (or the end), no sign, no leading zero, at most max. */
 static int dec_field(const char **p, char stop, uint64_t max, uint64_t *v)
 {
@@ -437,17 +429,26 @@ static int dec_field(const char **p, char stop, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-static int list_at_parse(struct list_at *at, const char *s)
+int node_list_at_parse(struct node_list_at *at, const char *s)
 {
 	uint64_t log, t, r;
 
-	if (dec_field(&s, '.', UINT64_MAX, &log) < 0 || dec_field(&s, '.', INT64_MAX, &t) < 0 ||
-	    dec_field(&s, '\0', INT64_MAX, &r) < 0)
-		return -1;
+	if (s == NULL || dec_field(&s, '.', UINT64_MAX, &log) < 0 ||
+	    dec_field(&s, '.', INT64_MAX, &t) < 0 || dec_field(&s, '\0', INT64_MAX, &r) < 0)
+		return CC_EINVAL;
 	at->log = log;
-	at->row.received = (int64_t)t;
-	at->row.rowid = (int64_t)r;
+	at->received = (int64_t)t;
+	at->rowid = (int64_t)r;
 	return 0;
+}
+
+int node_list_at_moved(const struct node_list_at *a, const struct node_list_at *b)
+{
+	int row_le =
+	    b->received < a->received || (b->received == a->received && b->rowid <= a->rowid);
+	int row_eq = b->received == a->received && b->rowid == a->rowid;
+
+	return b->log <= a->log && row_le && (b->log < a->log || !row_eq);
 }
 
 static int list_push(struct listing *ls, int64_t t, int64_t idx, const char *id)
@@ -556,7 +557,7 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 		   struct cbuf *json, struct cc_err *e)
 {
 	struct listing rows = {n, NULL, 0, 0, 0}, logged = {n, NULL, 0, 0, 0};
-	struct list_at at = {UINT64_MAX, {INT64_MAX, INT64_MAX}}, next;
+	struct node_list_at at = NODE_LIST_TOP, next;
 	const char *lp = limit;
 	uint64_t max = NODE_LIST_MAX;
 	size_t a = 0, b = 0, count = 0;
@@ -569,7 +570,7 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 		return cc_fail(e, CC_EINVAL,
 			       "status must be pending, accepted, rejected or expired, not %.32s",
 			       status);
-	if (before && list_at_parse(&at, before) < 0)
+	if (before && node_list_at_parse(&at, before) < 0)
 		return cc_fail(e, CC_EINVAL,
 			       "before must be the \"next\" of an earlier page, not %.64s", before);
 	if (limit && (dec_field(&lp, '\0', NODE_LIST_MAX, &max) < 0 || max == 0))
@@ -586,7 +587,8 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 	/* Accepted proposals are read from the log, the others from their rows; without a
 	 * status, both lists merged by time. */
 	if (st != PS_ACCEPTED)
-		ret = store_proposals(n->rd, status, &at.row, rows.want, list_row, &rows, e);
+		ret = store_proposals(n->rd, status, &(struct store_at){at.received, at.rowid},
+				      rows.want, list_row, &rows, e);
 	if (ret == 0 && (status == NULL || st == PS_ACCEPTED))
 		ret = list_logged(&logged, at.log, e);
 	while (ret == 0 && count < max && (a < rows.nv || b < logged.nv)) {
@@ -595,7 +597,7 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 		size_t mark = json->len;
 
 		if (take_row)
-			next.row = it->at, took_row = 1;
+			next.received = it->at.received, next.rowid = it->at.rowid, took_row = 1;
 		else
 			next.log = (uint64_t)it->idx, took_log = 1;
 		if (count && cbuf_putc(json, ',') < 0) {
@@ -617,10 +619,10 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 	/* A side this page took nothing from goes on from its first one: what arrived since
 	 * comes before the cursor, not after it. */
 	if (!took_row && rows.nv > 0) {
-		next.row = rows.v[0].at;
-		next.row.rowid += next.row.rowid < INT64_MAX;
+		next.received = rows.v[0].at.received;
+		next.rowid = rows.v[0].at.rowid + (rows.v[0].at.rowid < INT64_MAX);
 	} else if (!took_row) {
-		next.row.received = next.row.rowid = 0;
+		next.received = next.rowid = 0;
 	}
 	if (!took_log)
 		next.log = logged.nv > 0 ? (uint64_t)logged.v[0].idx + 1 : 0;
@@ -629,7 +631,7 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 	/* collected but not written: there is more */
 	if (ret == 0 && (a < rows.nv || b < logged.nv)
 		? cbuf_printf(json, "\"%" PRIu64 ".%" PRId64 ".%" PRId64 "\"}", next.log,
-			      next.row.received, next.row.rowid) < 0
+			      next.received, next.rowid) < 0
 		: ret == 0 && cbuf_puts(json, "null}") < 0)
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
 	free(rows.v);

@@ -381,9 +381,10 @@ int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *b
 	else if (old > 0 && old < *size &&
 		 merkle_tree_consistency(&n->tree, old, *size, proof, &np) < 0)
 		ret = cc_fail(e, CC_ENOMEM, "cannot make the consistency proof");
-	else if (tlog_witness_request(body, old, (const unsigned char(*)[MERKLE_HASH])proof, np, ck,
-				      strlen(ck)) < 0)
-		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+	else if ((ret = tlog_witness_request(body, old, (const unsigned char(*)[MERKLE_HASH])proof,
+					     np, ck, strlen(ck))) < 0)
+		cc_fail(e, ret, "%s",
+			ret == CC_ENOMEM ? "out of memory" : "the consistency proof is too long");
 	node_unlock(n);
 	cbuf_free(&forged);
 	return ret;

@@ -223,6 +223,42 @@ def test_unreachable_node_is_exit_1(network, tmp_path):
         failure("proposals", "--node", f"http://127.0.0.1:{port}")
 
 
+def test_proposals_stops_on_a_listing_that_goes_round(tmp_path):
+    """A node whose pages never end (the same cursor again, or one that goes back): --all
+    fails with exit 1 instead of asking for ever."""
+    import http.server
+    import threading
+
+    pages = {"next": "9.9.9"}
+
+    class Loop(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"proposals": [{"id": "a" * 64, "status": "accepted",
+                                              "proposer": "cn", "ops": []}],
+                               "next": pages["next"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Loop)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        r = failure("proposals", "--node", url, "--all")
+        assert "does not go on" in r.stderr and r.stdout.count("\n") == 2
+        pages["next"] = "not a cursor"
+        failure("proposals", "--node", url)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_genesis_with_the_real_root_zone(network, tmp_path):
     want = 0
     for line in open(ROOT_ZONE):

@@ -319,6 +319,49 @@ static void test_conf(void **state)
 	assert_int_equal(conf_split_addr(":80", host, &port, &e), CC_EINVAL);
 }
 
+/* A listing's cursor: strict both ways, and a page's must go on from the one before. */
+static void test_list_cursor(void **state)
+{
+	static const char *const bad[] = {"",
+					  "1",
+					  "1.2",
+					  "1.2.3.4",
+					  "01.2.3",
+					  "1.02.3",
+					  "1.2.03",
+					  "-1.2.3",
+					  "1.2.3 ",
+					  " 1.2.3",
+					  "1..3",
+					  "1.2.x",
+					  "18446744073709551616.0.0",
+					  "0.9223372036854775808.0",
+					  "0.0.9223372036854775808"};
+	const struct node_list_at top = NODE_LIST_TOP;
+	struct node_list_at a, b;
+
+	(void)state;
+	assert_int_equal(node_list_at_parse(&a, "18446744073709551615.9223372036854775807.0"), 0);
+	assert_true(a.log == UINT64_MAX && a.received == INT64_MAX && a.rowid == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(node_list_at_parse(&b, bad[i]), CC_EINVAL);
+	assert_int_equal(node_list_at_parse(&a, "140.1700000000.12"), 0);
+	assert_true(node_list_at_moved(&top, &a));
+	assert_false(node_list_at_moved(&a, &a));
+	assert_int_equal(node_list_at_parse(&b, "139.1700000000.12"), 0);
+	assert_true(node_list_at_moved(&a, &b));
+	assert_false(node_list_at_moved(&b, &a));
+	assert_int_equal(node_list_at_parse(&b, "140.1700000000.11"), 0);
+	assert_true(node_list_at_moved(&a, &b));
+	assert_int_equal(node_list_at_parse(&b, "140.1699999999.99"), 0);
+	assert_true(node_list_at_moved(&a, &b));
+	/* one side on, the other back: not a page's cursor */
+	assert_int_equal(node_list_at_parse(&b, "139.1700000001.0"), 0);
+	assert_false(node_list_at_moved(&a, &b));
+	assert_int_equal(node_list_at_parse(&b, "141.0.0"), 0);
+	assert_false(node_list_at_moved(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +369,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_submit_and_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tampered_store, setup, teardown),
 	    cmocka_unit_test(test_conf),
+	    cmocka_unit_test(test_list_cursor),
 	};
 
 	if (sodium_init() < 0)
