@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <threads.h>
 
 #define RR_TEXT_MAX 60000 /* bytes of master-file text rr_parse accepts at once */
@@ -32,10 +33,10 @@ _Static_assert(offsetof(zs_scanner_t, buffer) < offsetof(zs_scanner_t, include_f
 		   offsetof(zs_scanner_t, r_data) + ZS_MAX_RDATA_LENGTH <= sizeof(zs_scanner_t),
 	       "zs_scanner_t layout: buffer, include_filename, ..., r_data last");
 
-static _Thread_local struct rr_scanner *rr_tls; /* this thread's scanner, or NULL */
-static tss_t rr_key;				/* frees it when the thread ends */
-static once_flag rr_once = ONCE_FLAG_INIT;
-static int rr_key_ok; /* rr_key exists */
+static _Thread_local struct rr_scanner *rr_tls;	   /* this thread's scanner, or NULL */
+static tss_t rr_key;				   /* frees it when the thread ends */
+static pthread_once_t rr_once = PTHREAD_ONCE_INIT; /* not call_once: see sha256.c */
+static int rr_key_ok;				   /* rr_key exists */
 
 static void rr_scanner_free(void *p)
 {
@@ -63,7 +64,7 @@ static zs_scanner_t *rr_scanner(struct cc_err *e)
 		       sizeof(sc->mid));
 		return &sc->s;
 	}
-	call_once(&rr_once, rr_key_init);
+	pthread_once(&rr_once, rr_key_init);
 	sc = malloc(sizeof(*sc));
 	if (sc == NULL) {
 		cc_fail(e, CC_ENOMEM, "out of memory");

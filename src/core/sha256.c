@@ -2,11 +2,13 @@
 
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <threads.h>
 
 /* One digest context per thread: creating one per hash costs more than hashing a Merkle
- * node. The algorithm is fetched once for the process. */
-static once_flag sha256_once = ONCE_FLAG_INIT;
+ * node. The algorithm is fetched once for the process (pthread_once, not C11's call_once:
+ * glibc's call_once hides the ordering it gives from ThreadSanitizer). */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD *sha256_md;		     /* NULL when libcrypto has none */
 static tss_t sha256_key;		     /* frees a thread's context when it ends */
 static int sha256_key_ok;		     /* sha256_key was created */
@@ -25,7 +27,7 @@ static void sha256_init(void)
 
 static EVP_MD_CTX *sha256_ctx(void)
 {
-	call_once(&sha256_once, sha256_init);
+	pthread_once(&sha256_once, sha256_init);
 	if (sha256_tls == NULL && sha256_md != NULL && sha256_key_ok) {
 		sha256_tls = EVP_MD_CTX_new();
 		if (sha256_tls != NULL && tss_set(sha256_key, sha256_tls) != thrd_success) {

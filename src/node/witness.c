@@ -369,7 +369,7 @@ int witness_request(struct node *n, const char *to, uint64_t old, struct cbuf *b
 	*size = n->pub_size;
 	ck = n->checkpoint;
 #ifdef CONCORD_TEST_EQUIVOCATE
-	if (witness_forge(n, to, &forged) == 0 && forged.len > 0)
+	if (ck != NULL && witness_forge(n, to, &forged) == 0 && forged.len > 0)
 		ck = forged.p;
 #else
 	(void)to;
