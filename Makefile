@@ -1,6 +1,7 @@
 # Concord build. GNU make with wildcard rules: a new module is a new file, nothing to register.
 #   make            install missing Debian packages, build everything
-#   make test       build, run unit and integration tests, then again under ASan+UBSan
+#   make test       build, run unit and integration tests, then again under ASan+UBSan,
+#                   and the thread-heavy integration tests under ThreadSanitizer
 #   make demo       start a demo network node and play the governance scenario
 #   make bench-ledger   ledger throughput against the Ed25519 verification bound
 #   make bench-sign     signing the root zone, next to ldns-signzone
@@ -21,6 +22,15 @@ else
 OPT := -O2 -g
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
 SANLD := -pie -Wl,-z,relro,-z,now
+endif
+
+# Threads checked: the node's threads (HTTP workers, committer, peers, DNS) under
+# ThreadSanitizer, for the integration tests that work them hardest (test-tsan).
+ifeq ($(SAN),thread)
+BUILD := build-tsan
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+HARDEN :=
+SANLD := -fsanitize=thread
 endif
 
 # A test-only build whose sequencer can be told to equivocate (tests/integration: a split view
@@ -49,8 +59,8 @@ NODE_OBJ := $(NODE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps test test-unit test-integration test-asan demo clean fuzz fuzz-smoke \
-	bench-ledger bench-sign bench-dns bench-federation equivocate format
+.PHONY: all build deps test test-unit test-integration test-asan test-tsan demo clean fuzz \
+	fuzz-smoke bench-ledger bench-sign bench-dns bench-federation equivocate format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -91,6 +101,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libnode.a $(BUILD)/libdns.a \
 test: deps
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-tsan
 
 test-unit: build
 	@set -e; for t in $(TESTS); do echo "== $$t"; CONCORD_VECTORS=tests/vectors \
@@ -106,6 +117,14 @@ equivocate:
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-integration \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+
+TSAN_TESTS := test_federation.py test_failover_cli.py test_crash.py test_batch.py \
+	test_proposals.py test_verify.py test_log.py
+test-tsan: equivocate
+	@$(MAKE) --no-print-directory SAN=thread build-tsan/concordd build-tsan/concord
+	CONCORD_BUILD=$(CURDIR)/build-tsan CONCORD_EQUIVOCATE_BUILD=$(CURDIR)/build-equivocate \
+		TSAN_OPTIONS=second_deadlock_stack=1 \
+		$(PY) -m pytest -q -x $(addprefix tests/integration/,$(TSAN_TESTS))
 
 demo: all
 	@./scripts/demo.sh
@@ -138,6 +157,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz build-equivocate
+	rm -rf build build-asan build-tsan build-fuzz build-equivocate
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

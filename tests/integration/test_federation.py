@@ -153,7 +153,11 @@ def test_sequencer_down_requests_wait_and_are_sent_again(fed):
         fed.start(SEQUENCER)
     fed.wait_all(size + 1)
     assert "kept, sent again later" in br.log_text()
-    assert "queued /v1/proposals handed to the sequencer: HTTP 201" in br.log_text()
+    # the sequencer answers once the change is final, which may be after every node holds it
+    deadline = time.time() + 60
+    while "queued /v1/proposals handed to the sequencer: HTTP 201" not in br.log_text():
+        assert time.time() < deadline, br.log_text()[-2000:]
+        time.sleep(0.1)
     for m in NODES:
         assert f"{4:064X}" in fed.nodes[m].http.record("tld/cn")["content"]
 
