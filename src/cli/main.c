@@ -100,7 +100,7 @@ static const struct cli_verb cli_verbs[] = {
      "URL, and the node's alarm if it raised one (exit 1 then).\n"
      "  --json   print the node's JSON answer (GET /v1/network)\n"},
     {"proposals", "list proposals and what they still need", cli_proposals, 1,
-     "concord proposals [--node URL] [--status S] [--limit N] [--before CURSOR | --all]",
+     "concord proposals [--node URL] [--status S] [--limit N] [--before CURSOR] [--all]",
      "One line per proposal, newest first:\n"
      "  ID STATUS PROPOSER PATH[,PATH...] MISSING\n"
      "MISSING is what a pending proposal still needs (as in propose), else '-'.\n"
@@ -109,7 +109,7 @@ static const struct cli_verb cli_verbs[] = {
      "  --status S        pending, accepted, rejected or expired\n"
      "  --limit N         at most N per page (1 to 1000)\n"
      "  --before CURSOR   the page after the one that printed CURSOR\n"
-     "  --all             every page, one after the other\n"},
+     "  --all             every page (from CURSOR, with --before), one after the other\n"},
     {"export-root", "print the governed root delegations", cli_export_root, 1,
      "concord export-root [--node URL]",
      "Prints the governed delegations (NS, DS, glue) as a master file.\n"},

@@ -463,10 +463,13 @@ static int cli_proposals_url(struct cbuf *url, const char *status, const char *b
 	return ret;
 }
 
-/* A limit goes into the query as it is: digits only. */
+/* A limit goes into the query as it is: 1 to 1000, as the node reads it. */
 static int cli_limit_word(const char *s)
 {
-	return s == NULL || (*s != '\0' && strlen(s) <= 4 && strspn(s, "0123456789") == strlen(s));
+	size_t n = s ? strlen(s) : 0;
+
+	return s == NULL ||
+	       (n >= 1 && n <= 4 && strspn(s, "0123456789") == n && s[0] != '0' && atoi(s) <= 1000);
 }
 
 int cli_proposals(int argc, char **argv, struct cc_err *e)

@@ -62,6 +62,7 @@ struct peer {
 	struct store *st;			  /* the outbox: a connection of its own */
 	unsigned char pending_sum[SHA256_DIGEST]; /* of the copy of pending proposals kept */
 	int copy_warned;			  /* the last copy failed, and was said so */
+	int copy_short;				  /* the last copy was partial, and was said so */
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -366,11 +367,12 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 		p->copy_warned = 1;
 		goto out;
 	}
-	if (!whole && !p->copy_warned)
+	if (!whole && !p->copy_short)
 		node_log("warning: the copy of the sequencer's pending proposals holds only the "
 			 "newest %zu: %s",
 			 json_array_size(list), e.msg);
-	p->copy_warned = !whole;
+	p->copy_warned = 0;
+	p->copy_short = !whole;
 	/* pending_sum is this thread's alone (the follower's) */
 	sha256_digest(text, strlen(text), sum);
 	if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {

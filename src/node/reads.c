@@ -628,8 +628,10 @@ int node_proposals(struct node *n, const char *status, const char *before, const
 		next.log = logged.nv > 0 ? (uint64_t)logged.v[0].idx + 1 : 0;
 	if (ret == 0 && cbuf_puts(json, "],\"next\":") < 0)
 		ret = cc_fail(e, CC_ENOMEM, "out of memory");
-	/* collected but not written: there is more */
-	if (ret == 0 && (a < rows.nv || b < logged.nv)
+	/* collected but not written, or a side gave all it was asked for (some left out as
+	 * gone): there is more */
+	if (ret == 0 && (a < rows.nv || b < logged.nv || rows.nv == rows.want ||
+			 logged.nv == logged.want)
 		? cbuf_printf(json, "\"%" PRIu64 ".%" PRId64 ".%" PRId64 "\"}", next.log,
 			      next.received, next.rowid) < 0
 		: ret == 0 && cbuf_puts(json, "null}") < 0)

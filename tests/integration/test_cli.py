@@ -172,7 +172,8 @@ USAGE_ERRORS = [
     ["propose", "--key", "k", "put", "tld/cn"], ["propose", "--key", "k", "frob", "tld/cn"],
     ["approve"], ["approve", "--key", "k"], ["object"], ["show"], ["show", "a", "b"],
     ["show", "--node"], ["proposals", "--status", "maybe"], ["proposals", "extra"],
-    ["proposals", "--limit", "-1"], ["proposals", "--before", "a&b"],
+    ["proposals", "--limit", "-1"], ["proposals", "--limit", "0"], ["proposals", "--limit", "1001"],
+    ["proposals", "--limit", "07"], ["proposals", "--before", "a&b"],
     ["export-root", "extra"], ["replay-root-changes"], ["replay-root-changes", "f"],
     ["verify"], ["verify", "a", "b"], ["verify", "--bogus", "u"],
 ]
