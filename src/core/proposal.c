@@ -1,4 +1,5 @@
 #include "core/proposal.h"
+#include "core/dec.h"
 #include "core/sha256.h"
 #include "core/tfmt.h"
 
@@ -127,16 +128,12 @@ static int keyed(const char *line, size_t n, const char *key, char *out, size_t 
 
 static int parse_uint(const char *s, int64_t max, int64_t *out)
 {
-	int64_t v = 0;
+	size_t n = strlen(s);
+	uint64_t v;
 
-	if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+	if (dec_parse(s, n, (uint64_t)max, &v) != (int)n)
 		return CC_EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
-			return CC_EINVAL;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
+	*out = (int64_t)v;
 	return 0;
 }
 

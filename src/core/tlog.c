@@ -9,31 +9,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "core/dec.h"
+
 #define TLOG_ROOT_B64 44 /* standard padded base64 of a 32-byte hash */
-
-/* Parses the decimal number at s[0..len) with no sign and no leading zero (other than "0"
- * itself), stopping at the first non-digit. Returns the digits consumed, or -1 when there are
- * none, a leading zero, or a value above max. */
-static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i = 0;
-	int ret = -1;
-
-	if (len == 0 || s[0] < '0' || s[0] > '9')
-		goto out;
-	if (s[0] == '0' && len > 1 && s[1] >= '0' && s[1] <= '9')
-		goto out;
-	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-		if ((uint64_t)(s[i] - '0') > max || x > (max - (uint64_t)(s[i] - '0')) / 10)
-			goto out;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v = x;
-	ret = (int)i;
-out:
-	return ret;
-}
 
 /* Origins are limited to printable ASCII: the spec recommends a schema-less URL, and refusing
  * everything else keeps the line unambiguous without a UTF-8 validator. */
@@ -108,7 +86,7 @@ int tlog_tile_parse_path(const char *path, int *level, uint64_t *n, unsigned *w)
 		lvl = TLOG_LEVEL_ENTRIES;
 		p += 8;
 	} else {
-		k = parse_dec(p, strlen(p), 63, &v);
+		k = dec_parse(p, strlen(p), 63, &v);
 		if (k < 0 || p[k] != '/')
 			goto out;
 		lvl = (int)v;
@@ -140,7 +118,7 @@ int tlog_tile_parse_path(const char *path, int *level, uint64_t *n, unsigned *w)
 		if (strncmp(p, ".p/", 3) != 0)
 			goto out;
 		p += 3;
-		k = parse_dec(p, strlen(p), TLOG_TILE_WIDTH - 1, &v);
+		k = dec_parse(p, strlen(p), TLOG_TILE_WIDTH - 1, &v);
 		if (k < 0 || v == 0 || p[k] != '\0')
 			goto out;
 	}
@@ -236,7 +214,7 @@ int tlog_checkpoint_parse(const char *text, size_t len, char *origin, uint64_t *
 		ret = cc_fail(e, CC_EINVAL, "checkpoint: no tree size line ending in a newline");
 		goto out;
 	}
-	if (parse_dec(line, (size_t)n, UINT64_MAX, &v) != n) {
+	if (dec_parse(line, (size_t)n, UINT64_MAX, &v) != n) {
 		ret = cc_fail(e, CC_EINVAL,
 			      "checkpoint: tree size must be a decimal number below 2^64 with no "
 			      "leading zeros");
@@ -386,7 +364,7 @@ int tlog_witness_parse(const char *body, size_t len, uint64_t *old,
 
 	n = next_line(body, len, &pos, &line);
 	if (n < 5 || memcmp(line, "old ", 4) != 0 ||
-	    parse_dec(line + 4, (size_t)n - 4, UINT64_MAX, &v) != n - 4) {
+	    dec_parse(line + 4, (size_t)n - 4, UINT64_MAX, &v) != n - 4) {
 		ret = cc_fail(e, CC_EINVAL,
 			      "witness request: the first line must be \"old <size>\", a decimal "
 			      "number with no leading zeros");
@@ -433,7 +411,7 @@ int tlog_size_parse(const char *text, size_t len, uint64_t *size)
 	int ret = CC_EINVAL;
 
 	if (len < 2 || text[len - 1] != '\n' ||
-	    parse_dec(text, len - 1, UINT64_MAX, &v) != (int)(len - 1))
+	    dec_parse(text, len - 1, UINT64_MAX, &v) != (int)(len - 1))
 		goto out;
 	*size = v;
 	ret = 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dec.h"
 #include "core/ledger.h"
 #include "core/map.h"
 #include "core/merkle.h"
@@ -409,23 +410,14 @@ struct listing {	  /* state of node_proposals */
 	size_t want;	  /* collected at most */
 };
 
-/* Reads the decimal at *p up to stop (or the end), no sign, no leading zero, at most max. */
+/* The number at *p, then stop (a separator, or the end with '\0'); *p moves past both. */
 static int dec_field(const char **p, char stop, uint64_t max, uint64_t *v)
 {
-	const char *s = *p;
-	uint64_t x = 0;
+	int n = dec_parse(*p, strlen(*p), max, v);
 
-	if (*s < '0' || *s > '9' || (*s == '0' && s[1] >= '0' && s[1] <= '9'))
+	if (n < 0 || (*p)[n] != stop)
 		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (x > (max - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*s - '0');
-	}
-	if (*s != stop)
-		return -1;
-	*p = stop ? s + 1 : s;
-	*v = x;
+	*p += n + (stop != '\0');
 	return 0;
 }
 
