@@ -414,10 +414,14 @@ static enum MHD_Result api_log(struct api_req *q, const char *url, const char *m
 static int api_forward(struct api_req *q, const char *url, const char *method)
 {
 	struct peer_fwd *f = &q->fwd;
-	const char *status = MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "status");
+	/* the query words the API knows, each of its own characters, carried as they came */
+	static const struct {
+		const char *name, *chars;
+	} words[] = {{"status", "abcdefghijklmnopqrstuvwxyz"},
+		     {"limit", "0123456789"},
+		     {"before", "0123456789."}};
 	char seq[NODE_URL_MAX + 1];
-	int n;
-
+	size_t n;
 	int role;
 
 	if (q->a->peer == NULL || !(is_get(method) || is_post(method)))
@@ -433,11 +437,21 @@ static int api_forward(struct api_req *q, const char *url, const char *method)
 	}
 	if (role != NODE_FOLLOWS)
 		return 0;
-	n = snprintf(f->path, sizeof(f->path), "%s%s%s", url, status ? "?status=" : "",
-		     status ? status : "");
-	/* Ours are short; anything longer is nothing the API knows. */
-	if (n < 0 || (size_t)n >= sizeof(f->path) ||
-	    (status && strspn(status, "abcdefghijklmnopqrstuvwxyz") != strlen(status)))
+	n = (size_t)snprintf(f->path, sizeof(f->path), "%s", url);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && n < sizeof(f->path); i++) {
+		const char *v =
+		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, words[i].name);
+
+		if (v == NULL)
+			continue;
+		/* Ours are short and plain; anything else is nothing the API knows: answered
+		 * here (a 400) */
+		if (strspn(v, words[i].chars) != strlen(v))
+			return 0;
+		n += (size_t)snprintf(f->path + n, sizeof(f->path) - n, "%c%s=%s",
+				      strchr(f->path, '?') ? '&' : '?', words[i].name, v);
+	}
+	if (n >= sizeof(f->path))
 		return 0;
 	f->w = &q->w;
 	f->post = is_post(method);

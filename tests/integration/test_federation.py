@@ -141,6 +141,25 @@ def test_quorum_gathered_through_followers(fed):
     assert st == 200 and got["status"] == "accepted"
 
 
+def test_listing_pages_through_a_follower(fed):
+    """A follower carries a listing's query (status, limit, before) to the sequencer whole:
+    paged through it, the listing is the sequencer's."""
+    br, seq = fed.nodes["br"], fed.nodes[SEQUENCER]
+    whole = cli("proposals", "--node", seq.http.url).stdout.splitlines()
+    assert len(whole) >= 2, whole
+    assert cli("proposals", "--node", br.http.url).stdout.splitlines() == whole
+    assert cli("proposals", "--node", br.http.url, "--limit", "1", "--all").stdout \
+        .splitlines() == whole
+    st, _, page = br.http.get("/v1/proposals?status=accepted&limit=1")
+    assert st == 200 and len(page["proposals"]) == 1 and page["next"], page
+    st, _, more = br.http.get(f"/v1/proposals?status=accepted&limit=1&before={page['next']}")
+    assert st == 200 and more == seq.http.get(
+        f"/v1/proposals?status=accepted&limit=1&before={page['next']}")[2]
+    assert more["proposals"][0]["id"] != page["proposals"][0]["id"]
+    st, _, j = br.http.get("/v1/proposals?limit=x")
+    assert st == 400, j
+
+
 def test_sequencer_down_requests_wait_and_are_sent_again(fed):
     seq, br = fed.nodes[SEQUENCER], fed.nodes["br"]
     size = seq.tree_size()
