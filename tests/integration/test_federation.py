@@ -145,6 +145,10 @@ def test_listing_pages_through_a_follower(fed):
     """A follower carries a listing's query (status, limit, before) to the sequencer whole:
     paged through it, the listing is the sequencer's."""
     br, seq = fed.nodes["br"], fed.nodes[SEQUENCER]
+    for tag in (21, 22):
+        st, j, _ = fed.propose(br.http, ["cn"], cn_ds_ops(br.http, tag))
+        assert st == 201, j
+    fed.wait_all(j["index"] + 1)
     whole = cli("proposals", "--node", seq.http.url).stdout.splitlines()
     assert len(whole) >= 2, whole
     assert cli("proposals", "--node", br.http.url).stdout.splitlines() == whole
