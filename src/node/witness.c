@@ -227,6 +227,16 @@ static void answer(long *status, char ctype[128], struct cbuf *out, long code, c
 		*status = 500;
 }
 
+/* 409: the size of the tree this node holds, as tlog-witness writes it. */
+static void answer_size(long *status, char ctype[128], struct cbuf *out, uint64_t held)
+{
+	*status = 409;
+	snprintf(ctype, 128, "%s", CT_TLOG_SIZE);
+	cbuf_reset(out);
+	if (tlog_size_text(out, held) < 0)
+		*status = 500;
+}
+
 void witness_add(struct node *n, const char *body, size_t len, long *status, char ctype[128],
 		 struct cbuf *out)
 {
@@ -282,7 +292,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 		goto out;
 	}
 	if (old != held) {
-		answer(status, ctype, out, 409, CT_TLOG_SIZE, "%" PRIu64 "\n", held);
+		answer_size(status, ctype, out, held);
 		goto out;
 	}
 	if (old == size
@@ -295,9 +305,11 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 			split_alarm(n, "two checkpoints of one size with different roots", ev.p);
 		else if (old != size)
 			split_suspect(n, p, (size_t)(end - p));
-		answer(status, ctype, out, old == size ? 409 : 422,
-		       old == size ? CT_TLOG_SIZE : "text/plain",
-		       old == size ? "%" PRIu64 "\n" : "inconsistent (size %" PRIu64 ")\n", held);
+		if (old == size)
+			answer_size(status, ctype, out, held);
+		else
+			answer(status, ctype, out, 422, "text/plain",
+			       "inconsistent (size %" PRIu64 ")\n", held);
 		goto out;
 	}
 	/* A cosignature says this node holds and checked that log: take it first. */
