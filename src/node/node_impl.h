@@ -328,6 +328,9 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	       char url[NODE_URL_MAX + 1]);
 /* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
+/* How many nodes, this one among them, must have given their log to the node a failover
+ * named before it appends the note (role.c); nodes gets the network's count. */
+size_t node_takeover_need(struct node *n, size_t *nodes);
 
 /* reads.c: the answers to reads (the rest is in node.h). */
 /* Whether an alarm was raised (this node follows no sequencer any more). */

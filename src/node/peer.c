@@ -209,7 +209,9 @@ static int peer_from_others(struct peer *p)
 		struct http_resp r = {0};
 		struct cc_err e = {0};
 
-		if (peer_http(&h, url, PEER_CATCHUP_MS, &e) < 0)
+		/* small answers: a node that hangs must not hold this one up (the log itself
+		 * comes through follow_round's own connections) */
+		if (peer_http(&h, url, PEER_CONNECT_MS * 2, &e) < 0)
 			continue;
 		if (http_get(h, "/v1/failover", HTTP_MAX_SMALL, &r, &e) == 0 &&
 		    failover_take(p->n, r.body.p, r.body.len, seq, &e) == 1)
@@ -397,6 +399,7 @@ out:
 }
 
 static void peer_adopt_pending(struct peer *p);
+static void peer_take_again(struct peer *p, char *last, size_t cap);
 
 static void *peer_follower(void *arg)
 {
@@ -404,7 +407,7 @@ static void *peer_follower(void *arg)
 	struct http *h = NULL;
 	char url[NODE_URL_MAX + 1], last[512] = "";
 	long wait = 0; /* a node that starts looks at once: it may be far behind */
-	time_t next_look = 0, next_copy = 0;
+	time_t next_look = 0, next_copy = 0, next_take = 0;
 	int following, adopt = 1; /* a copy of pending proposals may wait from before a restart */
 
 	for (;;) {
@@ -422,6 +425,12 @@ static void *peer_follower(void *arg)
 			next_look = time(NULL) + PEER_LOOK_SEC;
 		}
 		if (!following) {
+			char self[MEMBER_ID_MAX + 1];
+
+			if (node_failover_pending_self(p->n, self) && time(NULL) >= next_take) {
+				peer_take_again(p, last, sizeof(last));
+				next_take = time(NULL) + PEER_LOOK_SEC;
+			}
 			/* the node a failover named, sequencing now: what waited at the deposed
 			 * sequencer is decided here from now on */
 			if (adopt && node_role(p->n, url, sizeof(url)) == NODE_DECIDES) {
@@ -716,35 +725,110 @@ out:
 }
 
 /* This node is the one a failover named: it takes the longest log the other nodes hold of
- * the deposed sequencer (what it answered is final, so some node holds it), then appends the
- * note and sequences from there. */
+ * the deposed sequencer, then appends the note and sequences from there. A change the deposed
+ * sequencer answered was final, so some witnesses hold it: the note is appended only once
+ * enough nodes have given their logs that one of those witnesses is among them
+ * (node_takeover_need); until then the takeover fails and is tried again. Each node is given
+ * the note first: one that holds it cosigns no more checkpoints of the deposed sequencer, so
+ * nothing becomes final behind the takeover. */
 static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc_err *e)
 {
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
+	struct cbuf missing = CBUF_INIT;
 	struct node_reply r = {0};
 	struct http *h = NULL;
+	size_t nodes, heard = 1, need = node_takeover_need(p->n, &nodes);
 	int ret;
 
 	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
 		struct http_resp hr = {0};
 		struct cc_err ce = {0};
 
-		if (peer_http(&h, url, PEER_CATCHUP_MS, &ce) == 0 &&
+		if (peer_http(&h, url, PEER_CONNECT_MS * 2, &ce) == 0 &&
+		    http_post(h, "/v1/failover", "text/plain", note, len, HTTP_MAX_SMALL, &hr,
+			      &ce) == 0 &&
 		    http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &hr, &ce) == 0 &&
-		    follow_round(p->n, url, hr.body.p, hr.body.len, FOLLOW_TAKEOVER, &ce) < 0)
-			node_log("failover: nothing taken from %s: %s", url, ce.msg);
+		    follow_round(p->n, url, hr.body.p, hr.body.len, FOLLOW_TAKEOVER, &ce) >= 0)
+			heard++;
+		else if (cbuf_printf(&missing, "%s%s (%s)", missing.len ? ", " : "", id,
+				     ce.msg[0] ? ce.msg : "no answer") < 0)
+			node_fatal("out of memory");
 		http_resp_free(&hr);
 		http_free(h);
 		h = NULL;
 	}
-	node_log("failover: appending the note at log size %" PRIu64, node_size(p->n));
+	if (heard < need) {
+		ret = cc_fail(e, CC_EIO,
+			      "%zu of the %zu nodes gave their log (this one among them), %zu must "
+			      "before the note is appended, so that no final entry is left behind; "
+			      "not heard: %s; this node keeps trying",
+			      heard, nodes, need, missing.p ? missing.p : "none");
+		goto out;
+	}
+	node_log("failover: appending the note at log size %" PRIu64 " (%zu of the %zu nodes "
+		 "gave their log)",
+		 node_size(p->n), heard, nodes);
 	peer_change(p, NULL, note, len, &r);
 	ret = r.status == NODE_CREATED ? 0 : r.status < 0 ? r.status : CC_ECONFLICT;
 	if (ret < 0)
 		cc_fail(e, ret, "the failover note was not appended: %s",
 			r.status < 0 ? r.err.msg : "it did not pass");
+	else
+		node_log("failover: the note is entry %" PRId64 ", this node sequences the log",
+			 r.index);
 	node_reply_free(&r);
+out:
+	cbuf_free(&missing);
 	return ret;
+}
+
+/* One takeover at a time, from a request or from the follower thread: 1 when this call ran
+ * it (ret gets its outcome), 0 when another was running (wait: after waiting for it) or the
+ * log holds the note by now. */
+static int peer_take_once(struct peer *p, const char *note, size_t len, int wait, int *ret,
+			  struct cc_err *e)
+{
+	char self[MEMBER_ID_MAX + 1];
+	int mine;
+
+	pthread_mutex_lock(&p->mu);
+	while (wait && p->taking && !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	mine = !p->taking && !p->stop;
+	if (mine)
+		p->taking = 1;
+	pthread_mutex_unlock(&p->mu);
+	if (!mine)
+		return 0;
+	if (node_failover_pending_self(p->n, self)) {
+		*ret = peer_takeover(p, note, len, e);
+		mine = 1;
+	} else {
+		mine = 0;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->taking = 0;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return mine;
+}
+
+/* The follower thread of a node a failover named whose log does not hold the note yet (too
+ * few nodes answered, or it restarted meanwhile): tries again. */
+static void peer_take_again(struct peer *p, char *last, size_t cap)
+{
+	struct cbuf note = CBUF_INIT;
+	struct cc_err e = {0};
+	int ret = 0;
+
+	if (node_failover_note(p->n, &note) == 1 &&
+	    peer_take_once(p, note.p, note.len, 0, &ret, &e) == 1) {
+		if (ret < 0)
+			peer_complain(last, cap, "failover", e.msg);
+		else
+			last[0] = '\0';
+	}
+	cbuf_free(&note);
 }
 
 static void fwd_failover(struct peer *p, struct peer_fwd *f)
@@ -763,19 +847,11 @@ static void fwd_failover(struct peer *p, struct peer_fwd *f)
 	if (ret == 1)
 		peer_spread(p, f->body, f->len);
 	if (node_failover_pending_self(p->n, self)) {
-		int mine;
+		int took = 0;
 
-		/* one takeover at a time: a second note waits for the first to be done */
-		pthread_mutex_lock(&p->mu);
-		mine = !p->taking;
-		p->taking = 1;
-		pthread_mutex_unlock(&p->mu);
-		if (mine) {
-			ret = peer_takeover(p, f->body, f->len, &e);
-			pthread_mutex_lock(&p->mu);
-			p->taking = 0;
-			pthread_mutex_unlock(&p->mu);
-			if (ret < 0) {
+		/* one takeover at a time: this one waits for one the follower runs */
+		if (peer_take_once(p, f->body, f->len, 1, &took, &e) == 1) {
+			if (took < 0) {
 				fwd_problem(f, 503, "urn:concord:problem:unavailable",
 					    "failover incomplete", e.msg);
 				return;

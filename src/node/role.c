@@ -106,6 +106,22 @@ int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])
 	return ret;
 }
 
+/* A final checkpoint carries the cosignatures of witness_need nodes, each of which held every
+ * entry it covers; any N - need + 1 nodes include one of them, so a takeover that has the
+ * logs of that many leaves no final entry behind. With no witness quorum nothing is final,
+ * and the named node's own log is all a takeover can be sure of. */
+size_t node_takeover_need(struct node *n, size_t *nodes)
+{
+	size_t all, need;
+
+	node_rdlock(n);
+	all = ledger_node_count(n->ledger);
+	need = ledger_witness_need(n->ledger);
+	node_unlock(n);
+	*nodes = all;
+	return need == 0 || need > all ? 1 : all - need + 1;
+}
+
 /* Whether this node decides proposals now: it is the sequencer the log names (a node a
  * failover named decides once the log holds the note), or the network names none. Under the
  * lock. */

@@ -488,6 +488,61 @@ def test_failover_keeps_proposals_waiting_for_approvals(fed):
         assert f"{33:064X}" in fed.nodes[m].http.record("tld/org")["content"]
 
 
+def test_failover_waits_for_a_witness_of_every_final_entry(fed):
+    """A change becomes final with the cosignature of one follower alone (the other is
+    frozen); the sequencer dies and that witness freezes. The failover names the node that
+    never saw the change: it must not append the note on its own log, which lacks a final
+    entry (2 of the 3 nodes must give their log, it alone answers). Once the witness is back,
+    the named node finishes the failover by itself, on the log that holds the change."""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    seq, named, witness = fed.nodes[old], fed.nodes[new], fed.nodes[third]
+    fed.wait_all(seq.tree_size())
+    before = named.tree_size()
+    named.proc.send_signal(signal.SIGSTOP)
+    try:
+        st, done, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 34))
+        assert st == 201, done
+        assert seq.http.record("tld/cn")["final"]  # the sequencer and the witness cosigned
+        fed.wait_all(done["index"] + 1, [third])
+        seq.kill()
+        witness.proc.send_signal(signal.SIGSTOP)
+    finally:
+        named.proc.send_signal(signal.SIGCONT)
+    try:
+        assert named.tree_size() == before == done["index"]
+        body = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")])
+        st, _, j = named.http.post(
+            "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
+        assert st == 503 and j["title"] == "failover incomplete", j
+        assert "1 of the 3 nodes gave their log" in j["detail"], j
+        assert "2 must" in j["detail"] and third in j["detail"], j
+        assert named.tree_size() == before  # nothing appended
+    finally:
+        witness.proc.send_signal(signal.SIGCONT)
+    try:
+        for m in [new, third]:
+            wait_sequencer(fed.nodes[m], new)
+        # the note after the final change, not in its place
+        assert named.tree_size() == done["index"] + 2
+        assert f"{34:064X}" in named.http.record("tld/cn")["content"]
+        said = f"the note is entry {done['index'] + 1}, this node sequences the log"
+        deadline = time.time() + 30
+        while said not in named.log_text():  # logged after the append
+            assert time.time() < deadline, named.log_text()[-3000:]
+            time.sleep(0.1)
+        assert "1 of the 3 nodes gave their log" in named.log_text()
+        for m in [new, third]:
+            assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None
+    finally:
+        fed.start(old)
+    fed.wait_all(named.tree_size())
+    heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:3]) for m in NODES}
+    assert len(heads) == 1, heads
+    for m in NODES:
+        assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None, m
+
+
 def test_verify_every_node(fed):
     for m in NODES:
         r = cli("verify", fed.nodes[m].url, check=False)
