@@ -127,6 +127,54 @@ static void peer_complain(char *last, size_t cap, const char *what, const char *
 	node_log("%s: %.*s (retrying quietly)", what, (int)n, msg);
 }
 
+/* The proposal a request for its approvals or objections names: 1 with its id. */
+static int path_proposal(const char *path, char id[PROPOSAL_ID_LEN + 1])
+{
+	static const char pre[] = "/v1/proposals/";
+	const char *rest;
+
+	if (strncmp(path, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	rest = path + sizeof(pre) - 1;
+	if (strlen(rest) <= PROPOSAL_ID_LEN ||
+	    (strcmp(rest + PROPOSAL_ID_LEN, "/signatures") != 0 &&
+	     strcmp(rest + PROPOSAL_ID_LEN, "/objections") != 0))
+		return 0;
+	memcpy(id, rest, PROPOSAL_ID_LEN);
+	id[PROPOSAL_ID_LEN] = '\0';
+	return 1;
+}
+
+static int deferred_is(void *ctx, const void *body, size_t len)
+{
+	struct note note = {0};
+	struct proposal pr = {0};
+	int same = note_parse(&note, body, len, NULL) == 0 &&
+		   proposal_parse(&pr, note.text, note.text_len, NULL) == 0 &&
+		   strcmp(pr.id, ctx) == 0;
+
+	proposal_free(&pr);
+	note_free(&note);
+	return same;
+}
+
+/* 1 when path approves of or objects to a proposal this node keeps for the sequencer, which
+ * deferred it (429): the sequencer does not know that proposal yet (it would answer 404, or
+ * take a whole note for a new proposal of the wrong proposer), so the request waits until
+ * that proposal has gone. */
+static int outbox_holds_its_proposal(struct peer *p, const char *path)
+{
+	char id[PROPOSAL_ID_LEN + 1];
+	int ret;
+
+	if (!path_proposal(path, id))
+		return 0;
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_deferred(p->st, "/v1/proposals", deferred_is, id, NULL);
+	pthread_mutex_unlock(&p->st_mu);
+	return ret == 1;
+}
+
 /* Sends the oldest queued request; 1 when one went (whatever the answer), 0 when the outbox
  * is empty, negative when the sequencer could not be reached. */
 static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
@@ -146,6 +194,16 @@ static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
 	}
 	if (ret < 0)
 		goto out;
+	if (outbox_holds_its_proposal(p, path.p)) {
+		/* Not sent: the sequencer would take it for a new proposal, or answer 404. */
+		pthread_mutex_lock(&p->st_mu);
+		ret = store_outbox_later(p->st, seq, e);
+		pthread_mutex_unlock(&p->st_mu);
+		if (ret == 0)
+			ret = cc_fail(e, CC_EQUOTA, "queued %s kept: its proposal waits here",
+				      path.p);
+		goto out;
+	}
 	ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len, HTTP_MAX_SMALL, &r,
 			&ae);
 	if (r.status == 0 || r.status >= 500) {
@@ -547,15 +605,31 @@ static int peer_outbox_busy(struct peer *p)
 	return busy;
 }
 
-/* Keeps a change the sequencer could not be given; answers 202 queued. */
-static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const char *why)
+#define QUEUED_AWAY   0 /* the sequencer could not be reached */
+#define QUEUED_BEHIND 1 /* earlier requests wait to be sent */
+#define QUEUED_AFTER  2 /* its proposal waits here, deferred by the sequencer */
+
+/* Keeps a change the sequencer could not be given now; answers 202 queued. A change that
+ * waits for its proposal, which the sequencer deferred, is kept deferred too: it holds up no
+ * other request. */
+static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const char *why,
+		      int kind)
 {
+	static const char *const detail[] = {
+	    [QUEUED_AWAY] = "the sequencer is unreachable: the request is kept on this node and "
+			    "sent again until the sequencer answers it",
+	    [QUEUED_BEHIND] = "earlier requests wait on this node to be sent to the sequencer: "
+			      "the request is kept and sent after them",
+	    [QUEUED_AFTER] = "its proposal waits on this node until the sequencer takes it (the "
+			     "proposer's share there is full): the request is kept and sent "
+			     "after it",
+	};
 	struct cc_err e = {0};
 	int ret;
 
 	pthread_mutex_lock(&p->st_mu);
-	ret = store_outbox_put(p->st, f->path, f->body ? f->body : "", f->len, (int64_t)time(NULL),
-			       &e);
+	ret = store_outbox_put(p->st, f->path, f->body ? f->body : "", f->len,
+			       kind == QUEUED_AFTER ? 0 : (int64_t)time(NULL), &e);
 	pthread_mutex_unlock(&p->st_mu);
 	if (ret < 0) {
 		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
@@ -565,8 +639,7 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 	node_log("sequencer %s: %s: %s kept, sent again later", url, why, f->path);
 	fwd_json(f, 202, "application/json",
 		 json_pack("{s:s,s:s,s:s}", "status", "queued", "sequencer", url, "detail",
-			   "the sequencer is unreachable: the request is kept on this node and "
-			   "sent again until the sequencer answers it"));
+			   detail[kind]));
 }
 
 static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
@@ -584,7 +657,11 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 	}
 	if (f->post && peer_outbox_busy(p)) {
 		/* behind what waits already: sent in its turn, oldest first */
-		fwd_queue(p, f, url, "earlier requests wait to be sent");
+		fwd_queue(p, f, url, "earlier requests wait to be sent", QUEUED_BEHIND);
+		return;
+	}
+	if (f->post && outbox_holds_its_proposal(p, f->path)) {
+		fwd_queue(p, f, url, "its proposal waits on this node to be sent", QUEUED_AFTER);
 		return;
 	}
 	if (peer_http(h, url, PEER_REQUEST_MS, &e) < 0) {
@@ -599,7 +676,7 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 		http_get(*h, f->path, HTTP_MAX_JSON, &r, &e);
 	if (r.status == 0) {
 		if (f->post)
-			fwd_queue(p, f, url, e.msg[0] ? e.msg : "unreachable");
+			fwd_queue(p, f, url, e.msg[0] ? e.msg : "unreachable", QUEUED_AWAY);
 		else
 			fwd_problem(f, 502, "urn:concord:problem:unavailable",
 				    "sequencer unreachable", e.msg);

@@ -28,6 +28,7 @@ enum {
 	Q_OUTBOX_DEL,
 	Q_OUTBOX_LATER,
 	Q_OUTBOX_WAITING,
+	Q_OUTBOX_DEFERRED,
 	Q_PROP_CUT,
 	Q_PROP_FORGET,
 	Q_COUNT
@@ -68,6 +69,7 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_OUTBOX_LATER] = "UPDATE outbox SET seq = max(seq, (SELECT max(seq) FROM outbox) + "
 		       "(seq < (SELECT max(seq) FROM outbox))), received = 0 WHERE seq = ?",
     [Q_OUTBOX_WAITING] = "SELECT 1 FROM outbox WHERE received <> 0 LIMIT 1",
+    [Q_OUTBOX_DEFERRED] = "SELECT body FROM outbox WHERE received = 0 AND path = ? ORDER BY seq",
     [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
     [Q_PROP_FORGET] = "DELETE FROM proposals WHERE id = ? AND status = 'pending'",
 };
@@ -689,6 +691,23 @@ int store_outbox_waiting(struct store *s, struct cc_err *e)
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc == SQLITE_ROW;
 	return store_fail(s, e, "read the outbox");
+}
+
+int store_outbox_deferred(struct store *s, const char *path, store_body_fn fn, void *ctx,
+			  struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_DEFERRED, e);
+	int rc, ret = 0;
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, e, "read the outbox");
+	sqlite3_reset(st);
+	return ret;
 }
 
 int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e)

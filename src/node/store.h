@@ -110,5 +110,10 @@ int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
 int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e);
 /* 1 when a request that was not deferred waits: a new one must then queue behind it. */
 int store_outbox_waiting(struct store *s, struct cc_err *e);
+/* Calls fn on the body of each deferred request to path, oldest first, until fn returns
+ * non-zero; returns that, 0 after the last, or a negative code. */
+typedef int (*store_body_fn)(void *ctx, const void *body, size_t len);
+int store_outbox_deferred(struct store *s, const char *path, store_body_fn fn, void *ctx,
+			  struct cc_err *e);
 
 #endif

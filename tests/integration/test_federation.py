@@ -1,6 +1,7 @@
 """Several members' nodes of one network: one sequencer orders the log, the others follow it,
 check every entry themselves and serve the same log, records and zone; a change given to any
 node reaches the sequencer and comes back to every node."""
+import json
 import re
 import signal
 import time
@@ -10,9 +11,11 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from concord import Node, Proxy, cli, cosigners, note, tamper_last_entry
+from concord import Node, Proxy, cli, cosigners, note, objection, proposal_id, tamper_last_entry
 from conftest import ORIGIN, NodeNetwork
 from dns_mix import free_port
+from test_batch import frame, post_batch
+from test_policy import new_ds
 
 NODES = ["br", "cn", "isoc"]  # cn orders the log
 SEQUENCER = "cn"
@@ -541,6 +544,57 @@ def test_failover_waits_for_a_witness_of_every_final_entry(fed):
     assert len(heads) == 1, heads
     for m in NODES:
         assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None, m
+
+
+def test_approvals_wait_behind_a_proposal_the_sequencer_deferred(fed):
+    """A follower keeps a proposal while the sequencer is away; back, the sequencer defers it
+    (429: its proposer's share is full there). Approvals given to the follower meanwhile and
+    after wait behind it, instead of being lost to the sequencer's 404, and reach the
+    sequencer with it once its proposer has room again."""
+    seqid = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    fol = [m for m in NODES if m != seqid][0]
+    seq, f = fed.nodes[seqid], fed.nodes[fol]
+    content = seq.http.record("tld/org")["content"]
+    full = [note(fed.body(seq.http, "br", [("put", "tld/org", new_ds(content, f"full{i}"))]),
+                 fed.keys["br"]) for i in range(1000)]
+    st, _, data = post_batch(seq, frame(*full))
+    assert st == 200, data
+    results = json.loads(data)["results"]
+    assert {r.get("status") for r in results} == {"pending"}
+    body = fed.body(f.http, "br", [("put", "tld/org", new_ds(content, "kept"))])
+    pid = proposal_id(body)
+    seq.kill()
+    try:
+        st, _, j = f.http.post("/v1/proposals", note(body, fed.keys["br"]))
+        assert st == 202 and j["status"] == "queued", j
+        st, _, j = f.http.post(f"/v1/proposals/{pid}/signatures", note(body, fed.keys["cn"]))
+        assert st == 202 and j["status"] == "queued", j
+    finally:
+        fed.start(seqid)
+    deadline = time.time() + 60
+    while "queued /v1/proposals kept, sent again later" not in f.log_text():
+        assert time.time() < deadline, f.log_text()[-3000:]
+        time.sleep(0.1)
+    assert seq.http.get(f"/v1/proposals/{pid}")[0] == 404  # deferred: not there yet
+    st, _, j = f.http.post(f"/v1/proposals/{pid}/signatures", note(body, fed.keys["de"]))
+    assert st == 202 and j["status"] == "queued", j
+    # behind the first approval, or (once that one was deferred) behind the proposal alone
+    assert ("its proposal waits on this node" in j["detail"]
+            or "earlier requests wait on this node" in j["detail"]), j
+    # room for one more of br's: two governments reject one of the thousand
+    first = results[0]["id"]
+    for m in ["cn", "de"]:
+        st, _, j = seq.http.post(f"/v1/proposals/{first}/objections",
+                                 objection(ORIGIN, first, fed.keys[m]))
+    assert st == 200 and j["status"] == "rejected", j
+    deadline = time.time() + 60
+    while True:
+        st, _, p = seq.http.get(f"/v1/proposals/{pid}")
+        if st == 200 and p["signers"] == ["br", "cn", "de"]:
+            break
+        assert time.time() < deadline, (st, p)
+        time.sleep(0.1)
+    assert p["status"] == "pending", p  # the technical chamber has not approved yet
 
 
 def test_verify_every_node(fed):

@@ -247,6 +247,50 @@ static void test_outbox(void **state)
 	store_close(s);
 }
 
+static int collect_body(void *ctx, const void *body, size_t len)
+{
+	struct cbuf *out = ctx;
+
+	return cbuf_put(out, body, len) < 0 ? CC_ENOMEM : out->len >= 3;
+}
+
+/* The deferred requests to one path, oldest first, and only those; the callback stops it. */
+static void test_outbox_deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = create(f);
+	struct cbuf seen = CBUF_INIT, path = CBUF_INIT, body = CBUF_INIT;
+	struct cc_err e = {0};
+	int64_t seq;
+
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "a", 1, 100, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals/x/signatures", "s", 1, 0, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "b", 1, 0, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "c", 1, 100, &e), 0);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
+	assert_int_equal(seen.len, 1);
+	assert_memory_equal(seen.p, "b", 1);
+	/* a deferred: a, then b */
+	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), 0);
+	assert_int_equal(store_outbox_later(s, seq, &e), 0);
+	cbuf_reset(&seen);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
+	assert_int_equal(seen.len, 2);
+	assert_memory_equal(seen.p, "ba", 2);
+	/* the callback's non-zero answer ends the walk and is returned */
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 0, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "e", 1, 0, &e), 0);
+	cbuf_reset(&seen);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 1);
+	assert_int_equal(seen.len, 3);
+	assert_memory_equal(seen.p, "bad", 3);
+	cbuf_free(&seen);
+	cbuf_free(&path);
+	cbuf_free(&body);
+	store_close(s);
+}
+
 static void prop_set(struct store_proposal *p, const char *id, const char *status, int64_t received)
 {
 	memset(p, 0, sizeof(*p));
@@ -428,6 +472,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gap_and_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox_deferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_proposals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
