@@ -63,7 +63,8 @@ struct api_req {		       /* one request */
 /* ---- responses ---- */
 
 static enum MHD_Result api_send(struct MHD_Connection *c, unsigned status, const char *ctype,
-				struct cbuf *body, const char *cache, const char *allow)
+				struct cbuf *body, const char *cache, const char *allow,
+				const char *etag)
 {
 	struct MHD_Response *resp;
 	size_t len = body->len;
@@ -80,6 +81,8 @@ static enum MHD_Result api_send(struct MHD_Connection *c, unsigned status, const
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (etag)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -169,7 +172,7 @@ static enum MHD_Result api_problem_full(struct MHD_Connection *c, unsigned statu
 		return MHD_NO;
 	}
 	free(s);
-	return api_send(c, status, CT_PROBLEM, &body, NULL, allow);
+	return api_send(c, status, CT_PROBLEM, &body, NULL, allow, NULL);
 }
 
 static enum MHD_Result api_problem(struct api *a, struct MHD_Connection *c, int code,
@@ -311,7 +314,7 @@ static enum MHD_Result api_batch_done(struct api_req *q)
 		return api_problem(q->a, q->c, CC_ENOMEM, "out of memory");
 	}
 	free(s);
-	return api_send(q->c, 200, CT_JSON, &out, NULL, NULL);
+	return api_send(q->c, 200, CT_JSON, &out, NULL, NULL, NULL);
 }
 
 static enum MHD_Result api_change_done(struct api_req *q)
@@ -320,7 +323,7 @@ static enum MHD_Result api_change_done(struct api_req *q)
 
 	if (r->status < 0)
 		return api_err(q->a, q->c, &r->err, r->status);
-	return api_send(q->c, (unsigned)r->status, CT_JSON, &r->body, NULL, NULL);
+	return api_send(q->c, (unsigned)r->status, CT_JSON, &r->body, NULL, NULL, NULL);
 }
 
 static enum MHD_Result api_record(struct api_req *q, const char *path)
@@ -357,7 +360,7 @@ static enum MHD_Result api_record(struct api_req *q, const char *path)
 		cbuf_free(&json);
 		return api_err(q->a, q->c, &e, ret);
 	}
-	return api_send(q->c, 200, CT_JSON, &json, NULL, NULL);
+	return api_send(q->c, 200, CT_JSON, &json, NULL, NULL, NULL);
 }
 
 /* ---- routes ---- */
@@ -381,7 +384,7 @@ static enum MHD_Result api_read(struct api_req *q, int ret, struct cc_err *e, co
 		cbuf_free(out);
 		return api_err(q->a, q->c, e, ret);
 	}
-	return api_send(q->c, 200, ctype, out, cache, NULL);
+	return api_send(q->c, 200, ctype, out, cache, NULL, NULL);
 }
 
 static enum MHD_Result api_log(struct api_req *q, const char *url, const char *method)
@@ -490,7 +493,65 @@ static enum MHD_Result api_forward_done(struct api_req *q)
 	if (f->status == 0)
 		return api_problem_full(q->c, 503, "unavailable", "service unavailable",
 					"the node's role changed: try again", NULL);
-	return api_send(q->c, (unsigned)f->status, f->ctype, &f->out, NULL, NULL);
+	return api_send(q->c, (unsigned)f->status, f->ctype, &f->out, NULL, NULL, NULL);
+}
+
+/* If-None-Match (RFC 9110 13.1.2): "*", or a list of tags compared weakly. */
+static int etag_listed(const char *header, const char *etag)
+{
+	size_t n = strlen(etag);
+	const char *s = header;
+
+	while (*s) {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (*s == '*')
+			return 1;
+		if (strncmp(s, "W/", 2) == 0)
+			s += 2;
+		if (strncmp(s, etag, n) == 0 &&
+		    (s[n] == '\0' || s[n] == ',' || s[n] == ' ' || s[n] == '\t'))
+			return 1;
+		while (*s && *s != ',')
+			s++;
+	}
+	return 0;
+}
+
+/* A listing of pending proposals carries an ETag; one the client holds already is 304. */
+static enum MHD_Result api_listing(struct api_req *q)
+{
+	const char *status = MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "status");
+	const char *inm;
+	char etag[NODE_ETAG_MAX] = "";
+	struct cbuf out = CBUF_INIT;
+	struct cc_err e = {0};
+	int ret;
+
+	if (status && strcmp(status, "pending") == 0) {
+		node_pending_etag(q->a->n, etag);
+		inm = MHD_lookup_connection_value(q->c, MHD_HEADER_KIND,
+						  MHD_HTTP_HEADER_IF_NONE_MATCH);
+		if (inm && etag_listed(inm, etag)) {
+			struct MHD_Response *resp =
+			    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+			enum MHD_Result r;
+
+			if (resp == NULL)
+				return MHD_NO;
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+			r = MHD_queue_response(q->c, MHD_HTTP_NOT_MODIFIED, resp);
+			MHD_destroy_response(resp);
+			return r;
+		}
+	}
+	ret = node_proposals(
+	    q->a->n, status, MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "before"),
+	    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "limit"), &out, &e);
+	if (ret < 0 || etag[0] == '\0')
+		return api_read(q, ret, &e, CT_JSON, &out, NULL);
+	return api_send(q->c, 200, CT_JSON, &out, "no-cache", NULL, etag);
 }
 
 static enum MHD_Result api_proposals(struct api_req *q, const char *url, const char *method)
@@ -509,11 +570,7 @@ static enum MHD_Result api_proposals(struct api_req *q, const char *url, const c
 			return api_change(q, NULL, NULL);
 		if (!is_get(method))
 			return api_bad_method(q->c, method, "GET, HEAD, POST");
-		ret = node_proposals(
-		    q->a->n, MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "status"),
-		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "before"),
-		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, "limit"), &out, &e);
-		return api_read(q, ret, &e, CT_JSON, &out, NULL);
+		return api_listing(q);
 	}
 	if (*rest != '/')
 		return api_not_found(q->c, url);

@@ -109,6 +109,8 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		if (ret < 0)
 			node_fatal("commit of log entries %" PRIu64 "..%" PRIu64 " failed: %s",
 				   b->first, size, e.msg);
+		if (b->nrows)
+			node_rows_changed(n);
 	}
 	node_wrlock(n);
 	if (ck.len) {

@@ -153,6 +153,7 @@ static int node_cut(struct node *n, int to_final, struct cc_err *e)
 		goto out;
 	}
 	open = 0;
+	node_rows_changed(n);
 	n->serial_offset = offset;
 	old = n->ledger;
 	old_tree = n->tree;

@@ -114,6 +114,7 @@ int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
 		store_rollback(s);
 	if (ret < 0)
 		goto out;
+	node_rows_changed(n);
 	node_wrlock(n);
 	for (size_t i = 0; i < nv; i++)
 		if (map_get(&n->props, v[i]->p.id) == v[i]) {

@@ -166,8 +166,9 @@ static int http_problem(const struct http_resp *r, const char *url, struct cc_er
 	return code;
 }
 
-static int http_do(struct http *h, const char *path, int post, const char *ctype, const void *body,
-		   size_t len, size_t max, struct http_resp *r, struct cc_err *e)
+/* GET, or POST when ctype is not NULL; inm, when not NULL, is sent as If-None-Match. */
+static int http_do(struct http *h, const char *path, const char *inm, const char *ctype,
+		   const void *body, size_t len, size_t max, struct http_resp *r, struct cc_err *e)
 {
 	char url[HTTP_URL_MAX];
 	struct http_sink sink = {&r->body, max, 0};
@@ -177,9 +178,12 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 	size_t i;
 	int n;
 
+	struct curl_header *tag = NULL;
+
 	cbuf_reset(&r->body);
 	r->status = 0;
 	r->ctype[0] = '\0';
+	r->etag[0] = '\0';
 	n = snprintf(url, sizeof(url), "%s%s%s", h->base, path[0] == '/' ? "" : "/", path);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return cc_fail(e, CC_EINVAL, "URL too long for %s", path);
@@ -205,7 +209,7 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_slist_free_all(h->hdr);
 	h->hdr = NULL;
-	if (post) {
+	if (ctype != NULL) {
 		char ctline[160];
 
 		snprintf(ctline, sizeof(ctline), "Content-Type: %s", ctype);
@@ -215,11 +219,19 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 			h->hdr = curl_slist_append(h->hdr, "Expect:");
 		if (h->hdr == NULL)
 			return cc_fail(e, CC_ENOMEM, "out of memory");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->hdr);
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
+	if (inm != NULL) {
+		char line[HTTP_ETAG_MAX + 32];
+
+		snprintf(line, sizeof(line), "If-None-Match: %s", inm);
+		if ((h->hdr = curl_slist_append(h->hdr, line)) == NULL)
+			return cc_fail(e, CC_ENOMEM, "out of memory");
+	}
+	if (h->hdr != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->hdr);
 	h->errbuf[0] = '\0';
 	cr = curl_easy_perform(c);
 	if (cr != CURLE_OK) {
@@ -237,9 +249,14 @@ static int http_do(struct http *h, const char *path, int post, const char *ctype
 			r->ctype[i] = (char)tolower((unsigned char)ct[i]);
 		r->ctype[i] = '\0';
 	}
+	if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &tag) == CURLHE_OK &&
+	    strlen(tag->value) < sizeof(r->etag))
+		snprintf(r->etag, sizeof(r->etag), "%s", tag->value);
 	/* an empty body still gives the caller a valid C string */
 	if (r->body.p == NULL && cbuf_put(&r->body, "", 0) != 0)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
+	if (inm != NULL && r->status == 304)
+		return 0;
 	if (r->status < 200 || r->status > 299)
 		return http_problem(r, url, e);
 	return 0;
@@ -258,11 +275,17 @@ const char *http_base(const struct http *h)
 
 int http_get(struct http *h, const char *path, size_t max, struct http_resp *r, struct cc_err *e)
 {
-	return http_do(h, path, 0, NULL, NULL, 0, max, r, e);
+	return http_do(h, path, NULL, NULL, NULL, 0, max, r, e);
+}
+
+int http_get_if(struct http *h, const char *path, const char *etag, size_t max, struct http_resp *r,
+		struct cc_err *e)
+{
+	return http_do(h, path, etag && etag[0] ? etag : NULL, NULL, NULL, 0, max, r, e);
 }
 
 int http_post(struct http *h, const char *path, const char *ctype, const void *body, size_t len,
 	      size_t max, struct http_resp *r, struct cc_err *e)
 {
-	return http_do(h, path, 1, ctype, body, len, max, r, e);
+	return http_do(h, path, NULL, ctype, body, len, max, r, e);
 }

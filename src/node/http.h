@@ -12,13 +12,15 @@
 #define HTTP_MAX_JSON	(64u << 20) /* any JSON answer (the record list of a big network) */
 #define HTTP_MAX_SMALL	(1u << 20)  /* checkpoints, problem documents, single records */
 #define HTTP_MAX_BUNDLE (17u << 20) /* an entry bundle: 256 entries of up to 65,537 bytes */
+#define HTTP_ETAG_MAX	95	    /* an ETag kept (a longer one is not kept) */
 
 struct http;
 
 struct http_resp {
-	long status;	  /* HTTP status, 0 when no answer came */
-	char ctype[128];  /* Content-Type without parameters, lower-case */
-	struct cbuf body; /* the body, NUL-terminated */
+	long status;		      /* HTTP status, 0 when no answer came */
+	char ctype[128];	      /* Content-Type without parameters, lower-case */
+	char etag[HTTP_ETAG_MAX + 1]; /* the ETag header as sent, or "" */
+	struct cbuf body;	      /* the body, NUL-terminated */
 };
 
 /* base is the node's URL ("http://127.0.0.1:8053"); a trailing '/' is dropped. */
@@ -33,6 +35,10 @@ const char *http_base(const struct http *h); /* base as given, without a trailin
  * the problem document's (r->status tells 404 etc.) with e->msg "<title>: <detail>", CC_EIO
  * for transport errors, CC_ETOOBIG when the body passes max bytes. */
 int http_get(struct http *h, const char *path, size_t max, struct http_resp *r, struct cc_err *e);
+/* http_get with If-None-Match: etag (none when NULL or ""): 0 on a 2xx answer, or on 304
+ * (r->status says which). */
+int http_get_if(struct http *h, const char *path, const char *etag, size_t max, struct http_resp *r,
+		struct cc_err *e);
 /* POST body (ctype, e.g. "text/plain") to base+path, same answers as http_get. */
 int http_post(struct http *h, const char *path, const char *ctype, const void *body, size_t len,
 	      size_t max, struct http_resp *r, struct cc_err *e);

@@ -149,6 +149,11 @@ int node_list_at_moved(const struct node_list_at *a, const struct node_list_at *
  * many (decimal, 1 to 1000; NULL: 1000). The query's words as given: CC_EINVAL when wrong. */
 int node_proposals(struct node *n, const char *status, const char *before, const char *limit,
 		   struct cbuf *json, struct cc_err *e);
+/* The entity tag of the pending proposals' listings, quoted: it changes whenever a page of
+ * them could (a proposal row written, an entry appended, a restart). Read it before the
+ * listing, which is then at least as new as the tag says. */
+#define NODE_ETAG_MAX 64
+void node_pending_etag(struct node *n, char etag[NODE_ETAG_MAX]);
 /* Returns 1 when the record's last write is not durable yet, registering w (when not NULL):
  * call again once w->done has been called. */
 int node_record(struct node *n, const char *path, struct node_waiter *w, struct cbuf *json,

@@ -149,7 +149,9 @@ struct node {
 	_Atomic size_t pending_copied;		/* the sequencer's pending proposals copied */
 	_Atomic int64_t pending_copied_at;	/* when that list was asked for, last */
 	_Atomic uint64_t final_known;		/* final_size, readable without the lock */
-	pthread_mutex_t fin_mu;			/* guards fin_head */
+	_Atomic uint64_t rows_gen;		/* counts the commits that changed proposal rows */
+	uint64_t boot;		/* random, drawn at open: tells one run's rows_gen from another's */
+	pthread_mutex_t fin_mu; /* guards fin_head */
 	struct node_waiter *fin_head; /* on a sequencer of nodes: answers held until final */
 	struct ledger_verdict *v;     /* scratch verdict for the exclusive holder */
 
@@ -331,6 +333,9 @@ int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
 /* How many nodes, this one among them, must have given their log to the node a failover
  * named before it appends the note (role.c); nodes gets the network's count. */
 size_t node_takeover_need(struct node *n, size_t *nodes);
+
+/* After proposal rows changed on disk (pending listings' ETag): any thread, no lock. */
+void node_rows_changed(struct node *n);
 
 /* reads.c: the answers to reads (the rest is in node.h). */
 /* Whether an alarm was raised (this node follows no sequencer any more). */

@@ -241,6 +241,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
 	n->dirfd = -1;
+	randombytes_buf(&n->boot, sizeof(n->boot));
 	pthread_mutex_init(&n->rd_mu, NULL);
 	pthread_rwlockattr_init(&ra);
 	/* Readers hold the shared lock briefly; writer preference keeps a steady stream of them

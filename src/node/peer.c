@@ -61,6 +61,7 @@ struct peer {
 	pthread_mutex_t st_mu;			  /* guards st */
 	struct store *st;			  /* the outbox: a connection of its own */
 	unsigned char pending_sum[SHA256_DIGEST]; /* of the copy of pending proposals kept */
+	char pending_etag[HTTP_ETAG_MAX + 1];	  /* the sequencer's tag for that copy, or "" */
 	int copy_warned;			  /* the last copy failed, and was said so */
 	int copy_short;				  /* the last copy was partial, and was said so */
 };
@@ -350,7 +351,8 @@ static void peer_cosigners(struct peer *p)
 /* Reads every page of the sequencer's pending proposals into list, PEER_PENDING_MAX bytes of
  * answers at most. Returns 1 when the copy is whole, 0 when it stopped short (the bound, or
  * a listing that does not go on as it must: each page non-empty, each cursor further on). */
-static int peer_pending_pages(struct http *h, json_t *list, struct cc_err *e)
+static int peer_pending_pages(struct http *h, const char *inm, char etag[HTTP_ETAG_MAX + 1],
+			      json_t *list, struct cc_err *e)
 {
 	struct node_list_at at = NODE_LIST_TOP, nat;
 	char path[160], next[96] = "";
@@ -365,7 +367,14 @@ static int peer_pending_pages(struct http *h, json_t *list, struct cc_err *e)
 		/* small pages, so that the bound cuts between two of them */
 		snprintf(path, sizeof(path), "/v1/proposals?status=pending&limit=%d%s%s",
 			 PEER_PENDING_PAGE, next[0] ? "&before=" : "", next);
-		ret = http_get(h, path, PEER_PENDING_MAX - total, &r, e);
+		/* the first page's tag stands for the whole listing as it was then */
+		ret = http_get_if(h, path, next[0] ? NULL : inm, PEER_PENDING_MAX - total, &r, e);
+		if (ret == 0 && r.status == 304) {
+			http_resp_free(&r);
+			return 3;
+		}
+		if (ret == 0 && next[0] == '\0')
+			snprintf(etag, HTTP_ETAG_MAX + 1, "%s", r.etag);
 		/* past this side's bound halfway (not an answer of the sequencer's) */
 		if (ret == CC_ETOOBIG && r.status == 0 && json_array_size(list) > 0) {
 			http_resp_free(&r);
@@ -407,16 +416,22 @@ static int peer_pending_pages(struct http *h, json_t *list, struct cc_err *e)
 
 /* Keeps a copy of the proposals waiting at the sequencer for approvals: they live there
  * alone, and a failover to this node must not lose them (peer_takeover submits them again,
- * checking everything anew). Every page of them, newest first, up to PEER_PENDING_MAX bytes.
- * Written only when it changed. */
+ * checking everything anew). Every page of them, newest first, up to PEER_PENDING_MAX bytes,
+ * asked for again only when the listing's ETag moved. Written only when it changed. */
 static void peer_copy_pending(struct peer *p, struct http *h)
 {
 	unsigned char sum[SHA256_DIGEST];
 	struct cc_err e = {0};
 	int64_t asked = (int64_t)time(NULL);
 	json_t *list = json_array(), *copy = NULL;
-	char *text = NULL;
-	int whole = list ? peer_pending_pages(h, list, &e) : CC_ENOMEM;
+	char *text = NULL, etag[HTTP_ETAG_MAX + 1] = "";
+	int whole = list ? peer_pending_pages(h, p->pending_etag, etag, list, &e) : CC_ENOMEM;
+
+	if (whole == 3) { /* as copied last time */
+		atomic_store(&p->n->pending_copied_at, asked);
+		goto out;
+	}
+	p->pending_etag[0] = '\0';
 
 	if (whole >= 0 && (copy = json_pack("{sO}", "proposals", list)) != NULL)
 		text = json_dumps(copy, JSON_COMPACT);
@@ -448,8 +463,10 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 			atomic_store(&p->n->pending_copied, json_array_size(list));
 		}
 	}
-	if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0)
+	if (memcmp(sum, p->pending_sum, sizeof(sum)) == 0) {
 		atomic_store(&p->n->pending_copied_at, asked);
+		memcpy(p->pending_etag, etag, sizeof(etag));
+	}
 out:
 	free(text);
 	json_decref(copy);
@@ -793,6 +810,7 @@ done:
 	pthread_mutex_lock(&p->st_mu);
 	if (store_meta_put(p->st, PEER_PENDING_META, "", NULL) == 0) {
 		memset(p->pending_sum, 0, sizeof(p->pending_sum));
+		p->pending_etag[0] = '\0';
 		atomic_store(&p->n->pending_copied, 0);
 	}
 	pthread_mutex_unlock(&p->st_mu);

@@ -545,6 +545,24 @@ static int list_write(struct node *n, const struct listed *it, struct cbuf *out,
 	return ret < 0 ? cc_fail(e, CC_EIO, "cannot render a proposal") : 0;
 }
 
+void node_rows_changed(struct node *n)
+{
+	atomic_fetch_add(&n->rows_gen, 1);
+}
+
+/* A pending proposal's JSON depends on its row and, through "needs", on the state: the rows'
+ * generation and the log's size cover both. */
+void node_pending_etag(struct node *n, char etag[NODE_ETAG_MAX])
+{
+	uint64_t gen = atomic_load(&n->rows_gen), size;
+
+	node_rdlock(n);
+	size = ledger_size(n->ledger);
+	node_unlock(n);
+	snprintf(etag, NODE_ETAG_MAX, "\"%016" PRIx64 "-%" PRIu64 "-%" PRIu64 "\"", n->boot, gen,
+		 size);
+}
+
 int node_proposals(struct node *n, const char *status, const char *before, const char *limit,
 		   struct cbuf *json, struct cc_err *e)
 {

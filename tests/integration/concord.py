@@ -176,11 +176,13 @@ class Http:
     def __init__(self, url):
         self.url = url
 
-    def request(self, method, path, body=None, ctype="text/plain"):
+    def request(self, method, path, body=None, ctype="text/plain", headers=None):
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", ctype)
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, r.headers, r.read()

@@ -218,3 +218,48 @@ def test_what_one_member_keeps_pending_is_bounded(network, node):
     st, _, j = h.post("/v1/proposals", note(body, network.keys["br"]))
     assert st == 202 and j["status"] == "pending", j
     over(h)
+
+
+def test_pending_listings_carry_an_etag(network, node):
+    """docs/api.md: a listing of pending proposals has an ETag that moves whenever a page of
+    it could (a proposal waits, an approval merges, an entry is appended, a restart); a client
+    holding the current one gets 304 and no body. Other listings have none."""
+    h = node.http
+    path = "/v1/proposals?status=pending&limit=5"
+
+    def tag():
+        st, headers, _ = h.request("GET", path)
+        assert st == 200 and headers["Cache-Control"] == "no-cache"
+        return headers["ETag"]
+
+    def unchanged(t, value=None):
+        st, headers, data = h.request("GET", path, headers={"If-None-Match": value or t})
+        return st == 304 and data == b"" and headers["ETag"] == t
+
+    t0 = tag()
+    assert t0.startswith('"') and t0.endswith('"')
+    assert unchanged(t0) and unchanged(t0, "*") and unchanged(t0, f'"x", W/{t0}')
+    assert not unchanged(t0, '"x"')
+    st, headers, _ = h.request("GET", "/v1/proposals?status=accepted")
+    assert st == 200 and "ETag" not in headers
+    st, headers, _ = h.request("GET", "/v1/proposals", headers={"If-None-Match": "*"})
+    assert st == 200 and "ETag" not in headers
+    # a new pending proposal, then an approval of it, each move the tag
+    org = h.record("tld/org")
+    body = network.body(h, "br", [("put", "tld/org", new_ds(org["content"], "etag"))])
+    st, _, j = h.post("/v1/proposals", note(body, network.keys["br"]))
+    assert st == 202, j
+    t1 = tag()
+    assert t1 != t0 and not unchanged(t0) and unchanged(t1)
+    st, _, j = h.post(f"/v1/proposals/{j['id']}/signatures", note(body, network.keys["cn"]))
+    assert st == 200 and j["signers"] == ["br", "cn"], j
+    t2 = tag()
+    assert t2 != t1 and unchanged(t2)
+    # an entry appended (a ccTLD change, pending set unchanged) moves it too: "needs" follow
+    st, j, _ = network.propose(h, ["br"], [("put", "tld/br",
+                                            new_ds(h.record("tld/br")["content"], "etag"))])
+    assert st == 201, j
+    t3 = tag()
+    assert t3 != t2 and unchanged(t3)
+    h = restart(node)
+    assert tag() != t3
