@@ -441,7 +441,10 @@ static int api_forward(struct api_req *q, const char *url, const char *method)
 	if (role != NODE_FOLLOWS)
 		return 0;
 	n = (size_t)snprintf(f->path, sizeof(f->path), "%s", url);
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && n < sizeof(f->path); i++) {
+	/* a listing's words; a change takes none (the outbox keeps its path as it is) */
+	for (size_t i = 0; is_get(method) && i < sizeof(words) / sizeof(words[0]) &&
+			   n < sizeof(f->path);
+	     i++) {
 		const char *v =
 		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, words[i].name);
 

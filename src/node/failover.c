@@ -75,32 +75,47 @@ out:
 	return ret;
 }
 
-int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
-		  struct cc_err *e)
+/* The note kept on disk ("" for none), through a connection of its own. */
+static int failover_keep(struct node *n, const char *text, struct cc_err *e)
 {
 	char path[CONF_PATH_MAX];
 	struct store *s = NULL;
-	char *copy = NULL;
+	int ret;
+
+	if ((ret = conf_path(path, n->dir, CONF_DB_FILE, e)) == 0 &&
+	    (ret = store_open(&s, path, 0, e)) == 0)
+		ret = store_meta_put(s, "failover", text, e);
+	store_close(s);
+	return ret;
+}
+
+int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
+		  struct cc_err *e)
+{
+	char *copy = NULL, *stored = NULL, sid[MEMBER_ID_MAX + 1];
 	int ret;
 
 	if ((ret = failover_check(n, text, len, id, e)) < 0)
 		return ret;
 	node_rdlock(n);
 	ret = strcmp(id, n->failover_to) == 0 || strcmp(id, ledger_sequencer(n->ledger)) == 0;
+	/* another note for the same node replaces one that no longer holds (expired, stale) */
+	if (ret && strcmp(id, n->failover_to) == 0 && n->failover != NULL &&
+	    (strlen(n->failover) != len || memcmp(n->failover, text, len) != 0))
+		stored = strdup(n->failover);
 	node_unlock(n);
-	if (ret)
+	if (ret && !(stored && failover_check(n, stored, strlen(stored), sid, NULL) < 0)) {
+		free(stored);
 		return 0;
+	}
+	free(stored);
 	if ((copy = strndup(text, len)) == NULL)
 		return cc_fail(e, CC_ENOMEM, "out of memory");
 	/* on disk first: after a restart the node still follows the one it named */
-	if ((ret = conf_path(path, n->dir, CONF_DB_FILE, e)) < 0 ||
-	    (ret = store_open(&s, path, 0, e)) < 0 ||
-	    (ret = store_meta_put(s, "failover", copy, e)) < 0) {
-		store_close(s);
+	if ((ret = failover_keep(n, copy, e)) < 0) {
 		free(copy);
 		return ret;
 	}
-	store_close(s);
 	node_wrlock(n);
 	free(n->failover);
 	n->failover = copy;
@@ -108,6 +123,32 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 	node_role_update(n);
 	node_unlock(n);
 	node_log("failover: %s sequences the log from now on (a note signed by the quorum)", id);
+	return 1;
+}
+
+int failover_drop(struct node *n, const char *text, struct cc_err *e)
+{
+	char seq[MEMBER_ID_MAX + 1];
+	int ret, same;
+
+	node_rdlock(n);
+	same = n->failover != NULL && strcmp(n->failover, text) == 0;
+	node_unlock(n);
+	if (!same)
+		return 0;
+	if ((ret = failover_keep(n, "", e)) < 0)
+		return ret;
+	node_wrlock(n);
+	if (n->failover != NULL && strcmp(n->failover, text) == 0) {
+		free(n->failover);
+		n->failover = NULL;
+		n->failover_to[0] = '\0';
+		node_role_update(n);
+	}
+	snprintf(seq, sizeof(seq), "%s", ledger_sequencer(n->ledger));
+	node_unlock(n);
+	node_log("failover: the note dropped; this node follows %s, the sequencer the log names",
+		 seq);
 	return 1;
 }
 

@@ -330,6 +330,16 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	       char url[NODE_URL_MAX + 1]);
 /* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
+/* The network's other nodes as the state lists them now, in one look: a malloc'd array of
+ * *count (NULL when none or out of memory). */
+struct node_peer {
+	char id[MEMBER_ID_MAX + 1];
+	char url[NODE_URL_MAX + 1];
+};
+struct node_peer *node_others(struct node *n, size_t *count);
+/* On the sequencer the log names, once a failover note named another: waits until every
+ * entry it sequenced is durable and its checkpoint published (role.c). */
+void node_settle_deposed(struct node *n);
 /* How many nodes, this one among them, must have given their log to the node a failover
  * named before it appends the note (role.c); nodes gets the network's count. */
 size_t node_takeover_need(struct node *n, size_t *nodes);

@@ -32,8 +32,10 @@
 #define PEER_PENDING_META "pending_copy" /* where a follower keeps them (store meta) */
 #define PEER_PENDING_PAGE 64		 /* proposals a page (a note may be 64 KB, twice) */
 
-#define PEER_COSIGNERS 32   /* other nodes asked for cosignatures, at most */
-#define PEER_COSIGN_MS 2000 /* a cosigner looks again at least this often */
+#define PEER_DEFER_SEC	 5    /* the outbox asks again this often for what waits on a quota */
+#define PEER_TAKE_PASSES 4    /* a takeover's passes over the other nodes, at most */
+#define PEER_COSIGNERS	 32   /* other nodes asked for cosignatures, at most */
+#define PEER_COSIGN_MS	 2000 /* a cosigner looks again at least this often */
 
 struct peer;
 
@@ -50,6 +52,8 @@ struct peer {
 	int stop;		/* threads must finish */
 	int wake;		/* the follower should look now */
 	int taking;		/* a takeover (a failover to this node) is running */
+	char *spread;		/* a failover note the follower thread passes on, or NULL */
+	time_t defer_next;	/* when the outbox asks again for what the sequencer deferred */
 	struct peer_fwd *head;	/* forwarding jobs, oldest first */
 	struct peer_fwd **tail; /* where the next one goes */
 	pthread_t follower;	/* the follower thread */
@@ -146,14 +150,23 @@ static int path_proposal(const char *path, char id[PROPOSAL_ID_LEN + 1])
 	return 1;
 }
 
-static int deferred_is(void *ctx, const void *body, size_t len)
+struct deferred_q {
+	const char *id;	  /* the proposal looked for */
+	const char *path; /* the path a whole note for it may have been posted to */
+};
+
+static int deferred_is(void *ctx, const char *path, const void *body, size_t len)
 {
+	const struct deferred_q *q = ctx;
 	struct note note = {0};
 	struct proposal pr = {0};
-	int same = note_parse(&note, body, len, NULL) == 0 &&
-		   proposal_parse(&pr, note.text, note.text_len, NULL) == 0 &&
-		   strcmp(pr.id, ctx) == 0;
+	int same;
 
+	if (strcmp(path, q->path) == 0)
+		return 1; /* a whole note posted for its approvals, taken as the proposal */
+	same = note_parse(&note, body, len, NULL) == 0 &&
+	       proposal_parse(&pr, note.text, note.text_len, NULL) == 0 &&
+	       strcmp(pr.id, q->id) == 0;
 	proposal_free(&pr);
 	note_free(&note);
 	return same;
@@ -165,44 +178,62 @@ static int deferred_is(void *ctx, const void *body, size_t len)
  * that proposal has gone. */
 static int outbox_holds_its_proposal(struct peer *p, const char *path)
 {
-	char id[PROPOSAL_ID_LEN + 1];
+	char id[PROPOSAL_ID_LEN + 1], sigs[sizeof("/v1/proposals//signatures") + PROPOSAL_ID_LEN];
+	struct deferred_q q = {id, sigs};
+	struct cc_err e = {0};
 	int ret;
 
 	if (!path_proposal(path, id))
 		return 0;
+	snprintf(sigs, sizeof(sigs), "/v1/proposals/%s/signatures", id);
 	pthread_mutex_lock(&p->st_mu);
-	ret = store_outbox_deferred(p->st, "/v1/proposals", deferred_is, id, NULL);
+	ret = store_outbox_deferred(p->st, "/v1/proposals", sigs, deferred_is, &q, &e);
 	pthread_mutex_unlock(&p->st_mu);
+	if (ret < 0)
+		node_log("warning: outbox: %s", e.msg);
 	return ret == 1;
 }
 
-/* Sends the oldest queued request; 1 when one went (whatever the answer), 0 when the outbox
- * is empty, negative when the sequencer could not be reached. */
-static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
+static int outbox_mark(struct peer *p, int64_t seq, int64_t received, struct cc_err *e)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_mark(p->st, seq, received, e);
+	pthread_mutex_unlock(&p->st_mu);
+	return ret;
+}
+
+/* One step of a pass over the outbox (peer_outbox_pass): the request after *at, if any up
+ * to last. 1 when it went or was left for later, 0 at the end of the pass, negative when the
+ * sequencer could not be reached. */
+static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t last,
+			   int retry_deferred, struct cc_err *e)
 {
 	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
 	struct http_resp r = {0};
 	struct cc_err ae = {0};
-	int64_t seq = 0;
+	int64_t seq = 0, received = 0;
 	int ret;
 
 	pthread_mutex_lock(&p->st_mu);
-	ret = store_outbox_first(p->st, &seq, &path, &body, e);
+	ret = store_outbox_next(p->st, *at, &seq, &path, &body, &received, e);
 	pthread_mutex_unlock(&p->st_mu);
-	if (ret == CC_ENOENT) {
-		ret = 0;
+	if (ret == CC_ENOENT || (ret == 0 && seq > last)) {
+		ret = 0; /* what came after the pass began waits for the next */
 		goto out;
 	}
 	if (ret < 0)
 		goto out;
-	if (outbox_holds_its_proposal(p, path.p)) {
-		/* Not sent: the sequencer would take it for a new proposal, or answer 404. */
-		pthread_mutex_lock(&p->st_mu);
-		ret = store_outbox_later(p->st, seq, e);
-		pthread_mutex_unlock(&p->st_mu);
-		if (ret == 0)
-			ret = cc_fail(e, CC_EQUOTA, "queued %s kept: its proposal waits here",
-				      path.p);
+	*at = seq;
+	ret = 1;
+	if (received == 0 && !retry_deferred)
+		goto out; /* deferred by the sequencer: asked again every PEER_DEFER_SEC */
+	if (received != 0 && outbox_holds_its_proposal(p, path.p)) {
+		/* Not sent: the sequencer would take it for a new proposal, or answer 404. Marked,
+		 * so that it holds up no other request. */
+		if (received > 0 && (ret = outbox_mark(p, seq, -1, e)) == 0)
+			ret = 1;
 		goto out;
 	}
 	ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len, HTTP_MAX_SMALL, &r,
@@ -212,14 +243,14 @@ static int peer_outbox_one(struct peer *p, struct http *h, struct cc_err *e)
 		goto out;
 	}
 	if (r.status == 429) {
-		/* Not decided: its proposer's share at the sequencer is full for now. Kept, behind
-		 * the others, which must not wait for it. */
-		pthread_mutex_lock(&p->st_mu);
-		ret = store_outbox_later(p->st, seq, e);
-		pthread_mutex_unlock(&p->st_mu);
-		if (ret == 0)
-			ret = cc_fail(e, CC_EQUOTA, "queued %s kept, sent again later: %s", path.p,
-				      ae.msg);
+		/* Not decided: its proposer's share at the sequencer is full for now. Kept; the
+		 * others, before and after it, do not wait for it. */
+		ret = 1;
+		if (received != 0) {
+			node_log("queued %s kept, sent again later: %s", path.p, ae.msg);
+			if ((ret = outbox_mark(p, seq, 0, e)) == 0)
+				ret = 1;
+		}
 		goto out;
 	}
 	/* Answered: the sequencer decided, whatever it decided. */
@@ -237,7 +268,51 @@ out:
 	return ret;
 }
 
+/* Sends what the outbox holds, oldest first, once each: requests that wait for a deferred
+ * proposal are passed over, deferred ones are asked again only every PEER_DEFER_SEC. 0, or
+ * negative when the sequencer could not be reached (the rest waits for the next pass). */
+static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
+{
+	int64_t at = 0, last = 0;
+	time_t now = time(NULL);
+	int retry = now >= p->defer_next, ret;
+
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_outbox_last(p->st, &last, e);
+	pthread_mutex_unlock(&p->st_mu);
+	while (ret == 0 && (ret = peer_outbox_one(p, h, &at, last, retry, e)) == 1)
+		ret = 0;
+	if (retry)
+		p->defer_next = now + PEER_DEFER_SEC;
+	return ret;
+}
+
 /* Passes a failover note on to every other node (each checks it itself). */
+static int peer_stopping(struct peer *p)
+{
+	int stop;
+
+	pthread_mutex_lock(&p->mu);
+	stop = p->stop;
+	pthread_mutex_unlock(&p->mu);
+	return stop;
+}
+
+/* Has the follower thread pass a failover note on (the last one given wins). */
+static void peer_spread_later(struct peer *p, const char *note, size_t len)
+{
+	char *copy = strndup(note, len);
+
+	if (copy == NULL)
+		return; /* the takeover and the other nodes' looks pass it on all the same */
+	pthread_mutex_lock(&p->mu);
+	free(p->spread);
+	p->spread = copy;
+	p->wake = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void peer_spread(struct peer *p, const char *note, size_t len)
 {
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
@@ -489,10 +564,19 @@ static void *peer_follower(void *arg)
 		struct http_resp r = {0};
 		struct cc_err e = {0};
 		int ret, reached;
+		char *spread;
 
 		peer_cosigners(p);
 		if (peer_sleep(p, wait))
 			break;
+		pthread_mutex_lock(&p->mu);
+		spread = p->spread;
+		p->spread = NULL;
+		pthread_mutex_unlock(&p->mu);
+		if (spread) {
+			peer_spread(p, spread, strlen(spread));
+			free(spread);
+		}
 		wait = PEER_POLL_MS;
 		following = node_sequencer_url(p->n, url, sizeof(url));
 		if (node_count(p->n) > 1 && time(NULL) >= next_look) {
@@ -526,9 +610,7 @@ static void *peer_follower(void *arg)
 		pthread_mutex_unlock(&p->st_mu);
 		if (ret < 0)
 			peer_complain(last, sizeof(last), "pending proposals", e.msg);
-		while ((ret = peer_outbox_one(p, h, &e)) == 1)
-			;
-		if (ret < 0) {
+		if ((ret = peer_outbox_pass(p, h, &e)) < 0) {
 			peer_complain(last, sizeof(last), "outbox", e.msg);
 			wait = PEER_RETRY_MS;
 		}
@@ -646,7 +728,7 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 
 	pthread_mutex_lock(&p->st_mu);
 	ret = store_outbox_put(p->st, f->path, f->body ? f->body : "", f->len,
-			       kind == QUEUED_AFTER ? 0 : (int64_t)time(NULL), &e);
+			       kind == QUEUED_AFTER ? -1 : (int64_t)time(NULL), &e);
 	pthread_mutex_unlock(&p->st_mu);
 	if (ret < 0) {
 		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
@@ -825,39 +907,67 @@ out:
  * enough nodes have given their logs that one of those witnesses is among them
  * (node_takeover_need); until then the takeover fails and is tried again. Each node is given
  * the note first: one that holds it cosigns no more checkpoints of the deposed sequencer, so
- * nothing becomes final behind the takeover. */
+ * nothing becomes final behind the takeover. The count holds for the state the pass ends
+ * with: a pass that took entries (which may change the nodes or the quorum) is run again. */
 static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc_err *e)
 {
-	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
-	struct cbuf missing = CBUF_INIT;
+	struct cbuf missing = CBUF_INIT, why = CBUF_INIT;
 	struct node_reply r = {0};
-	struct http *h = NULL;
-	size_t nodes, heard = 1, need = node_takeover_need(p->n, &nodes);
-	int ret;
+	struct node_peer *v = NULL;
+	size_t nodes = 0, heard = 0, need = 0, nv = 0;
+	int ret = 0, pass, stable = 0;
 
-	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
-		struct http_resp hr = {0};
-		struct cc_err ce = {0};
+	for (pass = 0; pass < PEER_TAKE_PASSES && !stable; pass++) {
+		uint64_t size = node_size(p->n);
+		size_t nodes0;
+		size_t need0 = node_takeover_need(p->n, &nodes0);
+		struct http *h = NULL;
 
-		if (peer_http(&h, url, PEER_CONNECT_MS * 2, &ce) == 0 &&
-		    http_post(h, "/v1/failover", "text/plain", note, len, HTTP_MAX_SMALL, &hr,
-			      &ce) == 0 &&
-		    http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &hr, &ce) == 0 &&
-		    follow_round(p->n, url, hr.body.p, hr.body.len, FOLLOW_TAKEOVER, &ce) >= 0)
-			heard++;
-		else if (cbuf_printf(&missing, "%s%s (%s)", missing.len ? ", " : "", id,
-				     ce.msg[0] ? ce.msg : "no answer") < 0)
-			node_fatal("out of memory");
-		http_resp_free(&hr);
-		http_free(h);
-		h = NULL;
+		free(v);
+		v = node_others(p->n, &nv);
+		heard = 1;
+		cbuf_reset(&missing);
+		cbuf_reset(&why);
+		for (size_t i = 0; i < nv; i++) {
+			struct http_resp hr = {0};
+			struct cc_err ce = {0};
+
+			if (peer_stopping(p)) {
+				ret = cc_fail(e, CC_EIO, "the node is stopping");
+				goto out;
+			}
+			if (peer_http(&h, v[i].url, PEER_CONNECT_MS * 2, &ce) == 0 &&
+			    http_post(h, "/v1/failover", "text/plain", note, len, HTTP_MAX_SMALL,
+				      &hr, &ce) == 0 &&
+			    http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &hr, &ce) == 0 &&
+			    follow_round(p->n, v[i].url, hr.body.p, hr.body.len, FOLLOW_TAKEOVER,
+					 &ce) >= 0)
+				heard++;
+			else if (cbuf_printf(&missing, "%s%s", missing.len ? ", " : "", v[i].id) <
+				     0 ||
+				 cbuf_printf(&why, "%s%s: %s", why.len ? "; " : "", v[i].id,
+					     ce.msg[0] ? ce.msg : "no answer") < 0)
+				node_fatal("out of memory");
+			http_resp_free(&hr);
+			http_free(h);
+			h = NULL;
+		}
+		need = node_takeover_need(p->n, &nodes);
+		stable = node_size(p->n) == size && need == need0 && nodes == nodes0;
+	}
+	if (!stable) {
+		ret =
+		    cc_fail(e, CC_EIO, "the log kept moving while it was taken: tried again later");
+		goto out;
 	}
 	if (heard < need) {
-		ret = cc_fail(e, CC_EIO,
-			      "%zu of the %zu nodes gave their log (this one among them), %zu must "
-			      "before the note is appended, so that no final entry is left behind; "
-			      "not heard: %s; this node keeps trying",
-			      heard, nodes, need, missing.p ? missing.p : "none");
+		/* the nodes first: a long detail is cut at the end */
+		ret =
+		    cc_fail(e, CC_EIO,
+			    "%zu of the %zu nodes gave their log (this one among them), %zu must "
+			    "before the note is appended, so that no final entry is left behind; "
+			    "not heard: %s; this node keeps trying (%s)",
+			    heard, nodes, need, missing.p ? missing.p : "none", why.p ? why.p : "");
 		goto out;
 	}
 	node_log("failover: appending the note at log size %" PRIu64 " (%zu of the %zu nodes "
@@ -873,7 +983,9 @@ static int peer_takeover(struct peer *p, const char *note, size_t len, struct cc
 			 r.index);
 	node_reply_free(&r);
 out:
+	free(v);
 	cbuf_free(&missing);
+	cbuf_free(&why);
 	return ret;
 }
 
@@ -912,17 +1024,28 @@ static int peer_take_once(struct peer *p, const char *note, size_t len, int wait
  * few nodes answered, or it restarted meanwhile): tries again. */
 static void peer_take_again(struct peer *p, char *last, size_t cap)
 {
+	char id[MEMBER_ID_MAX + 1];
 	struct cbuf note = CBUF_INIT;
-	struct cc_err e = {0};
+	struct cc_err e = {0}, ce = {0};
 	int ret = 0;
 
-	if (node_failover_note(p->n, &note) == 1 &&
-	    peer_take_once(p, note.p, note.len, 0, &ret, &e) == 1) {
+	if (node_failover_note(p->n, &note) != 1)
+		goto out;
+	/* A note that no longer holds (it expired, or the log moved past the version it
+	 * replaces) will never be appended: dropped, loudly, rather than tried for ever. */
+	if (failover_check(p->n, note.p, note.len, id, &ce) < 0) {
+		node_log("failover: the note naming this node no longer holds: %s", ce.msg);
+		if (failover_drop(p->n, note.p, &e) < 0)
+			node_log("warning: failover: the note could not be dropped: %s", e.msg);
+		goto out;
+	}
+	if (peer_take_once(p, note.p, note.len, 0, &ret, &e) == 1) {
 		if (ret < 0)
 			peer_complain(last, cap, "failover", e.msg);
 		else
 			last[0] = '\0';
 	}
+out:
 	cbuf_free(&note);
 }
 
@@ -939,20 +1062,30 @@ static void fwd_failover(struct peer *p, struct peer_fwd *f)
 			    "not a valid failover note", e.msg);
 		return;
 	}
+	/* A deposed sequencer answers once what it sequenced before the note is published: a
+	 * takeover that asks for its checkpoint after this answer finds all of it. */
+	node_settle_deposed(p->n);
+	/* passed on by the follower thread: this answer waits for no other node */
 	if (ret == 1)
-		peer_spread(p, f->body, f->len);
+		peer_spread_later(p, f->body, f->len);
 	if (node_failover_pending_self(p->n, self)) {
 		int took = 0;
 
 		/* one takeover at a time: this one waits for one the follower runs */
 		if (peer_take_once(p, f->body, f->len, 1, &took, &e) == 1) {
 			if (took < 0) {
+				node_log("failover: %s", e.msg);
 				fwd_problem(f, 503, "urn:concord:problem:unavailable",
 					    "failover incomplete", e.msg);
 				return;
 			}
 			ret = 1;
 		}
+	}
+	if (peer_stopping(p)) {
+		fwd_problem(f, 503, "urn:concord:problem:unavailable", "stopping",
+			    "the node is stopping");
+		return;
 	}
 	fwd_json(f, ret == 1 ? 202 : 200, "application/json",
 		 json_pack("{s:s,s:s}", "status", ret == 1 ? "taken" : "known", "sequencer", id));
@@ -1177,6 +1310,7 @@ void peer_free(struct peer *p)
 	if (p == NULL)
 		return;
 	peer_stop(p);
+	free(p->spread);
 	store_close(p->st);
 	pthread_mutex_destroy(&p->st_mu);
 	pthread_cond_destroy(&p->cv);

@@ -1,6 +1,7 @@
 /* Who sequences: whether this node decides proposals, follows the sequencer or stands by,
  * and the network's other nodes (their keys and URLs). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/ledger.h"
@@ -78,8 +79,10 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	int ret = 0;
 
 	node_rdlock(n);
+	/* a node a failover named asks for cosignatures once the log names it, not before */
 	if (any ||
-	    (!n->following && n->alarm == NULL && strcmp(node_seq_id(n), n->conf.member) == 0)) {
+	    (!n->following && n->alarm == NULL && strcmp(node_seq_id(n), n->conf.member) == 0 &&
+	     strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0)) {
 		for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
 			const struct ledger_node *nd = ledger_node_at(n->ledger, i);
 
@@ -110,6 +113,42 @@ int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])
  * entry it covers; any N - need + 1 nodes include one of them, so a takeover that has the
  * logs of that many leaves no final entry behind. With no witness quorum nothing is final,
  * and the named node's own log is all a takeover can be sure of. */
+struct node_peer *node_others(struct node *n, size_t *count)
+{
+	struct node_peer *v;
+	size_t k = 0, all;
+
+	node_rdlock(n);
+	all = ledger_node_count(n->ledger);
+	v = all ? calloc(all, sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < all; i++) {
+		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
+
+		if (strcmp(nd->id, n->conf.member) == 0)
+			continue;
+		snprintf(v[k].id, sizeof(v[k].id), "%s", nd->id);
+		snprintf(v[k].url, sizeof(v[k].url), "%s", nd->url);
+		k++;
+	}
+	node_unlock(n);
+	*count = k;
+	return v;
+}
+
+void node_settle_deposed(struct node *n)
+{
+	uint64_t size = 0;
+	int was;
+
+	node_rdlock(n);
+	was = strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0;
+	if (was)
+		size = ledger_size(n->ledger);
+	node_unlock(n);
+	if (was)
+		node_wait_durable(n, size);
+}
+
 size_t node_takeover_need(struct node *n, size_t *nodes)
 {
 	size_t all, need;

@@ -24,9 +24,10 @@ enum {
 	Q_PROP_STATUS,
 	Q_PROP_FINALS,
 	Q_OUTBOX_PUT,
-	Q_OUTBOX_FIRST,
+	Q_OUTBOX_NEXT,
+	Q_OUTBOX_LAST,
+	Q_OUTBOX_MARK,
 	Q_OUTBOX_DEL,
-	Q_OUTBOX_LATER,
 	Q_OUTBOX_WAITING,
 	Q_OUTBOX_DEFERRED,
 	Q_PROP_CUT,
@@ -62,14 +63,16 @@ static const char *const store_sql[Q_COUNT] = {
 		      "(received = ?2 AND rowid < ?3)) ORDER BY received DESC, rowid DESC LIMIT ?4",
     [Q_PROP_FINALS] = "SELECT id, status, idx FROM proposals WHERE status <> 'pending'",
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(path, body, received) VALUES (?, ?, ?)",
-    [Q_OUTBOX_FIRST] = "SELECT seq, path, body FROM outbox ORDER BY seq LIMIT 1",
+    [Q_OUTBOX_NEXT] = "SELECT seq, path, body, received FROM outbox WHERE seq > ? ORDER BY seq "
+		      "LIMIT 1",
+    [Q_OUTBOX_LAST] = "SELECT coalesce(max(seq), 0) FROM outbox",
+    [Q_OUTBOX_MARK] = "UPDATE outbox SET received = ?2 WHERE seq = ?1",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
-    /* AUTOINCREMENT takes the next seq above the largest in use too: no clash later */
-    /* received 0 marks a request deferred: a later one may overtake it */
-    [Q_OUTBOX_LATER] = "UPDATE outbox SET seq = max(seq, (SELECT max(seq) FROM outbox) + "
-		       "(seq < (SELECT max(seq) FROM outbox))), received = 0 WHERE seq = ?",
-    [Q_OUTBOX_WAITING] = "SELECT 1 FROM outbox WHERE received <> 0 LIMIT 1",
-    [Q_OUTBOX_DEFERRED] = "SELECT body FROM outbox WHERE received = 0 AND path = ? ORDER BY seq",
+    /* received: when kept (> 0); 0 once the sequencer deferred it (429); -1 while it waits
+     * for its proposal, deferred here. Only the first kind holds up new requests. */
+    [Q_OUTBOX_WAITING] = "SELECT 1 FROM outbox WHERE received > 0 LIMIT 1",
+    [Q_OUTBOX_DEFERRED] = "SELECT path, body FROM outbox WHERE received = 0 AND (path = ?1 OR "
+			  "path = ?2) ORDER BY seq",
     [Q_PROP_CUT] = "DELETE FROM proposals WHERE status = 'accepted' AND idx >= ?",
     [Q_PROP_FORGET] = "DELETE FROM proposals WHERE id = ? AND status = 'pending'",
 };
@@ -639,14 +642,15 @@ int store_outbox_put(struct store *s, const char *path, const void *body, size_t
 	return store_step_done(s, st, "queue a request", e);
 }
 
-int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
-		       struct cc_err *e)
+int store_outbox_next(struct store *s, int64_t after, int64_t *seq, struct cbuf *path,
+		      struct cbuf *body, int64_t *received, struct cc_err *e)
 {
-	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_FIRST, e);
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_NEXT, e);
 	int rc, ret = 0;
 
 	if (st == NULL)
 		return CC_EIO;
+	sqlite3_bind_int64(st, 1, after);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		ret = CC_ENOENT;
@@ -657,6 +661,7 @@ int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct 
 		goto out;
 	}
 	*seq = sqlite3_column_int64(st, 0);
+	*received = sqlite3_column_int64(st, 3);
 	cbuf_reset(path);
 	cbuf_reset(body);
 	if (cbuf_puts(path, (const char *)sqlite3_column_text(st, 1)) < 0 ||
@@ -665,6 +670,31 @@ int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct 
 out:
 	sqlite3_reset(st);
 	return ret;
+}
+
+int store_outbox_last(struct store *s, int64_t *seq, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_LAST, e);
+	int rc;
+
+	if (st == NULL)
+		return CC_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "read the outbox");
+}
+
+int store_outbox_mark(struct store *s, int64_t seq, int64_t received, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_MARK, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, received);
+	return store_step_done(s, st, "mark a queued request", e);
 }
 
 /* Runs statement which on outbox request seq. */
@@ -693,8 +723,8 @@ int store_outbox_waiting(struct store *s, struct cc_err *e)
 	return store_fail(s, e, "read the outbox");
 }
 
-int store_outbox_deferred(struct store *s, const char *path, store_body_fn fn, void *ctx,
-			  struct cc_err *e)
+int store_outbox_deferred(struct store *s, const char *path, const char *path2, store_body_fn fn,
+			  void *ctx, struct cc_err *e)
 {
 	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_DEFERRED, e);
 	int rc, ret = 0;
@@ -702,17 +732,14 @@ int store_outbox_deferred(struct store *s, const char *path, store_body_fn fn, v
 	if (st == NULL)
 		return CC_EIO;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, path2 ? path2 : path, -1, SQLITE_STATIC);
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+			 (size_t)sqlite3_column_bytes(st, 1));
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, e, "read the outbox");
 	sqlite3_reset(st);
 	return ret;
-}
-
-int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e)
-{
-	return store_outbox_seq(s, Q_OUTBOX_LATER, seq, "queue a request again", e);
 }
 
 int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e)

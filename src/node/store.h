@@ -99,21 +99,25 @@ int store_wal_frames(const struct store *s);
 int store_checkpoint(struct store *s, int *frames, int *backfilled, struct cc_err *e);
 
 /* The outbox: requests a follower could not hand to its sequencer yet, kept until it can
- * (oldest first). store_outbox_first is CC_ENOENT when it is empty. */
+ * (sent oldest first). received: when one was kept (> 0); 0 once the sequencer deferred it
+ * (429); -1 while it waits for its proposal, which the sequencer deferred. */
 int store_outbox_put(struct store *s, const char *path, const void *body, size_t len,
 		     int64_t received, struct cc_err *e);
-int store_outbox_first(struct store *s, int64_t *seq, struct cbuf *path, struct cbuf *body,
-		       struct cc_err *e);
+/* The request after seq after (0: the first); CC_ENOENT when there is none. */
+int store_outbox_next(struct store *s, int64_t after, int64_t *seq, struct cbuf *path,
+		      struct cbuf *body, int64_t *received, struct cc_err *e);
+/* The largest seq in use (0 when empty): what a pass over the outbox stops at. */
+int store_outbox_last(struct store *s, int64_t *seq, struct cc_err *e);
+int store_outbox_mark(struct store *s, int64_t seq, int64_t received, struct cc_err *e);
 int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
-/* Moves request seq behind every other one and marks it deferred (the sequencer will take it
- * later, not now): store_outbox_waiting then leaves it out. */
-int store_outbox_later(struct store *s, int64_t seq, struct cc_err *e);
-/* 1 when a request that was not deferred waits: a new one must then queue behind it. */
+/* 1 when a request kept while the sequencer was away waits (received > 0): a new one must
+ * then queue behind it. */
 int store_outbox_waiting(struct store *s, struct cc_err *e);
-/* Calls fn on the body of each deferred request to path, oldest first, until fn returns
- * non-zero; returns that, 0 after the last, or a negative code. */
-typedef int (*store_body_fn)(void *ctx, const void *body, size_t len);
-int store_outbox_deferred(struct store *s, const char *path, store_body_fn fn, void *ctx,
-			  struct cc_err *e);
+/* Calls fn on each request the sequencer deferred (received 0) to path or path2 (NULL: path
+ * alone), oldest first, until fn returns non-zero; returns that, 0 after the last, or a
+ * negative code. */
+typedef int (*store_body_fn)(void *ctx, const char *path, const void *body, size_t len);
+int store_outbox_deferred(struct store *s, const char *path, const char *path2, store_body_fn fn,
+			  void *ctx, struct cc_err *e);
 
 #endif

@@ -245,7 +245,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	    mine[MERKLE_HASH];
 	char seq_url[NODE_URL_MAX + 1], name[NOTE_NAME_MAX + 1], origin[TLOG_ORIGIN_MAX + 1];
 	struct note note = {0};
-	struct note_key seq;
+	struct note_key seq, now;
 	struct note_sig sig;
 	struct cc_err e = {0};
 	struct cbuf ev = CBUF_INIT;
@@ -318,14 +318,28 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 		answer(status, ctype, out, 503, "text/plain", "cannot take the log: %s\n", e.msg);
 		goto out;
 	}
-	if (node_size(n) < size || !me) {
-		answer(status, ctype, out, 503, "text/plain", "%s\n",
-		       me ? "the log is not held yet"
-			  : "this node's key is not the one its node record lists");
+	if (!me) {
+		answer(status, ctype, out, 503, "text/plain",
+		       "this node's key is not the one its node record lists\n");
 		goto out;
 	}
-	if (note_cosign(&n->key, name, (uint64_t)time(NULL), note.text, note.text_len, &sig) < 0) {
-		answer(status, ctype, out, 500, "text/plain", "cannot cosign\n");
+	/* Cosigned under the lock a failover note takes: either this node holds the note by
+	 * now and cosigns nothing of the deposed sequencer's, or the checkpoint it cosigns is
+	 * already the one it serves, where a takeover that asks after the note finds it. */
+	node_rdlock(n);
+	held = n->pub_size;
+	if ((ret = node_sequencer_key(n, &now)) == 0 &&
+	    (now.id != seq.id || memcmp(now.pub, seq.pub, sizeof(seq.pub)) != 0))
+		ret = CC_EPERM;
+	if (ret == 0 && held >= size)
+		ret = note_cosign(&n->key, name, (uint64_t)time(NULL), note.text, note.text_len,
+				  &sig);
+	node_unlock(n);
+	if (ret < 0 || held < size) {
+		answer(status, ctype, out, ret == CC_EPERM ? 403 : 503, "text/plain", "%s\n",
+		       ret == CC_EPERM ? "the checkpoint is not signed by the sequencer"
+		       : ret < 0       ? "cannot cosign"
+				       : "the log is not held yet");
 		goto out;
 	}
 	*status = 200;

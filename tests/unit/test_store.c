@@ -210,84 +210,103 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
-/* The outbox is first in, first out; a request the sequencer will take later goes behind. */
+/* The outbox is first in, first out; marks say which requests hold up new ones. */
 static void test_outbox(void **state)
 {
 	struct fixture *f = *state;
 	struct store *s = create(f);
 	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
 	struct cc_err e = {0};
-	int64_t seq = 0, first;
-	const char *want[] = {"b", "c", "a", "d"}, *bodies = "abc";
+	int64_t seq = 0, at = 0, last = -1, received = 0, seqs[3];
+	const char *bodies = "abc";
 
-	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
+	assert_int_equal(store_outbox_next(s, 0, &seq, &path, &body, &received, &e), CC_ENOENT);
+	assert_int_equal(store_outbox_last(s, &last, &e), 0);
+	assert_int_equal(last, 0);
 	assert_int_equal(store_outbox_waiting(s, &e), 0);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(store_outbox_put(s, "/v1/proposals", bodies + i, 1, 100, &e), 0);
-	assert_int_equal(store_outbox_first(s, &first, &path, &body, &e), 0);
-	assert_memory_equal(body.p, "a", 1);
-	assert_int_equal(store_outbox_later(s, first, &e), 0);
-	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 100, &e), 0);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(store_outbox_waiting(s, &e),
-				 1); /* d, at least, was not deferred */
-		assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), 0);
-		assert_memory_equal(body.p, want[i], 1);
-		if (i == 3) { /* deferred again, alone: it stays where it is, deferred */
-			assert_int_equal(store_outbox_later(s, seq, &e), 0);
-			assert_int_equal(store_outbox_first(s, &first, &path, &body, &e), 0);
-			assert_int_equal(first, seq);
-			assert_int_equal(store_outbox_waiting(s, &e), 0);
-		}
-		assert_int_equal(store_outbox_del(s, seq, &e), 0);
+		assert_int_equal(store_outbox_put(s, "/v1/proposals", bodies + i, 1, 100 + i, &e),
+				 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_outbox_next(s, at, &seq, &path, &body, &received, &e), 0);
+		assert_memory_equal(body.p, bodies + i, 1);
+		assert_string_equal(path.p, "/v1/proposals");
+		assert_int_equal(received, 100 + i);
+		assert_true(seq > at);
+		seqs[i] = at = seq;
 	}
-	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), CC_ENOENT);
+	assert_int_equal(store_outbox_next(s, at, &seq, &path, &body, &received, &e), CC_ENOENT);
+	assert_int_equal(store_outbox_last(s, &last, &e), 0);
+	assert_int_equal(last, seqs[2]);
+	/* deferred (0) or waiting for its proposal (-1): no longer holds up new requests */
+	assert_int_equal(store_outbox_waiting(s, &e), 1);
+	assert_int_equal(store_outbox_mark(s, seqs[0], 0, &e), 0);
+	assert_int_equal(store_outbox_mark(s, seqs[1], -1, &e), 0);
+	assert_int_equal(store_outbox_waiting(s, &e), 1);
+	assert_int_equal(store_outbox_mark(s, seqs[2], 0, &e), 0);
+	assert_int_equal(store_outbox_waiting(s, &e), 0);
+	/* marks keep the order */
+	assert_int_equal(store_outbox_next(s, 0, &seq, &path, &body, &received, &e), 0);
+	assert_int_equal(seq, seqs[0]);
+	assert_int_equal(received, 0);
+	assert_int_equal(store_outbox_del(s, seqs[0], &e), 0);
+	assert_int_equal(store_outbox_next(s, 0, &seq, &path, &body, &received, &e), 0);
+	assert_int_equal(seq, seqs[1]);
+	assert_int_equal(received, -1);
+	/* a seq is never given again, even after the last one went */
+	assert_int_equal(store_outbox_del(s, seqs[1], &e), 0);
+	assert_int_equal(store_outbox_del(s, seqs[2], &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 200, &e), 0);
+	assert_int_equal(store_outbox_next(s, 0, &seq, &path, &body, &received, &e), 0);
+	assert_true(seq > seqs[2]);
 	cbuf_free(&path);
 	cbuf_free(&body);
 	store_close(s);
 }
 
-static int collect_body(void *ctx, const void *body, size_t len)
+static int collect_body(void *ctx, const char *path, const void *body, size_t len)
 {
 	struct cbuf *out = ctx;
 
-	return cbuf_put(out, body, len) < 0 ? CC_ENOMEM : out->len >= 3;
+	if (strcmp(path, "/v1/proposals/x/signatures") == 0 && cbuf_puts(out, "+") < 0)
+		return CC_ENOMEM;
+	return cbuf_put(out, body, len) < 0 ? CC_ENOMEM : out->len >= 4;
 }
 
-/* The deferred requests to one path, oldest first, and only those; the callback stops it. */
+/* The deferred requests to one or two paths, oldest first, and only those; the callback
+ * stops the walk. */
 static void test_outbox_deferred(void **state)
 {
 	struct fixture *f = *state;
 	struct store *s = create(f);
-	struct cbuf seen = CBUF_INIT, path = CBUF_INIT, body = CBUF_INIT;
+	struct cbuf seen = CBUF_INIT;
 	struct cc_err e = {0};
-	int64_t seq;
+	const char *sigs = "/v1/proposals/x/signatures";
 
-	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", sigs, collect_body, &seen, &e),
+			 0);
 	assert_int_equal(store_outbox_put(s, "/v1/proposals", "a", 1, 100, &e), 0);
-	assert_int_equal(store_outbox_put(s, "/v1/proposals/x/signatures", "s", 1, 0, &e), 0);
+	assert_int_equal(store_outbox_put(s, sigs, "s", 1, 0, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals/y/signatures", "t", 1, 0, &e), 0);
 	assert_int_equal(store_outbox_put(s, "/v1/proposals", "b", 1, 0, &e), 0);
-	assert_int_equal(store_outbox_put(s, "/v1/proposals", "c", 1, 100, &e), 0);
-	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
+	assert_int_equal(store_outbox_put(s, "/v1/proposals", "c", 1, -1, &e), 0);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", NULL, collect_body, &seen, &e),
+			 0);
 	assert_int_equal(seen.len, 1);
 	assert_memory_equal(seen.p, "b", 1);
-	/* a deferred: a, then b */
-	assert_int_equal(store_outbox_first(s, &seq, &path, &body, &e), 0);
-	assert_int_equal(store_outbox_later(s, seq, &e), 0);
 	cbuf_reset(&seen);
-	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 0);
-	assert_int_equal(seen.len, 2);
-	assert_memory_equal(seen.p, "ba", 2);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", sigs, collect_body, &seen, &e),
+			 0);
+	assert_int_equal(seen.len, 3);
+	assert_memory_equal(seen.p, "+sb", 3);
 	/* the callback's non-zero answer ends the walk and is returned */
 	assert_int_equal(store_outbox_put(s, "/v1/proposals", "d", 1, 0, &e), 0);
 	assert_int_equal(store_outbox_put(s, "/v1/proposals", "e", 1, 0, &e), 0);
 	cbuf_reset(&seen);
-	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", collect_body, &seen, &e), 1);
-	assert_int_equal(seen.len, 3);
-	assert_memory_equal(seen.p, "bad", 3);
+	assert_int_equal(store_outbox_deferred(s, "/v1/proposals", sigs, collect_body, &seen, &e),
+			 1);
+	assert_memory_equal(seen.p, "+sbd", 4);
 	cbuf_free(&seen);
-	cbuf_free(&path);
-	cbuf_free(&body);
 	store_close(s);
 }
 
