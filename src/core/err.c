@@ -47,6 +47,8 @@ const char *cc_strerror(int code)
 		return "conflict";
 	case CC_EQUOTA:
 		return "quota full";
+	case CC_EAGAIN:
+		return "try again";
 	}
 	return "unknown error";
 }

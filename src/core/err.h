@@ -18,7 +18,8 @@ enum cc_code {
 	CC_EIO = -10,	    /* storage or network failure */
 	CC_ETIME = -11,	    /* a time outside what the rules allow (not yet valid, backwards) */
 	CC_ECONFLICT = -12, /* inconsistent with the log (different root, wrong index) */
-	CC_EQUOTA = -13	    /* a share is used up (proposals one member may keep pending) */
+	CC_EQUOTA = -13,    /* a share is used up (proposals one member may keep pending) */
+	CC_EAGAIN = -14	    /* not now: the node's role is changing (ask again) */
 };
 
 #define CC_ERR_MSG 512

@@ -124,6 +124,9 @@ static void problem_kind(int code, unsigned *status, const char **type)
 	case CC_EQUOTA:
 		*status = 429, *type = "quota";
 		break;
+	case CC_EAGAIN:
+		*status = 503, *type = "unavailable";
+		break;
 	default:
 		*status = 500, *type = "internal";
 		break;
@@ -442,9 +445,8 @@ static int api_forward(struct api_req *q, const char *url, const char *method)
 		return 0;
 	n = (size_t)snprintf(f->path, sizeof(f->path), "%s", url);
 	/* a listing's words; a change takes none (the outbox keeps its path as it is) */
-	for (size_t i = 0; is_get(method) && i < sizeof(words) / sizeof(words[0]) &&
-			   n < sizeof(f->path);
-	     i++) {
+	for (size_t i = 0;
+	     is_get(method) && i < sizeof(words) / sizeof(words[0]) && n < sizeof(f->path); i++) {
 		const char *v =
 		    MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, words[i].name);
 

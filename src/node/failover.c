@@ -1,5 +1,6 @@
 #include "node/failover.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,8 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 
 	if ((ret = failover_check(n, text, len, id, e)) < 0)
 		return ret;
+	/* one note taken at a time: the one on disk is the one in memory */
+	pthread_mutex_lock(&n->fo_mu);
 	node_rdlock(n);
 	ret = strcmp(id, n->failover_to) == 0 || strcmp(id, ledger_sequencer(n->ledger)) == 0;
 	/* another note for the same node replaces one that no longer holds (expired, stale) */
@@ -105,16 +108,17 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 		stored = strdup(n->failover);
 	node_unlock(n);
 	if (ret && !(stored && failover_check(n, stored, strlen(stored), sid, NULL) < 0)) {
-		free(stored);
-		return 0;
+		ret = 0;
+		goto out;
 	}
-	free(stored);
-	if ((copy = strndup(text, len)) == NULL)
-		return cc_fail(e, CC_ENOMEM, "out of memory");
+	if ((copy = strndup(text, len)) == NULL) {
+		ret = cc_fail(e, CC_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* on disk first: after a restart the node still follows the one it named */
 	if ((ret = failover_keep(n, copy, e)) < 0) {
 		free(copy);
-		return ret;
+		goto out;
 	}
 	node_wrlock(n);
 	free(n->failover);
@@ -123,33 +127,11 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 	node_role_update(n);
 	node_unlock(n);
 	node_log("failover: %s sequences the log from now on (a note signed by the quorum)", id);
-	return 1;
-}
-
-int failover_drop(struct node *n, const char *text, struct cc_err *e)
-{
-	char seq[MEMBER_ID_MAX + 1];
-	int ret, same;
-
-	node_rdlock(n);
-	same = n->failover != NULL && strcmp(n->failover, text) == 0;
-	node_unlock(n);
-	if (!same)
-		return 0;
-	if ((ret = failover_keep(n, "", e)) < 0)
-		return ret;
-	node_wrlock(n);
-	if (n->failover != NULL && strcmp(n->failover, text) == 0) {
-		free(n->failover);
-		n->failover = NULL;
-		n->failover_to[0] = '\0';
-		node_role_update(n);
-	}
-	snprintf(seq, sizeof(seq), "%s", ledger_sequencer(n->ledger));
-	node_unlock(n);
-	node_log("failover: the note dropped; this node follows %s, the sequencer the log names",
-		 seq);
-	return 1;
+	ret = 1;
+out:
+	pthread_mutex_unlock(&n->fo_mu);
+	free(stored);
+	return ret;
 }
 
 void failover_load(struct node *n, const char *text, size_t len)

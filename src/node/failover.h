@@ -24,10 +24,6 @@ int failover_check(struct node *n, const char *note, size_t len, char id[MEMBER_
 int failover_take(struct node *n, const char *note, size_t len, char id[MEMBER_ID_MAX + 1],
 		  struct cc_err *e);
 
-/* Forgets the failover note text when it is the one this node holds (on disk too): it no
- * longer holds, so the node goes back to the sequencer the log names. 1 when dropped. */
-int failover_drop(struct node *n, const char *note, struct cc_err *e);
-
 /* At open: a failover note kept before. */
 void failover_load(struct node *n, const char *note, size_t len);
 

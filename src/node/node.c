@@ -726,6 +726,15 @@ static int node_change(struct node *n, const char *id, struct change *c, struct 
 		reply_fail(r, CC_EIO, "the node is shutting down");
 		goto done;
 	}
+	/* Checked again here, where it counts: a change prepared (its signatures checked, off
+	 * the lock) while a failover note arrived must not be appended by the deposed
+	 * sequencer. The node the note names appends the note itself before it decides. */
+	if (!node_decides(n) && !(c->p && node_takeover_note(n, c->p))) {
+		reply_fail(r, CC_EAGAIN,
+			   "this node does not decide proposals now (a failover is under way, "
+			   "or it follows a sequencer): ask again");
+		goto done;
+	}
 	np = map_get(&n->props, id);
 	if (np && np->status != PS_PENDING) {
 		final_error(r, id, np->status, np->idx, np->reason);

@@ -138,6 +138,7 @@ struct node {
 	char failover_to[MEMBER_ID_MAX + 1]; /* a failover note named this sequencer, which the
 					      * log does not name yet; "" otherwise */
 	char *failover;			     /* that note, or NULL */
+	pthread_mutex_t fo_mu;		     /* one failover note taken at a time (failover.c) */
 	char *suspect;	     /* a checkpoint whose consistency proof failed (split.c), or NULL */
 	uint64_t final_size; /* size of the last final checkpoint (witness quorum), or 0 */
 	char *final_ck;	     /* that checkpoint with its cosignatures, or NULL */
@@ -317,6 +318,9 @@ int node_follows(const struct node *n);
 /* Whether this node decides proposals now: it is the sequencer the log names, or the
  * network names none. Under the lock. */
 int node_decides(const struct node *n);
+/* Whether p is the failover note that names this node, which it appends before it decides
+ * anything else. Under the lock. */
+int node_takeover_note(const struct node *n, const struct proposal *p);
 /* Member id's node key under the origin's name, as checkpoints carry it. Under the lock. */
 int node_key_of(const struct node *n, const char *id, struct note_key *k);
 /* Under the exclusive lock, after the state or a failover changed who sequences. */

@@ -256,6 +256,7 @@ int node_open(struct node **out, const char *dir, struct cc_err *e)
 	pthread_mutex_init(&n->zone_mu, NULL);
 	pthread_mutex_init(&n->follow_mu, NULL);
 	pthread_mutex_init(&n->fin_mu, NULL);
+	pthread_mutex_init(&n->fo_mu, NULL);
 	pthread_cond_init(&n->dur_cond, NULL);
 	pthread_cond_init(&n->ck_cond, NULL);
 	pthread_condattr_init(&ca);
@@ -433,6 +434,7 @@ void node_close(struct node *n)
 	pthread_mutex_destroy(&n->zone_mu);
 	pthread_mutex_destroy(&n->follow_mu);
 	pthread_mutex_destroy(&n->fin_mu);
+	pthread_mutex_destroy(&n->fo_mu);
 	if (n->dirfd >= 0)
 		close(n->dirfd); /* releases the lock, after the store is closed */
 	pthread_mutex_destroy(&n->rd_mu);

@@ -287,7 +287,6 @@ static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 	return ret;
 }
 
-/* Passes a failover note on to every other node (each checks it itself). */
 static int peer_stopping(struct peer *p)
 {
 	int stop;
@@ -313,6 +312,7 @@ static void peer_spread_later(struct peer *p, const char *note, size_t len)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Passes a failover note on to every other node (each checks it itself). */
 static void peer_spread(struct peer *p, const char *note, size_t len)
 {
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
@@ -1032,11 +1032,16 @@ static void peer_take_again(struct peer *p, char *last, size_t cap)
 	if (node_failover_note(p->n, &note) != 1)
 		goto out;
 	/* A note that no longer holds (it expired, or the log moved past the version it
-	 * replaces) will never be appended: dropped, loudly, rather than tried for ever. */
+	 * replaces) will never be appended: not tried again. The node stands by (the others
+	 * follow it now) until the members give a new note, which replaces this one. */
 	if (failover_check(p->n, note.p, note.len, id, &ce) < 0) {
-		node_log("failover: the note naming this node no longer holds: %s", ce.msg);
-		if (failover_drop(p->n, note.p, &e) < 0)
-			node_log("warning: failover: the note could not be dropped: %s", e.msg);
+		char msg[CC_ERR_MSG + 96];
+
+		snprintf(msg, sizeof(msg),
+			 "the note naming this node no longer holds (%s): it stands by until a new "
+			 "note is given",
+			 ce.msg);
+		peer_complain(last, cap, "failover", msg);
 		goto out;
 	}
 	if (peer_take_once(p, note.p, note.len, 0, &ret, &e) == 1) {
@@ -1071,8 +1076,10 @@ static void fwd_failover(struct peer *p, struct peer_fwd *f)
 	if (node_failover_pending_self(p->n, self)) {
 		int took = 0;
 
-		/* one takeover at a time: this one waits for one the follower runs */
-		if (peer_take_once(p, f->body, f->len, 1, &took, &e) == 1) {
+		/* One takeover at a time. A note new here waits for one the follower runs, to
+		 * answer how it went; one known already (passed on by the others, given again)
+		 * does not wait. */
+		if (peer_take_once(p, f->body, f->len, ret == 1, &took, &e) == 1) {
 			if (took < 0) {
 				node_log("failover: %s", e.msg);
 				fwd_problem(f, 503, "urn:concord:problem:unavailable",
@@ -1269,7 +1276,7 @@ int peer_start(struct peer **out, struct node *n, struct cc_err *e)
 	pthread_cond_init(&p->cv, NULL);
 	pthread_mutex_init(&p->st_mu, NULL);
 	if ((ret = conf_path(path, node_dir(n), CONF_DB_FILE, e)) < 0 ||
-	    (ret = store_open(&p->st, path, 0, e)) < 0)
+	    (ret = store_open(&p->st, path, 0, e)) < 0 || (ret = store_outbox_settle(p->st, e)) < 0)
 		goto out;
 	if (pthread_create(&p->follower, NULL, peer_follower, p) != 0) {
 		ret = cc_fail(e, CC_ENOMEM, "cannot start the follower thread");

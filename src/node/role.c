@@ -109,10 +109,6 @@ int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])
 	return ret;
 }
 
-/* A final checkpoint carries the cosignatures of witness_need nodes, each of which held every
- * entry it covers; any N - need + 1 nodes include one of them, so a takeover that has the
- * logs of that many leaves no final entry behind. With no witness quorum nothing is final,
- * and the named node's own log is all a takeover can be sure of. */
 struct node_peer *node_others(struct node *n, size_t *count)
 {
 	struct node_peer *v;
@@ -141,7 +137,8 @@ void node_settle_deposed(struct node *n)
 	int was;
 
 	node_rdlock(n);
-	was = strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0;
+	was = strcmp(ledger_sequencer(n->ledger), n->conf.member) == 0 && n->failover_to[0] &&
+	      strcmp(n->failover_to, n->conf.member) != 0;
 	if (was)
 		size = ledger_size(n->ledger);
 	node_unlock(n);
@@ -149,6 +146,10 @@ void node_settle_deposed(struct node *n)
 		node_wait_durable(n, size);
 }
 
+/* A final checkpoint carries the cosignatures of witness_need nodes, each of which held every
+ * entry it covers; any N - need + 1 nodes include one of them, so a takeover that has the
+ * logs of that many leaves no final entry behind. With no witness quorum nothing is final,
+ * and the named node's own log is all a takeover can be sure of. */
 size_t node_takeover_need(struct node *n, size_t *nodes)
 {
 	size_t all, need;
@@ -159,6 +160,17 @@ size_t node_takeover_need(struct node *n, size_t *nodes)
 	node_unlock(n);
 	*nodes = all;
 	return need == 0 || need > all ? 1 : all - need + 1;
+}
+
+int node_takeover_note(const struct node *n, const struct proposal *p)
+{
+	char want[MEMBER_ID_MAX + sizeof("sequencer \n")];
+	int len = snprintf(want, sizeof(want), "sequencer %s\n", n->conf.member);
+
+	return strcmp(n->failover_to, n->conf.member) == 0 && p->nops == 1 &&
+	       p->ops[0].kind == OP_PUT && strcmp(p->ops[0].path, "network/sequencer") == 0 &&
+	       p->ops[0].content_len == (size_t)len &&
+	       memcmp(p->ops[0].content, want, (size_t)len) == 0;
 }
 
 /* Whether this node decides proposals now: it is the sequencer the log names (a node a

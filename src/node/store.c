@@ -27,6 +27,7 @@ enum {
 	Q_OUTBOX_NEXT,
 	Q_OUTBOX_LAST,
 	Q_OUTBOX_MARK,
+	Q_OUTBOX_SETTLE,
 	Q_OUTBOX_DEL,
 	Q_OUTBOX_WAITING,
 	Q_OUTBOX_DEFERRED,
@@ -67,6 +68,11 @@ static const char *const store_sql[Q_COUNT] = {
 		      "LIMIT 1",
     [Q_OUTBOX_LAST] = "SELECT coalesce(max(seq), 0) FROM outbox",
     [Q_OUTBOX_MARK] = "UPDATE outbox SET received = ?2 WHERE seq = ?1",
+    /* at start: a deferred request other than a plain proposal is judged again (an approval
+     * kept by an older node with 0; a whole note sent for its approvals comes back 429 and
+     * deferred again) */
+    [Q_OUTBOX_SETTLE] = "UPDATE outbox SET received = -1 WHERE received = 0 AND "
+			"path <> '/v1/proposals'",
     [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
     /* received: when kept (> 0); 0 once the sequencer deferred it (429); -1 while it waits
      * for its proposal, deferred here. Only the first kind holds up new requests. */
@@ -684,6 +690,15 @@ int store_outbox_last(struct store *s, int64_t *seq, struct cc_err *e)
 		*seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "read the outbox");
+}
+
+int store_outbox_settle(struct store *s, struct cc_err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_OUTBOX_SETTLE, e);
+
+	if (st == NULL)
+		return CC_EIO;
+	return store_step_done(s, st, "settle the outbox", e);
 }
 
 int store_outbox_mark(struct store *s, int64_t seq, int64_t received, struct cc_err *e)

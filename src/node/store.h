@@ -109,6 +109,8 @@ int store_outbox_next(struct store *s, int64_t after, int64_t *seq, struct cbuf 
 /* The largest seq in use (0 when empty): what a pass over the outbox stops at. */
 int store_outbox_last(struct store *s, int64_t *seq, struct cc_err *e);
 int store_outbox_mark(struct store *s, int64_t seq, int64_t received, struct cc_err *e);
+/* At start: every deferred request but a plain proposal is judged again (marked -1). */
+int store_outbox_settle(struct store *s, struct cc_err *e);
 int store_outbox_del(struct store *s, int64_t seq, struct cc_err *e);
 /* 1 when a request kept while the sequencer was away waits (received > 0): a new one must
  * then queue behind it. */

@@ -546,6 +546,49 @@ def test_failover_waits_for_a_witness_of_every_final_entry(fed):
         assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None, m
 
 
+def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
+    """The named node cannot hear from enough nodes while its note is valid: once the note
+    has expired it stops trying and stands by (it does not fall back to the dead sequencer,
+    which the others no longer follow); a new note for it replaces the old one and the
+    failover completes."""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    named, other = fed.nodes[new], fed.nodes[third]
+    fed.wait_all(fed.nodes[old].tree_size())
+    size = named.tree_size()
+    signers = [fed.keys[m] for m in ["br", "cn", "de", "za"]]
+    fed.nodes[old].kill()
+    other.proc.send_signal(signal.SIGSTOP)
+    try:
+        short = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")],
+                         expires=int(time.time()) + 5)
+        st, _, j = named.http.post("/v1/failover", note(short, *signers))
+        assert st == 503 and j["title"] == "failover incomplete", j
+        deadline = time.time() + 60
+        while "the note naming this node no longer holds" not in named.log_text():
+            assert time.time() < deadline, named.log_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        other.proc.send_signal(signal.SIGCONT)
+    try:
+        time.sleep(3)  # the witness is back: an expired note is still not appended
+        assert named.tree_size() == size
+        st, _, j = named.http.post("/v1/proposals", note(
+            fed.body(named.http, "cn", cn_ds_ops(named.http, 35)), fed.keys["cn"]))
+        assert st == 503, j  # standing by: nobody decides
+        fresh = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")])
+        st, _, j = named.http.post("/v1/failover", note(fresh, *signers))
+        assert st == 202 and j["status"] == "taken", j
+        for m in [new, third]:
+            wait_sequencer(fed.nodes[m], new)
+        assert named.tree_size() == size + 1
+    finally:
+        fed.start(old)
+    fed.wait_all(named.tree_size())
+    for m in NODES:
+        assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None, m
+
+
 def test_approvals_wait_behind_a_proposal_the_sequencer_deferred(fed):
     """A follower keeps a proposal while the sequencer is away; back, the sequencer defers it
     (429: its proposer's share is full there). Approvals given to the follower meanwhile and
