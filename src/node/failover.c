@@ -93,7 +93,7 @@ static int failover_keep(struct node *n, const char *text, struct cc_err *e)
 int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
 		  struct cc_err *e)
 {
-	char *copy = NULL, *stored = NULL, sid[MEMBER_ID_MAX + 1];
+	char *copy = NULL, *stored = NULL, sid[MEMBER_ID_MAX + 1], held[MEMBER_ID_MAX + 1];
 	int ret;
 
 	if ((ret = failover_check(n, text, len, id, e)) < 0)
@@ -102,13 +102,24 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 	pthread_mutex_lock(&n->fo_mu);
 	node_rdlock(n);
 	ret = strcmp(id, n->failover_to) == 0 || strcmp(id, ledger_sequencer(n->ledger)) == 0;
-	/* another note for the same node replaces one that no longer holds (expired, stale) */
-	if (ret && strcmp(id, n->failover_to) == 0 && n->failover != NULL &&
+	snprintf(held, sizeof(held), "%s", n->failover_to);
+	/* another note replaces the one held only once that one no longer holds (expired,
+	 * stale): two valid notes naming two nodes must not both win */
+	if (n->failover != NULL &&
 	    (strlen(n->failover) != len || memcmp(n->failover, text, len) != 0))
 		stored = strdup(n->failover);
 	node_unlock(n);
-	if (ret && !(stored && failover_check(n, stored, strlen(stored), sid, NULL) < 0)) {
+	if (stored && failover_check(n, stored, strlen(stored), sid, NULL) < 0) {
+		ret = 0; /* spent: the new note takes its place */
+	} else if (ret) {
 		ret = 0;
+		goto out;
+	} else if (stored) {
+		ret =
+		    cc_fail(e, CC_ECONFLICT,
+			    "this node holds a failover note naming %s, which still holds: a node "
+			    "takes one note until the log holds it or it expires",
+			    held);
 		goto out;
 	}
 	if ((copy = strndup(text, len)) == NULL) {

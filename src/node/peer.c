@@ -204,9 +204,118 @@ static int outbox_mark(struct peer *p, int64_t seq, int64_t received, struct cc_
 	return ret;
 }
 
+struct sync_waiter { /* a node_waiter a thread of ours waits on */
+	struct node_waiter w;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+#define SYNC_WAITER                                                                                \
+	{                                                                                          \
+		{sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0    \
+	}
+
+static void sync_done(struct node_waiter *w)
+{
+	struct sync_waiter *s = (struct sync_waiter *)w;
+
+	pthread_mutex_lock(&s->mu);
+	s->done = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void sync_wait(struct sync_waiter *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (!s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A change made here by a thread of ours, waited for until it is answered: a proposal, or
+ * (id given) an objection to proposal id. */
+static void peer_change(struct peer *p, const char *id, const char *body, size_t len,
+			struct node_reply *r)
+{
+	struct sync_waiter sw = SYNC_WAITER;
+	int later = id ? node_object(p->n, id, body, len, &sw.w, r)
+		       : node_submit(p->n, body, len, &sw.w, r);
+
+	if (later == 1)
+		sync_wait(&sw);
+}
+
+/* Signatures for proposal id, given here by a thread of ours and waited for. */
+static void peer_sign(struct peer *p, const char *id, const char *data, size_t len,
+		      struct node_reply *r)
+{
+	struct sync_waiter sw = SYNC_WAITER;
+
+	if (node_sign(p->n, id, data, len, &sw.w, r) == 1)
+		sync_wait(&sw);
+}
+
+static long status_of(int code)
+{
+	switch (code) {
+	case NODE_OK:
+	case NODE_CREATED:
+	case NODE_ACCEPTED:
+		return code;
+	case CC_EQUOTA:
+		return 429;
+	case CC_EAGAIN:
+	case CC_EIO:
+	case CC_ENOMEM:
+		return 503; /* not now: kept */
+	default:
+		return 400; /* decided: refused */
+	}
+}
+
+/* A request the outbox kept, decided here: this node sequences now (a failover named it
+ * while its requests waited for the old sequencer). The HTTP status the sequencer would
+ * have answered, with why in msg. */
+static long peer_local(struct peer *p, const char *path, const char *body, size_t len,
+		       struct cc_err *msg)
+{
+	char id[PROPOSAL_ID_LEN + 1];
+	struct node_reply r = {0};
+	long status;
+
+	if (strcmp(path, "/v1/proposals/batch") == 0) {
+		struct node_batch_reply br = {0};
+		struct sync_waiter sw = SYNC_WAITER;
+
+		if (node_submit_batch(p->n, body, len, &sw.w, &br) == 1)
+			sync_wait(&sw);
+		status = br.status < 0 ? status_of(br.status) : 200;
+		if (br.status < 0)
+			*msg = br.err;
+		node_batch_reply_free(&br);
+		return status;
+	}
+	if (strcmp(path, "/v1/proposals") == 0)
+		peer_change(p, NULL, body, len, &r);
+	else if (path_proposal(path, id) && strstr(path, "/objections") != NULL)
+		peer_change(p, id, body, len, &r);
+	else if (path_proposal(path, id))
+		peer_sign(p, id, body, len, &r);
+	else
+		r.status = cc_fail(&r.err, CC_ENOENT, "no such request %s", path);
+	status = status_of(r.status);
+	if (r.status < 0)
+		*msg = r.err;
+	node_reply_free(&r);
+	return status;
+}
+
 /* One step of a pass over the outbox (peer_outbox_pass): the request after *at, if any up
- * to last. 1 when it went or was left for later, 0 at the end of the pass, negative when the
- * sequencer could not be reached. */
+ * to last, sent to the sequencer through h, or decided here when h is NULL. 1 when it went
+ * or was left for later, 0 at the end of the pass, negative when the sequencer could not be
+ * reached. */
 static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t last,
 			   int retry_deferred, struct cc_err *e)
 {
@@ -236,8 +345,13 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 			ret = 1;
 		goto out;
 	}
-	ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len, HTTP_MAX_SMALL, &r,
-			&ae);
+	if (h != NULL) {
+		ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len,
+				HTTP_MAX_SMALL, &r, &ae);
+	} else {
+		r.status = peer_local(p, path.p, body.p ? body.p : "", body.len, &ae);
+		ret = r.status >= 300 ? -1 : 0;
+	}
 	if (r.status == 0 || r.status >= 500) {
 		ret = cc_fail(e, CC_EIO, "%s", ae.msg);
 		goto out;
@@ -254,7 +368,8 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 		goto out;
 	}
 	/* Answered: the sequencer decided, whatever it decided. */
-	node_log("queued %s handed to the sequencer: HTTP %ld%s%s", path.p, r.status,
+	node_log("queued %s %s: HTTP %ld%s%s", path.p,
+		 h ? "handed to the sequencer" : "decided here, this node sequencing now", r.status,
 		 ret < 0 ? ", " : "", ret < 0 ? ae.msg : "");
 	pthread_mutex_lock(&p->st_mu);
 	ret = store_outbox_del(p->st, seq, e);
@@ -268,9 +383,10 @@ out:
 	return ret;
 }
 
-/* Sends what the outbox holds, oldest first, once each: requests that wait for a deferred
- * proposal are passed over, deferred ones are asked again only every PEER_DEFER_SEC. 0, or
- * negative when the sequencer could not be reached (the rest waits for the next pass). */
+/* Sends what the outbox holds to the sequencer through h (NULL: this node sequences now and
+ * decides them itself), oldest first, once each: requests that wait for a deferred proposal
+ * are passed over, deferred ones are asked again only every PEER_DEFER_SEC. 0, or negative
+ * when the sequencer could not be reached (the rest waits for the next pass). */
 static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 {
 	int64_t at = 0, last = 0;
@@ -592,9 +708,13 @@ static void *peer_follower(void *arg)
 			}
 			/* the node a failover named, sequencing now: what waited at the deposed
 			 * sequencer is decided here from now on */
-			if (adopt && node_role(p->n, url, sizeof(url)) == NODE_DECIDES) {
-				peer_adopt_pending(p);
+			if (node_role(p->n, url, sizeof(url)) == NODE_DECIDES) {
+				if (adopt)
+					peer_adopt_pending(p);
 				adopt = 0;
+				/* and what this node kept for the old one (queued, answered 202) */
+				if (peer_outbox_pass(p, NULL, &e) < 0)
+					peer_complain(last, sizeof(last), "outbox", e.msg);
 			}
 			continue;
 		}
@@ -804,41 +924,6 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 	}
 out:
 	http_resp_free(&r);
-}
-
-struct sync_waiter { /* a node_waiter a thread of ours waits on */
-	struct node_waiter w;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
-static void sync_done(struct node_waiter *w)
-{
-	struct sync_waiter *s = (struct sync_waiter *)w;
-
-	pthread_mutex_lock(&s->mu);
-	s->done = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-/* A change made here by a thread of ours, waited for until it is answered: a proposal, or
- * (id given) an objection to proposal id. */
-static void peer_change(struct peer *p, const char *id, const char *body, size_t len,
-			struct node_reply *r)
-{
-	struct sync_waiter sw = {
-	    {sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-	int later = id ? node_object(p->n, id, body, len, &sw.w, r)
-		       : node_submit(p->n, body, len, &sw.w, r);
-
-	if (later == 1) {
-		pthread_mutex_lock(&sw.mu);
-		while (!sw.done)
-			pthread_cond_wait(&sw.cv, &sw.mu);
-		pthread_mutex_unlock(&sw.mu);
-	}
 }
 
 /* The node a failover named, sequencing now: the proposals that waited at the deposed
@@ -1060,6 +1145,11 @@ static void fwd_failover(struct peer *p, struct peer_fwd *f)
 	struct cc_err e = {0};
 	int ret = failover_take(p->n, f->body, f->len, id, &e);
 
+	if (ret == CC_ECONFLICT) {
+		fwd_problem(f, 409, "urn:concord:problem:conflict", "another failover note is held",
+			    e.msg);
+		return;
+	}
 	if (ret < 0) {
 		fwd_problem(f, ret == CC_EPERM || ret == CC_ESIG ? 403 : 400,
 			    ret == CC_EPERM || ret == CC_ESIG ? "urn:concord:problem:forbidden"

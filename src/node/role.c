@@ -148,18 +148,20 @@ void node_settle_deposed(struct node *n)
 
 /* A final checkpoint carries the cosignatures of witness_need nodes, each of which held every
  * entry it covers; any N - need + 1 nodes include one of them, so a takeover that has the
- * logs of that many leaves no final entry behind. With no witness quorum nothing is final,
- * and the named node's own log is all a takeover can be sure of. */
+ * logs of that many leaves no final entry behind (with no witness quorum nothing is final).
+ * And a node holds one failover note at a time: a takeover backed by more than half the
+ * nodes is the only one, even when members signed two notes naming two nodes. */
 size_t node_takeover_need(struct node *n, size_t *nodes)
 {
-	size_t all, need;
+	size_t all, need, witnesses;
 
 	node_rdlock(n);
 	all = ledger_node_count(n->ledger);
 	need = ledger_witness_need(n->ledger);
 	node_unlock(n);
 	*nodes = all;
-	return need == 0 || need > all ? 1 : all - need + 1;
+	witnesses = need == 0 || need > all ? 1 : all - need + 1;
+	return witnesses > all / 2 + 1 ? witnesses : all / 2 + 1;
 }
 
 int node_takeover_note(const struct node *n, const struct proposal *p)

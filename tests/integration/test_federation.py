@@ -4,6 +4,7 @@ node reaches the sequencer and comes back to every node."""
 import json
 import re
 import signal
+import threading
 import time
 
 import dns.message
@@ -351,7 +352,8 @@ def ds_ops(http, tld, tag):
 
 def fail_over(fed, to, via):
     """A failover note naming to, signed by 4 of the 5 members, given to node via."""
-    body = fed.body(fed.nodes[to].http, to, [("put", "network/sequencer", f"sequencer {to}\n")])
+    body = fed.body(fed.nodes[to].http, "br",
+                    [("put", "network/sequencer", f"sequencer {to}\n")])
     st, _, j = fed.nodes[via].http.post(
         "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
     assert st == 202 and j["sequencer"] == to, j
@@ -514,7 +516,7 @@ def test_failover_waits_for_a_witness_of_every_final_entry(fed):
         named.proc.send_signal(signal.SIGCONT)
     try:
         assert named.tree_size() == before == done["index"]
-        body = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")])
+        body = fed.body(named.http, "br", [("put", "network/sequencer", f"sequencer {new}\n")])
         st, _, j = named.http.post(
             "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
         assert st == 503 and j["title"] == "failover incomplete", j
@@ -560,7 +562,7 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
     fed.nodes[old].kill()
     other.proc.send_signal(signal.SIGSTOP)
     try:
-        short = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")],
+        short = fed.body(named.http, "br", [("put", "network/sequencer", f"sequencer {new}\n")],
                          expires=int(time.time()) + 5)
         st, _, j = named.http.post("/v1/failover", note(short, *signers))
         assert st == 503 and j["title"] == "failover incomplete", j
@@ -576,7 +578,7 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
         st, _, j = named.http.post("/v1/proposals", note(
             fed.body(named.http, "cn", cn_ds_ops(named.http, 35)), fed.keys["cn"]))
         assert st == 503, j  # standing by: nobody decides
-        fresh = fed.body(named.http, new, [("put", "network/sequencer", f"sequencer {new}\n")])
+        fresh = fed.body(named.http, "br", [("put", "network/sequencer", f"sequencer {new}\n")])
         st, _, j = named.http.post("/v1/failover", note(fresh, *signers))
         assert st == 202 and j["status"] == "taken", j
         for m in [new, third]:
@@ -587,6 +589,88 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
     fed.wait_all(named.tree_size())
     for m in NODES:
         assert fed.nodes[m].http.get("/v1/network")[2]["alarm"] is None, m
+
+
+def test_two_failover_notes_at_once_never_split_the_log(fed):
+    """Members signed two notes naming two nodes, and each is given to the node it names at
+    the same moment. A node holds one note at a time and a takeover needs more than half the
+    nodes, so at most one of them is appended; once the notes have expired, a new one ends
+    any stalemate, and every node holds one log."""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    a, b = [m for m in NODES if m != old][:2]
+    fed.wait_all(fed.nodes[old].tree_size())
+    size = fed.nodes[a].tree_size()
+    signers = [fed.keys[m] for m in ["br", "cn", "de", "za"]]
+    expires = int(time.time()) + 8
+    notes = {m: note(fed.body(fed.nodes[m].http, "cn",
+                              [("put", "network/sequencer", f"sequencer {m}\n")],
+                              expires=expires), *signers) for m in (a, b)}
+    fed.nodes[old].kill()
+    answers = {}
+
+    def give(m):
+        answers[m] = fed.nodes[m].http.post("/v1/failover", notes[m])
+
+    try:
+        threads = [threading.Thread(target=give, args=(m,)) for m in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(answers) == sorted([a, b]), answers
+        won = [m for m in (a, b) if answers[m][0] == 202]
+        assert len(won) <= 1, answers
+        for m in (a, b):
+            assert answers[m][0] in (202, 409, 503), answers
+        # whatever happened, nothing was appended twice at one index
+        if not won:
+            # past the expiry second on the nodes' clock too (time(2) may lag a tick)
+            time.sleep(max(0, expires - time.time()) + 2)
+            fresh = fed.body(fed.nodes[a].http, "cn",
+                             [("put", "network/sequencer", f"sequencer {a}\n")])
+            st, _, j = fed.nodes[a].http.post("/v1/failover", note(fresh, *signers))
+            assert st == 202, j
+            won = [a]
+        for m in (a, b):
+            wait_sequencer(fed.nodes[m], won[0])
+        fed.wait_all(size + 1, [a, b])
+        heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:3]) for m in (a, b)}
+        assert len(heads) == 1, heads
+    finally:
+        fed.start(old)
+    fed.wait_all(fed.nodes[won[0]].tree_size())
+    heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:3]) for m in NODES}
+    assert len(heads) == 1, heads
+    for m in NODES:
+        net = fed.nodes[m].http.get("/v1/network")[2]
+        assert net["sequencer"] == won[0] and net["alarm"] is None, (m, net)
+
+
+def test_a_change_kept_for_the_old_sequencer_is_decided_by_the_node_that_takes_over(fed):
+    """A follower keeps a change while the sequencer is away (202 queued); a failover then
+    names that very follower: the change it kept is decided there, not left in its outbox."""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    named = fed.nodes[new]
+    fed.wait_all(fed.nodes[old].tree_size())
+    fed.nodes[old].kill()
+    try:
+        body = fed.body(named.http, "cn", cn_ds_ops(named.http, 36))
+        st, _, j = named.http.post("/v1/proposals", note(body, fed.keys["cn"]))
+        assert st == 202 and j["status"] == "queued", j
+        fail_over(fed, new, third)
+        for m in [new, third]:
+            wait_sequencer(fed.nodes[m], new)
+        deadline = time.time() + 60
+        while f"{36:064X}" not in named.http.record("tld/cn")["content"]:
+            assert time.time() < deadline, named.log_text()[-3000:]
+            time.sleep(0.1)
+        assert "decided here, this node sequencing now: HTTP 201" in named.log_text()
+        fed.wait_all(named.tree_size(), [new, third])
+        assert f"{36:064X}" in fed.nodes[third].http.record("tld/cn")["content"]
+    finally:
+        fed.start(old)
+    fed.wait_all(named.tree_size())
 
 
 def test_approvals_wait_behind_a_proposal_the_sequencer_deferred(fed):
