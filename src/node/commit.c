@@ -153,9 +153,16 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		/* answered once final: held, in order, until the witnesses have cosigned */
 		int64_t now = (int64_t)time(NULL);
 
+		struct node_waiter *keep = NULL;
+
 		pthread_mutex_lock(&n->fin_mu);
 		for (; w; w = next) {
 			next = w->next;
+			if (w->durable_only) { /* answered below, with the others */
+				w->next = keep;
+				keep = w;
+				continue;
+			}
 			w->final_at = size;
 			w->since = now;
 			w->next = n->fin_head;
@@ -163,6 +170,7 @@ static void node_commit(struct node *n, struct node_batch *b, uint64_t seq, uint
 		}
 		pthread_mutex_unlock(&n->fin_mu);
 		node_final_wake(n, 0);
+		w = keep;
 	}
 	for (; w; w = next) {
 		next = w->next;

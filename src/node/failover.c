@@ -90,10 +90,36 @@ static int failover_keep(struct node *n, const char *text, struct cc_err *e)
 	return ret;
 }
 
+/* The node a note names and whether it is spent: the log moved past the network/sequencer
+ * version it replaces (it was appended, or another change came). Expiry alone does not spend
+ * a note: the node it names may have appended it in time, unseen here. -1 when it is not a
+ * failover note. */
+static int failover_spent(struct node *n, const char *text, char id[MEMBER_ID_MAX + 1])
+{
+	struct note note = {0};
+	struct proposal p = {0};
+	struct cbuf cur = CBUF_INIT;
+	uint64_t version = 0;
+	int ret = -1;
+
+	if (note_parse(&note, text, strlen(text), NULL) == 0 &&
+	    proposal_parse(&p, note.text, note.text_len, NULL) == 0 &&
+	    failover_target(&p, id) == 0) {
+		node_rdlock(n);
+		ret = ledger_get(n->ledger, "network/sequencer", &cur, &version) < 0 ||
+		      (uint64_t)p.ops[0].version != version;
+		node_unlock(n);
+	}
+	cbuf_free(&cur);
+	proposal_free(&p);
+	note_free(&note);
+	return ret;
+}
+
 int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
 		  struct cc_err *e)
 {
-	char *copy = NULL, *stored = NULL, sid[MEMBER_ID_MAX + 1], held[MEMBER_ID_MAX + 1];
+	char *copy = NULL, *stored = NULL, sid[MEMBER_ID_MAX + 1], seq[MEMBER_ID_MAX + 1];
 	int ret;
 
 	if ((ret = failover_check(n, text, len, id, e)) < 0)
@@ -101,25 +127,27 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 	/* one note taken at a time: the one on disk is the one in memory */
 	pthread_mutex_lock(&n->fo_mu);
 	node_rdlock(n);
-	ret = strcmp(id, n->failover_to) == 0 || strcmp(id, ledger_sequencer(n->ledger)) == 0;
-	snprintf(held, sizeof(held), "%s", n->failover_to);
-	/* another note replaces the one held only once that one no longer holds (expired,
-	 * stale): two valid notes naming two nodes must not both win */
+	snprintf(seq, sizeof(seq), "%s", ledger_sequencer(n->ledger));
 	if (n->failover != NULL &&
 	    (strlen(n->failover) != len || memcmp(n->failover, text, len) != 0))
 		stored = strdup(n->failover);
+	ret = n->failover != NULL && stored == NULL; /* this very note */
 	node_unlock(n);
-	if (stored && failover_check(n, stored, strlen(stored), sid, NULL) < 0) {
-		ret = 0; /* spent: the new note takes its place */
-	} else if (ret) {
-		ret = 0;
+	if (ret || strcmp(id, seq) == 0) {
+		ret = 0; /* known, or the log names that node already */
 		goto out;
-	} else if (stored) {
-		ret =
-		    cc_fail(e, CC_ECONFLICT,
-			    "this node holds a failover note naming %s, which still holds: a node "
-			    "takes one note until the log holds it or it expires",
-			    held);
+	}
+	/* Another note replaces the one held only when both name the same node, or once the
+	 * log moved past the held one: of two notes naming two nodes, a node backs one. Only
+	 * the node a note names can append it, so that node alone may also let its own note
+	 * go once it expired unappended (by the clock its appends are judged by). */
+	if (stored && failover_spent(n, stored, sid) == 0 && strcmp(sid, id) != 0 &&
+	    !(strcmp(sid, n->conf.member) == 0 &&
+	      failover_check(n, stored, strlen(stored), sid, NULL) == CC_EEXPIRED)) {
+		ret = cc_fail(e, CC_ECONFLICT,
+			      "this node holds a failover note naming %s: a node backs one note "
+			      "until the log moves past the version it replaces",
+			      sid);
 		goto out;
 	}
 	if ((copy = strndup(text, len)) == NULL) {
@@ -147,12 +175,15 @@ out:
 
 void failover_load(struct node *n, const char *text, size_t len)
 {
-	char id[MEMBER_ID_MAX + 1];
+	char id[MEMBER_ID_MAX + 1], *copy = strndup(text, len);
 
-	/* Checked again against the log as it is now: once the log names that sequencer, or
-	 * has moved on past the version the note replaces, the note is spent. */
-	if (failover_check(n, text, len, id, NULL) == 0 &&
-	    strcmp(id, ledger_sequencer(n->ledger)) != 0 &&
-	    (n->failover = strndup(text, len)) != NULL)
+	/* Kept until the log moves past the version it replaces, expired or not (see
+	 * failover_spent); spent once the log names that node. */
+	if (copy != NULL && failover_spent(n, copy, id) == 0 &&
+	    strcmp(id, ledger_sequencer(n->ledger)) != 0) {
+		n->failover = copy;
 		snprintf(n->failover_to, sizeof(n->failover_to), "%s", id);
+		return;
+	}
+	free(copy);
 }

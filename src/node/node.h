@@ -57,6 +57,8 @@ struct node_waiter {			     /* a request waiting for a commit */
 	struct node_waiter *next;	     /* node-private queue link */
 	uint64_t final_at;		     /* node-private: the log size that must be final */
 	int64_t since;			     /* node-private: when it began to wait for that */
+	int durable_only; /* answered once durable, even on a sequencer that holds answers until
+			   * final (the node's own threads) */
 };
 
 /* Opens DIR: reads node.conf and node.key, replays concord.db and checks its checkpoint. */

@@ -211,9 +211,11 @@ struct sync_waiter { /* a node_waiter a thread of ours waits on */
 	int done;
 };
 
-#define SYNC_WAITER                                                                                \
+/* durable: answered once durable, without waiting for the witnesses (a kept request) */
+#define SYNC_WAITER(durable)                                                                       \
 	{                                                                                          \
-		{sync_done, NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0    \
+		{sync_done, NULL, 0, 0, durable}, PTHREAD_MUTEX_INITIALIZER,                       \
+		    PTHREAD_COND_INITIALIZER, 0                                                    \
 	}
 
 static void sync_done(struct node_waiter *w)
@@ -239,7 +241,7 @@ static void sync_wait(struct sync_waiter *s)
 static void peer_change(struct peer *p, const char *id, const char *body, size_t len,
 			struct node_reply *r)
 {
-	struct sync_waiter sw = SYNC_WAITER;
+	struct sync_waiter sw = SYNC_WAITER(1);
 	int later = id ? node_object(p->n, id, body, len, &sw.w, r)
 		       : node_submit(p->n, body, len, &sw.w, r);
 
@@ -251,7 +253,7 @@ static void peer_change(struct peer *p, const char *id, const char *body, size_t
 static void peer_sign(struct peer *p, const char *id, const char *data, size_t len,
 		      struct node_reply *r)
 {
-	struct sync_waiter sw = SYNC_WAITER;
+	struct sync_waiter sw = SYNC_WAITER(1);
 
 	if (node_sign(p->n, id, data, len, &sw.w, r) == 1)
 		sync_wait(&sw);
@@ -287,13 +289,21 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 
 	if (strcmp(path, "/v1/proposals/batch") == 0) {
 		struct node_batch_reply br = {0};
-		struct sync_waiter sw = SYNC_WAITER;
+		struct sync_waiter sw = SYNC_WAITER(1);
 
 		if (node_submit_batch(p->n, body, len, &sw.w, &br) == 1)
 			sync_wait(&sw);
 		status = br.status < 0 ? status_of(br.status) : 200;
 		if (br.status < 0)
 			*msg = br.err;
+		/* an item this node could not decide now keeps the batch (the others, given
+		 * again, are known by their ids) */
+		for (size_t i = 0; status == 200 && i < br.n; i++)
+			if (status_of(br.items[i].status) == 503) {
+				cc_fail(msg, CC_EAGAIN, "%s",
+					br.items[i].why ? br.items[i].why : "not now");
+				status = 503;
+			}
 		node_batch_reply_free(&br);
 		return status;
 	}
@@ -383,6 +393,16 @@ out:
 	return ret;
 }
 
+static int peer_stopping(struct peer *p)
+{
+	int stop;
+
+	pthread_mutex_lock(&p->mu);
+	stop = p->stop;
+	pthread_mutex_unlock(&p->mu);
+	return stop;
+}
+
 /* Sends what the outbox holds to the sequencer through h (NULL: this node sequences now and
  * decides them itself), oldest first, once each: requests that wait for a deferred proposal
  * are passed over, deferred ones are asked again only every PEER_DEFER_SEC. 0, or negative
@@ -396,21 +416,14 @@ static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 	pthread_mutex_lock(&p->st_mu);
 	ret = store_outbox_last(p->st, &last, e);
 	pthread_mutex_unlock(&p->st_mu);
-	while (ret == 0 && (ret = peer_outbox_one(p, h, &at, last, retry, e)) == 1)
+	if (ret == 0 && last == 0)
+		return 0; /* empty */
+	while (ret == 0 && !peer_stopping(p) &&
+	       (ret = peer_outbox_one(p, h, &at, last, retry, e)) == 1)
 		ret = 0;
 	if (retry)
 		p->defer_next = now + PEER_DEFER_SEC;
 	return ret;
-}
-
-static int peer_stopping(struct peer *p)
-{
-	int stop;
-
-	pthread_mutex_lock(&p->mu);
-	stop = p->stop;
-	pthread_mutex_unlock(&p->mu);
-	return stop;
 }
 
 /* Has the follower thread pass a failover note on (the last one given wins). */
@@ -715,6 +728,8 @@ static void *peer_follower(void *arg)
 				/* and what this node kept for the old one (queued, answered 202) */
 				if (peer_outbox_pass(p, NULL, &e) < 0)
 					peer_complain(last, sizeof(last), "outbox", e.msg);
+				else
+					last[0] = '\0';
 			}
 			continue;
 		}

@@ -570,11 +570,12 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
         while "the note naming this node no longer holds" not in named.log_text():
             assert time.time() < deadline, named.log_text()[-3000:]
             time.sleep(0.2)
+        mark = len(named.log_text())
     finally:
         other.proc.send_signal(signal.SIGCONT)
     try:
         time.sleep(3)  # the witness is back: an expired note is still not appended
-        assert named.tree_size() == size
+        assert "this node sequences the log" not in named.log_text()[mark:]
         st, _, j = named.http.post("/v1/proposals", note(
             fed.body(named.http, "cn", cn_ds_ops(named.http, 35)), fed.keys["cn"]))
         assert st == 503, j  # standing by: nobody decides
@@ -583,7 +584,7 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
         assert st == 202 and j["status"] == "taken", j
         for m in [new, third]:
             wait_sequencer(fed.nodes[m], new)
-        assert named.tree_size() == size + 1
+        assert named.tree_size() > size
     finally:
         fed.start(old)
     fed.wait_all(named.tree_size())
@@ -593,18 +594,18 @@ def test_a_failover_note_that_expires_before_it_can_be_appended_gives_way(fed):
 
 def test_two_failover_notes_at_once_never_split_the_log(fed):
     """Members signed two notes naming two nodes, and each is given to the node it names at
-    the same moment. A node holds one note at a time and a takeover needs more than half the
-    nodes, so at most one of them is appended; once the notes have expired, a new one ends
-    any stalemate, and every node holds one log."""
+    the same moment. A node backs one note at a time and a takeover needs more than half the
+    nodes, so at most one of them is appended. In a stalemate (each node backs its own) the
+    network stands by until the notes expire; then each named node may let its own go (it
+    alone could have appended it), and a new note wins. Every node ends with one log."""
     old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
     a, b = [m for m in NODES if m != old][:2]
     fed.wait_all(fed.nodes[old].tree_size())
     size = fed.nodes[a].tree_size()
     signers = [fed.keys[m] for m in ["br", "cn", "de", "za"]]
-    expires = int(time.time()) + 8
     notes = {m: note(fed.body(fed.nodes[m].http, "cn",
                               [("put", "network/sequencer", f"sequencer {m}\n")],
-                              expires=expires), *signers) for m in (a, b)}
+                              expires=int(time.time()) + 4), *signers) for m in (a, b)}
     fed.nodes[old].kill()
     answers = {}
 
@@ -622,13 +623,11 @@ def test_two_failover_notes_at_once_never_split_the_log(fed):
         assert len(won) <= 1, answers
         for m in (a, b):
             assert answers[m][0] in (202, 409, 503), answers
-        # whatever happened, nothing was appended twice at one index
         if not won:
-            # past the expiry second on the nodes' clock too (time(2) may lag a tick)
-            time.sleep(max(0, expires - time.time()) + 2)
-            fresh = fed.body(fed.nodes[a].http, "cn",
-                             [("put", "network/sequencer", f"sequencer {a}\n")])
-            st, _, j = fed.nodes[a].http.post("/v1/failover", note(fresh, *signers))
+            time.sleep(6)  # past both expiries, on the nodes' clock too
+            fresh = note(fed.body(fed.nodes[a].http, "cn",
+                                  [("put", "network/sequencer", f"sequencer {a}\n")]), *signers)
+            st, _, j = fed.nodes[a].http.post("/v1/failover", fresh)
             assert st == 202, j
             won = [a]
         for m in (a, b):

@@ -179,7 +179,7 @@ static void test_submit_and_restart(void **state)
 	struct fixture *f = *state;
 	struct node *n = NULL;
 	struct node_reply r;
-	struct waiter w = {{waiter_done, NULL, 0, 0}, 0};
+	struct waiter w = {{waiter_done, NULL, 0, 0, 0}, 0};
 	struct cbuf note = CBUF_INIT, ck = CBUF_INIT;
 	struct cc_err e = {0};
 
