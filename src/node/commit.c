@@ -251,6 +251,7 @@ static void *node_committer(void *arg)
 		struct node_batch b;
 		unsigned char root[MERKLE_HASH];
 		uint64_t seq, size;
+		int empty;
 
 		pthread_mutex_lock(&n->q_mu);
 		for (;;) {
@@ -294,12 +295,16 @@ static void *node_committer(void *arg)
 		batch_init(&n->batch, size);
 		pthread_mutex_unlock(&n->q_mu);
 		seq = ++n->seq;
+		/* nothing to write: done as taken (node_cut waits for seq_done to reach seq) */
+		empty = !(b.nentries || b.nrows || b.head || b.checkpoint || b.final);
+		if (empty)
+			n->seq_done = seq;
 		node_unlock(n);
 		node_final_wake(n, 0);
 		if (b.first + b.nentries != size)
 			node_fatal("batch holds entries %" PRIu64 "+%zu, the tree has %" PRIu64,
 				   b.first, b.nentries, size);
-		if (b.nentries || b.nrows || b.head || b.checkpoint || b.final)
+		if (!empty)
 			node_commit(n, &b, seq, size, root);
 		if (b.nentries || b.nrows)
 			node_after_commit(n);

@@ -6,9 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "core/merkle.h"
 #include "core/note.h"
 #include "core/proposal.h"
+#include "core/tlog.h"
 #include "node/node_impl.h"
+#include "node/witness.h"
 
 /* The sequencer a put network/sequencer names. */
 static int failover_target(const struct proposal *p, char id[MEMBER_ID_MAX + 1])
@@ -27,8 +32,9 @@ static int failover_target(const struct proposal *p, char id[MEMBER_ID_MAX + 1])
 	return 0;
 }
 
-int failover_check(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
-		   struct cc_err *e)
+/* failover_check, at time at (0: now). */
+static int failover_judge(struct node *n, const char *text, size_t len, int64_t at,
+			  char id[MEMBER_ID_MAX + 1], struct cc_err *e)
 {
 	const char *signers[NOTE_MAX_SIGS];
 	struct note note = {0};
@@ -62,8 +68,8 @@ int failover_check(struct node *n, const char *text, size_t len, char id[MEMBER_
 		signers[ns++] = m->id;
 	}
 	if (ret == 0)
-		ret =
-		    ledger_evaluate(n->ledger, &p, signers, ns, NULL, 0, (int64_t)time(NULL), v, e);
+		ret = ledger_evaluate(n->ledger, &p, signers, ns, NULL, 0,
+				      at ? at : (int64_t)time(NULL), v, e);
 	node_unlock(n);
 	if (ret == 0 && v->status != LEDGER_READY)
 		ret = cc_fail(e, CC_EPERM,
@@ -74,6 +80,12 @@ out:
 	proposal_free(&p);
 	note_free(&note);
 	return ret;
+}
+
+int failover_check(struct node *n, const char *text, size_t len, char id[MEMBER_ID_MAX + 1],
+		   struct cc_err *e)
+{
+	return failover_judge(n, text, len, 0, id, e);
 }
 
 /* The note kept on disk ("" for none), through a connection of its own. */
@@ -163,6 +175,7 @@ int failover_take(struct node *n, const char *text, size_t len, char id[MEMBER_I
 	free(n->failover);
 	n->failover = copy;
 	snprintf(n->failover_to, sizeof(n->failover_to), "%s", id);
+	n->failover_unnoted = 0;
 	node_role_update(n);
 	node_unlock(n);
 	node_log("failover: %s sequences the log from now on (a note signed by the quorum)", id);
@@ -186,4 +199,113 @@ void failover_load(struct node *n, const char *text, size_t len)
 		return;
 	}
 	free(copy);
+}
+
+/* The node whose key signed the checkpoint note, when it is neither this one, nor the one it
+ * follows, nor the one the log names while a note names another (the deposed sequencer,
+ * whose final checkpoints say nothing of where the network went since; a node that another
+ * log made this one follow may find it went back there). Under the lock. */
+static int failover_signer(const struct node *n, const struct note *ck, char id[MEMBER_ID_MAX + 1])
+{
+	struct note_key seq, k;
+	int have_seq = node_sequencer_key(n, &seq) == 0;
+
+	for (size_t i = 0; i < ledger_node_count(n->ledger); i++) {
+		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
+
+		if (strcmp(nd->id, n->conf.member) == 0 ||
+		    (!n->failover_unnoted && strcmp(nd->id, ledger_sequencer(n->ledger)) == 0) ||
+		    node_key_of(n, nd->id, &k) < 0 ||
+		    (have_seq && sodium_memcmp(k.pub, seq.pub, sizeof(k.pub)) == 0))
+			continue;
+		for (size_t j = 0; j < ck->nsigs; j++)
+			if (!ck->sigs[j].cosig && ck->sigs[j].id == k.id &&
+			    strcmp(ck->sigs[j].name, k.name) == 0 &&
+			    note_verify(&k, ck->text, ck->text_len, &ck->sigs[j]) == 0) {
+				snprintf(id, MEMBER_ID_MAX + 1, "%s", nd->id);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* failover_seen's verdict on a checkpoint of size and root. Under the lock. */
+static int failover_verdict(const struct node *n, const struct note *ck, uint64_t size,
+			    const unsigned char root[MERKLE_HASH], const char *proved,
+			    char id[MEMBER_ID_MAX + 1])
+{
+	unsigned char mine[MERKLE_HASH];
+	unsigned need = ledger_witness_need(n->ledger);
+
+	/* A log this node holds is not news, nor one within the final part of its own, which no
+	 * quorum can have replaced. Without a witness quorum nothing is final, and a node with
+	 * no final checkpoint could not drop what the other log lacks (follow.c). */
+	if (n->alarm != NULL || need == 0 || n->final_ck == NULL || size <= n->final_size ||
+	    (size <= ledger_size(n->ledger) && merkle_tree_root(&n->tree, size, mine) == 0 &&
+	     sodium_memcmp(mine, root, MERKLE_HASH) == 0) ||
+	    !failover_signer(n, ck, id))
+		return 0;
+	return (proved != NULL && strcmp(id, proved) == 0) || witness_count(n, ck) >= need ? 1 : 2;
+}
+
+int failover_seen(struct node *n, const char *ck, size_t len, const char *proved,
+		  char id[MEMBER_ID_MAX + 1])
+{
+	struct note note = {0};
+	char origin[TLOG_ORIGIN_MAX + 1];
+	unsigned char root[MERKLE_HASH];
+	uint64_t size;
+	int ret = 0;
+
+	if (note_parse(&note, ck, len, NULL) < 0 ||
+	    tlog_checkpoint_parse(note.text, note.text_len, origin, &size, root, NULL) < 0 ||
+	    strcmp(origin, n->origin) != 0)
+		goto out;
+	node_rdlock(n);
+	ret = failover_verdict(n, &note, size, root, proved, id);
+	node_unlock(n);
+	if (ret != 1)
+		goto out;
+	/* Taken as a note would be, in memory only (the log names that node soon), and judged
+	 * again: a note, an entry or a cosignature may have come meanwhile. */
+	pthread_mutex_lock(&n->fo_mu);
+	node_wrlock(n);
+	ret = failover_verdict(n, &note, size, root, proved, id);
+	if (ret == 1) {
+		snprintf(n->failover_to, sizeof(n->failover_to), "%s", id);
+		n->failover_unnoted = 1;
+		node_role_update(n);
+	}
+	node_unlock(n);
+	pthread_mutex_unlock(&n->fo_mu);
+out:
+	note_free(&note);
+	return ret;
+}
+
+int failover_logged(struct node *n, const unsigned char *entry, size_t elen, uint64_t index,
+		    const unsigned char (*proof)[MERKLE_HASH], size_t np, const char *ck,
+		    size_t cklen, const char *named)
+{
+	struct note c = {0};
+	char origin[TLOG_ORIGIN_MAX + 1], id[MEMBER_ID_MAX + 1];
+	unsigned char root[MERKLE_HASH], leaf[MERKLE_HASH];
+	uint64_t size;
+	int64_t t;
+	size_t at;
+	int ret = CC_ECONFLICT;
+
+	/* The note as the entry carries it, the members' signatures meeting the policy when it
+	 * was appended, as the ledger judges it when the log is taken. */
+	if (ledger_proposal_entry(entry, elen, &t, &at) < 0 || t <= 0 ||
+	    failover_judge(n, (const char *)entry + at, elen - at, t, id, NULL) < 0 ||
+	    strcmp(id, named) != 0 || note_parse(&c, ck, cklen, NULL) < 0 ||
+	    tlog_checkpoint_parse(c.text, c.text_len, origin, &size, root, NULL) < 0)
+		goto out;
+	merkle_leaf_hash(entry, elen, leaf);
+	if (merkle_verify_inclusion(leaf, index, size, proof, np, root) == 0)
+		ret = 0;
+out:
+	note_free(&c);
+	return ret;
 }

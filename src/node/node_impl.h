@@ -135,9 +135,12 @@ struct node {
 	int following;		   /* entries come from the sequencer (follow.c), not from
 				    * this node's own decisions */
 	char *alarm;		   /* the sequencer misbehaved (follow.c): what it did, or NULL */
-	char failover_to[MEMBER_ID_MAX + 1]; /* a failover note named this sequencer, which the
-					      * log does not name yet; "" otherwise */
-	char *failover;			     /* that note, or NULL */
+	char failover_to[MEMBER_ID_MAX + 1]; /* a failover note, or a log that showed a failover
+					      * this node missed (failover_seen), named this
+					      * sequencer, which the log does not name yet; ""
+					      * otherwise */
+	char *failover;			     /* the last note taken, or NULL */
+	int failover_unnoted;		     /* failover_to came from a log, not a note */
 	pthread_mutex_t fo_mu;		     /* one failover note taken at a time (failover.c) */
 	char *suspect;	     /* a checkpoint whose consistency proof failed (split.c), or NULL */
 	uint64_t final_size; /* size of the last final checkpoint (witness quorum), or 0 */
@@ -332,6 +335,8 @@ int node_sequencer_key(const struct node *n, struct note_key *k);
 size_t node_count(struct node *n);
 int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	       char url[NODE_URL_MAX + 1]);
+/* 1 with the URL of member id's node, 0 when the network lists none. */
+int node_url_of(struct node *n, const char *id, char url[NODE_URL_MAX + 1]);
 /* 1 when a failover named this node and the log does not hold it yet (self gets the id). */
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1]);
 /* The network's other nodes as the state lists them now, in one look: a malloc'd array of

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "core/ledger.h"
 #include "core/sha256.h"
+#include "core/tlog.h"
 #include "node/conf.h"
 #include "node/failover.h"
 #include "node/follow.h"
@@ -24,6 +26,7 @@
 #define PEER_FINAL_MS	  100		 /* the poll while the log held is not final yet */
 #define PEER_BUSY_MS	  50		 /* a witness that said "ask again", first time */
 #define PEER_CONNECT_MS	  2000		 /* to connect to a peer */
+#define PEER_SMALL_MS	  10000		 /* the sequencer's checkpoint, whole */
 #define PEER_REQUEST_MS	  30000		 /* a forwarded request, whole (a batch takes a while) */
 #define PEER_CATCHUP_MS	  600000	 /* a follow round's transfers, whole */
 #define PEER_READBACK_MS  10000		 /* a forwarded change waits this long to be held here */
@@ -52,12 +55,14 @@ struct peer {
 	int stop;		/* threads must finish */
 	int wake;		/* the follower should look now */
 	int taking;		/* a takeover (a failover to this node) is running */
-	char *spread;		/* a failover note the follower thread passes on, or NULL */
+	char *spread;		/* a failover note the spreader thread passes on, or NULL */
 	time_t defer_next;	/* when the outbox asks again for what the sequencer deferred */
 	struct peer_fwd *head;	/* forwarding jobs, oldest first */
 	struct peer_fwd **tail; /* where the next one goes */
 	pthread_t follower;	/* the follower thread */
 	int follower_started;	/* joined by peer_stop */
+	pthread_t spreader;	/* passes failover notes on */
+	int spreader_started;	/* joined by peer_stop */
 	pthread_t fwd[PEER_FORWARDERS];
 	int nfwd;				  /* forwarders started */
 	struct peer_cosigner cos[PEER_COSIGNERS]; /* on the sequencer: one per other node */
@@ -426,7 +431,7 @@ static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 	return ret;
 }
 
-/* Has the follower thread pass a failover note on (the last one given wins). */
+/* Has the spreader thread pass a failover note on (the last one given wins). */
 static void peer_spread_later(struct peer *p, const char *note, size_t len)
 {
 	char *copy = strndup(note, len);
@@ -447,7 +452,7 @@ static void peer_spread(struct peer *p, const char *note, size_t len)
 	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1];
 	struct http *h = NULL;
 
-	for (int i = 0; node_other(p->n, i, 1, id, url); i++) {
+	for (int i = 0; !peer_stopping(p) && node_other(p->n, i, 1, id, url); i++) {
 		struct http_resp r = {0};
 		struct cc_err e = {0};
 
@@ -458,6 +463,28 @@ static void peer_spread(struct peer *p, const char *note, size_t len)
 		http_free(h);
 		h = NULL;
 	}
+}
+
+/* The spreader thread: passes on each note peer_spread_later left, at once (the follower may
+ * be held up by a sequencer that no longer answers, the forwarders are for requests). */
+static void *peer_spreader(void *arg)
+{
+	struct peer *p = arg;
+	char *spread;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->stop && p->spread == NULL)
+			pthread_cond_wait(&p->cv, &p->mu);
+		spread = p->stop ? NULL : p->spread;
+		p->spread = p->stop ? p->spread : NULL;
+		pthread_mutex_unlock(&p->mu);
+		if (spread == NULL)
+			break;
+		peer_spread(p, spread, strlen(spread));
+		free(spread);
+	}
+	return NULL;
 }
 
 /* Takes what the other nodes have, the sequencer being away: a failover note one of them
@@ -489,20 +516,156 @@ static int peer_from_others(struct peer *p)
 	return ret;
 }
 
+/* A checkpoint that another node serves (r), signed by a node this one does not follow:
+ * when it or the final one that node serves shows the network went on from there, this
+ * node follows it too (failover_seen). Returns 1 then, else failover_seen's verdict on r
+ * (cand: the signer when 2). */
+static int peer_seen(struct http *h, const char *url, struct http_resp *r, struct node *n,
+		     char cand[MEMBER_ID_MAX + 1])
+{
+	char seq[MEMBER_ID_MAX + 1];
+	struct cc_err e = {0};
+	int ret = failover_seen(n, r->body.p, r->body.len, NULL, cand);
+
+	if (ret == 1)
+		snprintf(seq, sizeof(seq), "%s", cand);
+	else if (ret == 2 && http_get(h, "/v1/final", HTTP_MAX_SMALL, r, &e) == 0 &&
+		 failover_seen(n, r->body.p, r->body.len, NULL, seq) == 1)
+		ret = 1;
+	if (ret == 1)
+		node_log("failover: %s serves a final log of %s that this node does not hold, a "
+			 "failover it missed: following %s",
+			 url, seq, seq);
+	return ret;
+}
+
+/* The entry at index of the tree of size that the node at h serves, in *entry (pointing
+ * into bundle). */
+static int peer_entry(struct http *h, uint64_t index, uint64_t size, struct cbuf *bundle,
+		      const unsigned char **entry, size_t *len, struct cc_err *e)
+{
+	uint64_t tile = index / TLOG_TILE_WIDTH, left = size - tile * TLOG_TILE_WIDTH;
+	struct cbuf path = CBUF_INIT;
+	struct http_resp r = {0};
+	size_t off = 0;
+	int ret;
+
+	for (int full = left >= TLOG_TILE_WIDTH; full < 2; full++) {
+		cbuf_reset(&path);
+		if ((ret = cbuf_puts(&path, "/log/")) < 0 ||
+		    (ret = tlog_tile_path(&path, TLOG_LEVEL_ENTRIES, tile,
+					  full ? TLOG_TILE_WIDTH : (unsigned)left)) < 0 ||
+		    (ret = http_get(h, path.p, HTTP_MAX_BUNDLE, &r, e)) != CC_ENOENT)
+			break; /* a copy may keep only the full tile once the log grew past it */
+	}
+	if (ret == 0) {
+		cbuf_free(bundle);
+		*bundle = r.body;
+		r.body = (struct cbuf)CBUF_INIT;
+		for (uint64_t i = tile * TLOG_TILE_WIDTH; ret == 0 && i <= index; i++)
+			ret = tlog_bundle_next((const unsigned char *)bundle->p, bundle->len, &off,
+					       entry, len) == 1
+				  ? 0
+				  : CC_EINVAL;
+	}
+	http_resp_free(&r);
+	cbuf_free(&path);
+	return ret < 0 ? cc_fail(e, ret, "no entry %" PRIu64 " at %s", index, http_base(h)) : 0;
+}
+
+/* A node this one does not follow, whose checkpoints as many nodes serve as a takeover needs:
+ * a failover to it that this node missed, its note expired or forgotten, unless its log does
+ * not hold such a note. Its record of network/sequencer says where (the index, an inclusion
+ * proof against a checkpoint it signed) and its tiles give the entry; when that tree holds a
+ * note naming it, valid until appended, the network went on from it (failover_seen).
+ * Returns 1 when this node follows it now. */
+static int peer_lapsed(struct peer *p, const char *named)
+{
+	unsigned char(*proof)[MERKLE_HASH] = calloc(MERKLE_MAX_PROOF, MERKLE_HASH);
+	char url[NODE_URL_MAX + 1], want[MEMBER_ID_MAX + sizeof("sequencer \n")],
+	    seq[MEMBER_ID_MAX + 1];
+	struct cbuf bundle = CBUF_INIT;
+	struct http_resp r = {0};
+	struct http *h = NULL;
+	struct cc_err e = {0};
+	const unsigned char *entry;
+	const char *ck, *content;
+	json_t *j = NULL, *pr, *hashes;
+	json_int_t index, size;
+	size_t np = 0, elen, bin;
+	int ret = 0;
+
+	if (proof == NULL || !node_url_of(p->n, named, url) ||
+	    peer_http(&h, url, PEER_REQUEST_MS, &e) < 0 ||
+	    http_get(h, "/v1/records/network/sequencer", HTTP_MAX_SMALL, &r, &e) < 0 ||
+	    (j = json_loadb(r.body.p, r.body.len, 0, NULL)) == NULL)
+		goto out;
+	snprintf(want, sizeof(want), "sequencer %s\n", named);
+	pr = json_object_get(j, "proof");
+	hashes = json_object_get(pr, "hashes");
+	ck = json_string_value(json_object_get(j, "checkpoint"));
+	content = json_string_value(json_object_get(j, "content"));
+	index = json_integer_value(json_object_get(pr, "leaf_index"));
+	size = json_integer_value(json_object_get(pr, "tree_size"));
+	/* the record names that node (else it did not append the note: no tile is asked for) */
+	if (ck == NULL || content == NULL || strcmp(content, want) != 0 || index < 0 ||
+	    size <= index || !json_is_array(hashes) || json_array_size(hashes) > MERKLE_MAX_PROOF)
+		goto out;
+	for (np = 0; np < json_array_size(hashes); np++) {
+		const char *b64 = json_string_value(json_array_get(hashes, np));
+
+		if (b64 == NULL ||
+		    sodium_base642bin(proof[np], MERKLE_HASH, b64, strlen(b64), NULL, &bin, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    bin != MERKLE_HASH)
+			goto out;
+	}
+	if (peer_entry(h, (uint64_t)index, (uint64_t)size, &bundle, &entry, &elen, &e) == 0 &&
+	    failover_logged(p->n, entry, elen, (uint64_t)index,
+			    (const unsigned char(*)[MERKLE_HASH])proof, np, ck, strlen(ck),
+			    named) == 0 &&
+	    (ret = failover_seen(p->n, ck, strlen(ck), named, seq) == 1))
+		node_log("failover: %s appended a note naming it (entry %" PRId64 " of the log it "
+			 "signed, which most nodes follow), a failover this node missed: following "
+			 "%s",
+			 url, (int64_t)index, seq);
+out:
+	json_decref(j);
+	http_resp_free(&r);
+	http_free(h);
+	cbuf_free(&bundle);
+	free(proof);
+	return ret;
+}
+
 /* Looks at what the other nodes see: a checkpoint of the sequencer's that contradicts the
  * log this node holds, or a split view one of them proved, is this node's alarm too; a
- * sequencer asks, too, whether a failover replaced it while it was away. */
-static void peer_look_around(struct peer *p, int sequencer)
+ * sequencer asks, too, whether a failover replaced it while it was away. A node that
+ * follows no one, or whose last round failed, also looks for a log that went on from
+ * another node through a failover it missed (peer_seen, peer_lapsed); one that follows its
+ * sequencer well does not (a node behind would see the final logs of sequencers before). */
+static void peer_look_around(struct peer *p, int sequencer, int stuck)
 {
-	char id[MEMBER_ID_MAX + 1], url[NODE_URL_MAX + 1], seq[MEMBER_ID_MAX + 1];
+	char seq[MEMBER_ID_MAX + 1] = "";
 	struct cbuf ev = CBUF_INIT, why = CBUF_INIT;
 	struct http *h = NULL;
+	size_t nodes, need = node_takeover_need(p->n, &nodes), nt = 0, nv = 0;
+	/* one look at the list: each node counted once */
+	struct node_peer *v = node_others(p->n, &nv);
+	struct peer_tally {
+		char id[MEMBER_ID_MAX + 1]; /* a node this one does not follow */
+		size_t count;		    /* how many nodes serve checkpoints it signed */
+	} *tally = calloc(nv + 1, sizeof(*tally));
+	int switched = 0;
 
-	for (int i = 0; !node_alarmed(p->n) && node_other(p->n, i, 1, id, url); i++) {
+	for (size_t i = 0; i < nv && !switched && !node_alarmed(p->n); i++) {
+		const char *id = v[i].id, *url = v[i].url;
 		struct http_resp r = {0};
 		struct cc_err e = {0};
 		json_t *j;
 		char *text;
+		size_t k;
+		int ret = 0;
 
 		if (peer_http(&h, url, PEER_CONNECT_MS, &e) < 0)
 			goto next;
@@ -510,13 +673,25 @@ static void peer_look_around(struct peer *p, int sequencer)
 		    failover_take(p->n, r.body.p, r.body.len, seq, &e) == 1)
 			node_log("failover: learnt from %s that %s sequences the log", url, seq);
 		cbuf_reset(&why);
-		if (http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e) == 0 &&
-		    split_against_log(p->n, r.body.p, r.body.len, &ev) == 1 &&
-		    cbuf_printf(&why,
-				"the sequencer's checkpoint that %s holds contradicts the log held "
-				"here",
+		if (http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e) == 0) {
+			if (split_against_log(p->n, r.body.p, r.body.len, &ev) == 1 &&
+			    cbuf_printf(
+				&why,
+				"the sequencer's checkpoint that %s holds contradicts the log "
+				"held here",
 				id) == 0)
-			split_alarm(p->n, why.p, ev.p);
+				split_alarm(p->n, why.p, ev.p);
+			else if (stuck && (ret = peer_seen(h, url, &r, p->n, seq)) == 1)
+				switched = 1;
+			else if (ret == 2 && tally) {
+				for (k = 0; k < nt && strcmp(tally[k].id, seq) != 0; k++)
+					;
+				if (k == nt && nt < nv + 1)
+					snprintf(tally[nt++].id, sizeof(tally->id), "%s", seq);
+				if (k < nt)
+					tally[k].count++;
+			}
+		}
 		if (node_alarmed(p->n) || http_get(h, "/v1/alarm", HTTP_MAX_SMALL, &r, &e) < 0)
 			goto next;
 		j = json_loadb(r.body.p, r.body.len, 0, NULL);
@@ -531,6 +706,12 @@ static void peer_look_around(struct peer *p, int sequencer)
 		http_free(h);
 		h = NULL;
 	}
+	/* a node that as many nodes follow as a takeover needs, not final yet */
+	for (size_t k = 0; k < nt && !switched && !node_alarmed(p->n); k++)
+		if (tally[k].count >= need && peer_lapsed(p, tally[k].id) == 1)
+			break;
+	free(tally);
+	free(v);
 	cbuf_free(&ev);
 	cbuf_free(&why);
 }
@@ -688,29 +869,22 @@ static void *peer_follower(void *arg)
 	long wait = 0; /* a node that starts looks at once: it may be far behind */
 	time_t next_look = 0, next_copy = 0, next_take = 0;
 	int following, adopt = 1; /* a copy of pending proposals may wait from before a restart */
+	int failing = 0;	  /* the last round failed */
 
 	for (;;) {
 		struct http_resp r = {0};
-		struct cc_err e = {0};
+		struct cc_err e = {0}, oe = {0};
 		int ret, reached;
-		char *spread;
 
 		peer_cosigners(p);
 		if (peer_sleep(p, wait))
 			break;
-		pthread_mutex_lock(&p->mu);
-		spread = p->spread;
-		p->spread = NULL;
-		pthread_mutex_unlock(&p->mu);
-		if (spread) {
-			peer_spread(p, spread, strlen(spread));
-			free(spread);
-		}
 		wait = PEER_POLL_MS;
 		following = node_sequencer_url(p->n, url, sizeof(url));
 		if (node_count(p->n) > 1 && time(NULL) >= next_look) {
-			peer_look_around(p, !following);
+			peer_look_around(p, !following, !following || failing);
 			next_look = time(NULL) + PEER_LOOK_SEC;
+			following = node_sequencer_url(p->n, url, sizeof(url));
 		}
 		if (!following) {
 			char self[MEMBER_ID_MAX + 1];
@@ -745,12 +919,16 @@ static void *peer_follower(void *arg)
 		pthread_mutex_unlock(&p->st_mu);
 		if (ret < 0)
 			peer_complain(last, sizeof(last), "pending proposals", e.msg);
-		if ((ret = peer_outbox_pass(p, h, &e)) < 0) {
-			peer_complain(last, sizeof(last), "outbox", e.msg);
+		/* A small answer first: a sequencer cut off (its packets dropped) is soon found
+		 * out, and what waits in the outbox is sent only to one that answers. */
+		http_set_timeouts(h, PEER_CONNECT_MS, PEER_SMALL_MS);
+		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
+		http_set_timeouts(h, PEER_CONNECT_MS, PEER_CATCHUP_MS);
+		reached = ret == 0;
+		if (reached && peer_outbox_pass(p, h, &oe) < 0) {
+			peer_complain(last, sizeof(last), "outbox", oe.msg);
 			wait = PEER_RETRY_MS;
 		}
-		ret = http_get(h, "/log/checkpoint", HTTP_MAX_SMALL, &r, &e);
-		reached = ret == 0;
 		if (ret == 0)
 			ret = follow_sync(p->n, url, r.body.p, r.body.len, 0, &e);
 		else if (r.status == 0 && peer_from_others(p) == 0)
@@ -764,6 +942,8 @@ static void *peer_follower(void *arg)
 		    http_get(h, "/v1/final", HTTP_MAX_SMALL, &r, &e) == 0)
 			witness_final_offer(p->n, r.body.p, r.body.len);
 		http_resp_free(&r);
+		/* other nodes may hold what it held, and no more: still cut off from it */
+		failing = ret < 0 || !reached;
 		if (ret < 0) {
 			peer_complain(last, sizeof(last), url, e.msg);
 			wait = PEER_RETRY_MS;
@@ -1141,7 +1321,8 @@ static void peer_take_again(struct peer *p, char *last, size_t cap)
 			 "the note naming this node no longer holds (%s): it stands by until a new "
 			 "note is given",
 			 ce.msg);
-		peer_complain(last, cap, "failover", msg);
+		/* said once, even after complaints of attempts that failed before */
+		peer_complain(last, cap, "failover note", msg);
 		goto out;
 	}
 	if (peer_take_once(p, note.p, note.len, 0, &ret, &e) == 1) {
@@ -1175,7 +1356,7 @@ static void fwd_failover(struct peer *p, struct peer_fwd *f)
 	/* A deposed sequencer answers once what it sequenced before the note is published: a
 	 * takeover that asks for its checkpoint after this answer finds all of it. */
 	node_settle_deposed(p->n);
-	/* passed on by the follower thread: this answer waits for no other node */
+	/* passed on by the spreader thread: this answer waits for no other node */
 	if (ret == 1)
 		peer_spread_later(p, f->body, f->len);
 	if (node_failover_pending_self(p->n, self)) {
@@ -1388,6 +1569,11 @@ int peer_start(struct peer **out, struct node *n, struct cc_err *e)
 		goto out;
 	}
 	p->follower_started = 1;
+	if (pthread_create(&p->spreader, NULL, peer_spreader, p) != 0) {
+		ret = cc_fail(e, CC_ENOMEM, "cannot start the spreader thread");
+		goto out;
+	}
+	p->spreader_started = 1;
 	for (; p->nfwd < PEER_FORWARDERS; p->nfwd++)
 		if (pthread_create(&p->fwd[p->nfwd], NULL, peer_forwarder, p) != 0) {
 			ret = cc_fail(e, CC_ENOMEM, "cannot start the forwarding threads");
@@ -1410,11 +1596,13 @@ void peer_stop(struct peer *p)
 	pthread_mutex_unlock(&p->mu);
 	if (p->follower_started)
 		pthread_join(p->follower, NULL);
+	if (p->spreader_started)
+		pthread_join(p->spreader, NULL);
 	for (int i = 0; i < p->nfwd; i++)
 		pthread_join(p->fwd[i], NULL);
 	for (int i = 0; i < p->ncos; i++)
 		pthread_join(p->cos[i].th, NULL);
-	p->follower_started = p->nfwd = p->ncos = 0;
+	p->follower_started = p->spreader_started = p->nfwd = p->ncos = 0;
 }
 
 void peer_free(struct peer *p)

@@ -98,6 +98,20 @@ int node_other(struct node *n, int slot, int any, char id[MEMBER_ID_MAX + 1],
 	return ret;
 }
 
+int node_url_of(struct node *n, const char *id, char url[NODE_URL_MAX + 1])
+{
+	const struct ledger_node *nd;
+	int ret = 0;
+
+	node_rdlock(n);
+	if ((nd = ledger_node(n->ledger, id)) != NULL) {
+		snprintf(url, NODE_URL_MAX + 1, "%s", nd->url);
+		ret = 1;
+	}
+	node_unlock(n);
+	return ret;
+}
+
 int node_failover_pending_self(struct node *n, char self[MEMBER_ID_MAX + 1])
 {
 	int ret;

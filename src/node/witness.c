@@ -26,9 +26,7 @@ void witness_name(char out[NOTE_NAME_MAX + 1], const char *origin, const char *i
 	snprintf(out, NOTE_NAME_MAX + 1, "concord/%s/%02x%02x%02x%02x", id, h[0], h[1], h[2], h[3]);
 }
 
-/* Node keys that validly cosigned the note (a checkpoint), each counted once. Under the
- * lock. */
-static unsigned witness_count(const struct node *n, const struct note *ck)
+unsigned witness_count(const struct node *n, const struct note *ck)
 {
 	size_t nn = ledger_node_count(n->ledger);
 	unsigned count = 0;

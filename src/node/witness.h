@@ -49,6 +49,10 @@ int witness_take(struct node *n, const char *id, uint64_t size, const char *answ
 int witness_clean(const struct node *n, const char *ck, size_t len, const char *more,
 		  struct cbuf *out);
 
+/* Node keys that validly cosigned the note (a checkpoint), each counted once. Under the
+ * lock. */
+unsigned witness_count(const struct node *n, const struct note *ck);
+
 /* Under the exclusive lock, on the sequencer: keeps a checkpoint it just signed among the
  * recent ones that cosignatures can still come for. */
 void witness_recent(struct node *n, uint64_t size, const char *ck);

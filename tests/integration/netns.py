@@ -209,6 +209,22 @@ class Nets:
         ip("-n", self.hub, "link", "set", self.port(name), "down")
         ip("-n", self.ns[name], "link", "set", "eth0", "down")
 
+    def split(self, names):
+        """Cuts names off together: their links move to a bridge of their own in the hub, so
+        they reach each other and nothing else (neither the other nodes nor the host)."""
+        if "br1" not in ip("-n", self.hub, "-o", "link", "show").stdout:
+            ip("-n", self.hub, "link", "add", "br1", "type", "bridge")
+            ip("-n", self.hub, "link", "set", "br1", "up")
+        for n in names:
+            ip("-n", self.hub, "link", "set", self.port(n), "master", "br1")
+
+    def join(self, names):
+        """Undoes split(names), and waits until the host reaches each again."""
+        for n in names:
+            ip("-n", self.hub, "link", "set", self.port(n), "master", "br0")
+        for n in names:
+            self.wait_reachable(n)
+
     def heal(self, name):
         """Brings name's link back, with its address and route, and waits until the host
         reaches it again."""

@@ -359,6 +359,29 @@ def fail_over(fed, to, via):
     assert st == 202 and j["sequencer"] == to, j
 
 
+def settled(fed, seq):
+    """Until every node holds the sequencer seq's log and seq knows it final: its size."""
+    fed.wait_all(seq.tree_size())
+    size = seq.tree_size()
+    deadline = time.time() + 30
+    while seq.http.get("/v1/network")[2]["final_size"] < size:
+        assert time.time() < deadline, "the sequencer's log never became final"
+        time.sleep(0.1)
+    return size
+
+
+def assert_rejoined(fed, new, seq, left, size, tags):
+    """Every node names new, raised no alarm and serves each (tld, tag) change; left, the
+    proposal the deposed sequencer seq dropped, came back through new at index size + 2."""
+    for m in NODES:
+        _, _, n = fed.nodes[m].http.get("/v1/network")
+        assert n["sequencer"] == new and n["alarm"] is None, (m, n)
+        for tld, tag in tags:
+            assert f"{tag:064X}" in fed.nodes[m].http.record(f"tld/{tld}")["content"], (m, tld)
+    st, _, p = seq.http.get(f"/v1/proposals/{left['id']}")
+    assert st == 200 and p["status"] == "accepted" and p["index"] == size + 2, p
+
+
 def test_deposed_sequencer_drops_what_never_became_final(fed):
     """The sequencer checkpoints a change no witness saw (the others are frozen), and dies. The
     others fail over and go on without it. Back, the deposed sequencer finds its checkpointed
@@ -373,12 +396,7 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     # accepted by the old sequencer: the new one answers for it from its log
     st, early, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 29))
     assert st == 201, early
-    fed.wait_all(seq.tree_size())
-    size = seq.tree_size()
-    deadline = time.time() + 30
-    while seq.http.get("/v1/network")[2]["final_size"] < size:
-        assert time.time() < deadline, "the sequencer's log never became final"
-        time.sleep(0.1)
+    size = settled(fed, seq)
     # a gTLD change waiting for approvals: only the sequencer holds it
     org = fed.body(seq.http, "br", ds_ops(seq.http, "org", 32))
     st, _, waiting = seq.http.post("/v1/proposals", note(org, fed.keys["br"]))
@@ -421,13 +439,7 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     for (s0, b0), (s1, b1) in zip(served, served[1:]):
         assert s1 > s0 or (s1 == s0 and b1 == b0), served
     assert len(set(served)) == len({s for s, _ in served}), served  # one size a serial
-    for m in NODES:
-        _, _, n = fed.nodes[m].http.get("/v1/network")
-        assert n["sequencer"] == new and n["alarm"] is None, (m, n)
-        assert f"{30:064X}" in fed.nodes[m].http.record("tld/cn")["content"]
-        assert f"{31:064X}" in fed.nodes[m].http.record("tld/br")["content"]
-    st, _, p = seq.http.get(f"/v1/proposals/{left['id']}")
-    assert st == 200 and p["status"] == "accepted" and p["index"] == size + 2, p
+    assert_rejoined(fed, new, seq, left, size, [("cn", 30), ("br", 31)])
     st, _, p = fed.nodes[new].http.get(f"/v1/proposals/{early['id']}")
     assert st == 200 and p["status"] == "accepted" and p["index"] == early["index"], p
     assert p["signers"] == ["cn"]
@@ -445,6 +457,52 @@ def test_deposed_sequencer_drops_what_never_became_final(fed):
     fed.wait_all(j["index"] + 1)
     for m in NODES:
         assert f"{32:064X}" in fed.nodes[m].http.record("tld/org")["content"]
+
+
+def test_a_deposed_sequencer_that_missed_the_failover_learns_it_from_the_final_log(fed):
+    """As above, but the failover note has expired when the deposed sequencer comes back, so
+    it cannot take it. The final log the others serve tells it instead: signed by the node
+    the note named, cosigned by a witness quorum, not the log it holds. It follows that
+    node, drops what never became final and hands it on. (Before, it refused the expired note
+    and went on deciding a log of its own, its DNS serving changes no other node had.)"""
+    old = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    new, third = [m for m in NODES if m != old][:2]
+    seq = fed.nodes[old]
+    size = settled(fed, seq)
+    frozen = [fed.nodes[new].proc, fed.nodes[third].proc]
+    for p in frozen:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        st, left, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 42))
+        assert st == 201, left  # not final: nobody else saw it
+        seq.kill()
+    finally:
+        for p in frozen:
+            p.send_signal(signal.SIGCONT)
+    try:
+        expires = int(time.time()) + 20  # time enough to take over, even on a slow machine
+        body = fed.body(fed.nodes[new].http, "br",
+                        [("put", "network/sequencer", f"sequencer {new}\n")], expires=expires)
+        st, _, j = fed.nodes[third].http.post(
+            "/v1/failover", note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"])))
+        assert st == 202 and j["sequencer"] == new, j
+        for m in [new, third]:
+            wait_sequencer(fed.nodes[m], new)
+        st, after, _ = fed.propose(fed.nodes[third].http, ["br"],
+                                   ds_ops(fed.nodes[third].http, "br", 41))
+        assert st == 201, after
+        # expired on the nodes' clocks too (a node's second may lag the test's)
+        while time.time() < expires + 2:
+            time.sleep(0.2)
+    finally:
+        fed.start(old)
+    fed.wait_all(size + 3)  # the note, the change after it, the dropped change again
+    heads = {tuple(fed.nodes[m].checkpoint().split("\n")[:3]) for m in NODES}
+    assert len(heads) == 1, (heads, seq.log_text()[-3000:])
+    log = seq.log_text()
+    assert f"serves a final log of {new} that this node does not hold" in log, log[-3000:]
+    assert "dropped 1 entries beyond the last final checkpoint" in log, log[-3000:]
+    assert_rejoined(fed, new, seq, left, size, [("cn", 42), ("br", 41)])
 
 
 def test_failover_keeps_proposals_waiting_for_approvals(fed):

@@ -1,15 +1,19 @@
 """Five members' nodes, each in a network namespace of its own with an address of its own
 (netns.py), all listed in the genesis: a change given to any node is accepted, logged once and
 served by DNS everywhere; checkpoints become final; a node cut off catches up; the sequencer,
-killed, is replaced by a quorum's note without losing an accepted change; every node verifies;
+killed, is replaced by a quorum's note without losing an accepted change; a sequencer cut off
+with a follower through a failover rejoins the network's log with it; every node verifies;
 a node fed a tampered entry refuses it; a sequencer made to equivocate (the test-only build)
 is caught, with the proof served, and every node stops following it.
 
 The tests share one network and run in order; each leaves it running."""
 import collections
 import hashlib
+import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -309,6 +313,102 @@ def test_failover_by_quorum_loses_no_accepted_change(fed):
     wait_dns(fed, [SEQUENCER], "de", [300, 301])
 
 
+def inside(fed, m, method, path, body=b""):
+    """(status, JSON answer) of a request made from inside m's namespace (split off from the
+    host, m is reached from there)."""
+    code = ("import sys, urllib.error, urllib.request\n"
+            "q = urllib.request.Request(sys.argv[1], sys.stdin.buffer.read() or None,\n"
+            "                           method=sys.argv[2])\n"
+            "try:\n"
+            "    r = urllib.request.urlopen(q, timeout=80)\n"
+            "    st, b = r.status, r.read()\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    st, b = e.code, e.read()\n"
+            "sys.stdout.buffer.write(b'%d\\n' % st + b)\n")
+    p = fed.nets.popen(m, [sys.executable, "-c", code, fed.nodes[m].url + path, method],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = p.communicate(body, timeout=WAIT)
+    st, _, rest = out.partition(b"\n")
+    return int(st), json.loads(rest) if rest else None
+
+
+def test_a_sequencer_cut_off_through_a_failover_rejoins_the_network_log(fed):
+    """The sequencer and one follower are cut off together. The other three fail over to one
+    of them with a note that expires while the two are away; the cut-off sequencer meanwhile
+    accepts a change of its own state (durable, never final: one follower is no quorum), and
+    its follower takes it. Healed, the deposed sequencer cannot take the expired note, and
+    the new log is not final either (three cosigners of the four needed). What it goes by:
+    the log of the node that note chose, which three of the five nodes follow (as many as a
+    takeover needs) and which holds the note, valid when appended. It follows that log and
+    cosigns it; the log becomes final, and the follower, finding that log too, follows it. The change accepted alone is dropped by both and
+    handed to the new sequencer, which accepts it: one log and one zone on all five, no
+    alarm. (Before, the deposed sequencer went on deciding a log of its own for good.)"""
+    old = fed.network("isoc")["sequencer"]
+    assert old in STATES, old  # it changes its own ccTLD alone
+    alone = next(m for m in NODES if m not in (old, SEQUENCER))
+    rest = [m for m in NODES if m not in (old, alone)]
+    new = rest[0]
+    fed.wait_all(fed.nodes[old].tree_size())
+    size = fed.nodes[old].tree_size()
+    for m in NODES:  # what every node holds is final, and each knows it
+        fed.wait(lambda: f"{m}'s log not final: {fed.network(m)}",
+                 lambda: fed.network(m)["final_size"] >= size)
+    h = fed.nodes[old].http
+    own = note(fed.body(h, old, ds_ops(h, old, 410)), fed.keys[old])
+    fed.nets.split([old, alone])
+    try:
+        st, j = inside(fed, old, "POST", "/v1/proposals", own.encode())
+        assert st == 201 and j["status"] == "accepted" and j["index"] == size, (st, j)
+        expires = int(time.time()) + 20  # time enough to take over, even on a slow machine
+        body = fed.body(fed.nodes[new].http, new,
+                        [("put", "network/sequencer", f"sequencer {new}\n")], expires=expires)
+        fail = note(body, *(fed.keys[m] for m in ["br", "cn", "de", "za"]))
+        st, _, j = fed.nodes[rest[1]].http.post("/v1/failover", fail)
+        assert st == 202 and j == {"status": "taken", "sequencer": new}, (st, j)
+        for m in rest:
+            fed.wait(lambda: f"{m} does not name {new}: {fed.network(m)}",
+                     lambda: fed.network(m)["sequencer"] == new)
+        st, after, _ = change(fed, rest[2], next(s for s in STATES if s != old), 411)
+        assert st == 201 and after["status"] == "accepted", (st, after)
+        assert after["index"] == size + 1, after
+        deadline = time.time() + WAIT
+        while True:  # the follower cut off with it took the change
+            st, j = inside(fed, alone, "GET", "/v1/network")
+            assert st == 200 and j["sequencer"] == old, j
+            if j["tree_size"] == size + 1:
+                break
+            assert time.time() < deadline and j["tree_size"] == size, j
+            time.sleep(0.2)
+        while time.time() < expires + 2:  # the note expired, on the nodes' clocks too
+            time.sleep(0.2)
+    finally:
+        fed.nets.join([old, alone])
+    fed.wait_all(size + 3)  # the note, the change after it, the one accepted alone again
+    fed.wait(lambda: "heads differ: " + repr({m: fed.head(m) for m in NODES}) +
+             f"\n{tail(fed.nodes[old])}\n{tail(fed.nodes[alone])}",
+             lambda: len({fed.head(m) for m in NODES}) == 1)
+    assert int(fed.head(old)[1]) == size + 3, fed.head(old)
+    for m in NODES:
+        n = fed.network(m)
+        assert n["sequencer"] == new and n["alarm"] is None, (m, n)
+        assert (m == new) != n["following"], (m, n)
+        fed.wait(lambda: f"{m}: tld/{old} not final: {fed.nodes[m].http.record(f'tld/{old}')}",
+                 lambda: fed.nodes[m].http.record(f"tld/{old}").get("final"))
+        assert f"{410:064X}" in fed.nodes[m].http.record(f"tld/{old}")["content"], m
+    # The new log was final only once the deposed sequencer cosigned it: that one learnt
+    # from the note in the log that most nodes follow; the follower from that too, or from
+    # the final log if it looked after the cosignature.
+    assert f"{fed.nodes[new].url} appended a note naming it" in \
+        fed.nodes[old].log_text(), tail(fed.nodes[old])
+    text = fed.nodes[alone].log_text()
+    assert f"serves a final log of {new}" in text or \
+        f"{fed.nodes[new].url} appended a note naming it" in text, tail(fed.nodes[alone])
+    for m in (old, alone):
+        assert "dropped 1 entries beyond the last final checkpoint" in \
+            fed.nodes[m].log_text(), (m, tail(fed.nodes[m]))
+    wait_dns(fed, NODES, old, [410])
+
+
 def test_verify_every_node(fed):
     for m in NODES:
         r = cli("verify", fed.nodes[m].url, check=False)
@@ -320,18 +420,18 @@ def test_a_tampered_entry_is_refused(fed):
     that alters one entry refuses it, says so, takes the log from the sequencer instead, and
     raises no alarm: the mirror is at fault, not the sequencer."""
     victim = fed.nodes["isoc"]
-
-    mirror = Proxy(fed.nodes[NEXT].url, tamper_last_entry, host=fed.nets.host_addr)
+    seq = fed.network("isoc")["sequencer"]
+    mirror = Proxy(fed.nodes[seq].url, tamper_last_entry, host=fed.nets.host_addr)
     victim.stop()
     try:
         for tag in (400, 401):
-            st, j, _ = change(fed, NEXT, "za", tag)
+            st, j, _ = change(fed, seq, "za", tag)
             assert st == 201, j
         victim.start("--mirror", mirror.url)
-        fed.wait_all(fed.nodes[NEXT].tree_size(), ["isoc"])
+        fed.wait_all(fed.nodes[seq].tree_size(), ["isoc"])
         assert "is not the entry the checkpoint holds (altered on the way?): refused" in \
             victim.log_text()
-        assert fed.head("isoc") == fed.head(NEXT)
+        assert fed.head("isoc") == fed.head(seq)
         assert fed.network("isoc")["alarm"] is None
     finally:
         victim.stop()
@@ -345,7 +445,8 @@ def test_an_equivocating_sequencer_is_caught_and_proved(fed):
     sequencer's key), serves it, and every node, checking that proof itself, stops following."""
     if not os.path.exists(os.path.join(EQUIVOCATE_BUILD, "concordd")):
         pytest.fail("build-equivocate/concordd is missing: make equivocate")
-    seq = fed.nodes[NEXT]
+    now = fed.network("isoc")["sequencer"]
+    seq = fed.nodes[now]
     seq.stop()
     saved = netns.CONCORDD
     netns.CONCORDD = os.path.join(EQUIVOCATE_BUILD, "concordd")
@@ -355,17 +456,17 @@ def test_an_equivocating_sequencer_is_caught_and_proved(fed):
     finally:
         netns.CONCORDD = saved
         del os.environ["CONCORD_EQUIVOCATE"]
-    net = fed.network(NEXT)
+    net = fed.network(now)
     # isoc may be shown the other tree at once (the checkpoint the sequencer asks it to
     # cosign when it starts, and the sequencer then takes isoc's proof against itself) or
     # with this change
-    st, j, _ = change(fed, NEXT, "za", 500)
-    assert st == 201 or (st == 503 and fed.network(NEXT)["alarm"] is not None), j
+    st, j, _ = change(fed, now, "za", 500)
+    assert st == 201 or (st == 503 and fed.network(now)["alarm"] is not None), j
     fed.wait(lambda: f"isoc raised no alarm\n{tail(fed.nodes['isoc'])}",
              lambda: fed.network("isoc")["alarm"] is not None)
     st, _, alarm = fed.nodes["isoc"].http.get("/v1/alarm")
     assert st == 200 and alarm["kind"] == "equivocation", alarm
-    pub = base64.b64decode(next(x for x in net["nodes"] if x["id"] == NEXT)["key"])
+    pub = base64.b64decode(next(x for x in net["nodes"] if x["id"] == now)["key"])
     a = signed_by(alarm["evidence"]["a"], ORIGIN, pub).split("\n")
     b = signed_by(alarm["evidence"]["b"], ORIGIN, pub).split("\n")
     ev = alarm["evidence"]
@@ -374,7 +475,7 @@ def test_an_equivocating_sequencer_is_caught_and_proved(fed):
     if a[1] == b[1]:
         assert ev["consistency"] == [] and ev["root_at"] == b[2]
     for m in NODES:
-        if m == NEXT:
+        if m == now:
             continue
         fed.wait(lambda: f"{m} did not take the alarm\n{tail(fed.nodes[m])}",
                  lambda: fed.network(m)["alarm"] is not None)
