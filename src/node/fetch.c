@@ -61,11 +61,7 @@ struct fetch {				     /* the fetching thread and the checkers */
 	struct fetch_checker check[FETCH_MAX_CHECK];
 };
 
-/* GETs entry bundle n of a tree of size leaves. A partial tile is served only while the tree
- * has exactly that width; once the log has grown past it, the full tile holds the same
- * entries first. */
-static int fetch_get_bundle(struct http *h, uint64_t n, uint64_t size, struct cbuf *out,
-			    struct cc_err *e)
+int fetch_get_bundle(struct http *h, uint64_t n, uint64_t size, struct cbuf *out, struct cc_err *e)
 {
 	uint64_t left = size - n * TLOG_TILE_WIDTH;
 	unsigned w = left >= TLOG_TILE_WIDTH ? TLOG_TILE_WIDTH : (unsigned)left;

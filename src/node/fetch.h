@@ -61,4 +61,10 @@ void fetch_free(struct fetch *f);
  * signature, 1 when the ledger verified them itself, or the ledger's negative code. */
 int fetch_apply(struct ledger *l, const struct fetch_entry *p, struct cc_err *e);
 
+/* GETs entry bundle n of a tree of size leaves from the server at h into out. A partial
+ * tile is served only while the tree has exactly that width; once the log has grown past
+ * it, the full tile holds the same entries first. */
+struct http;
+int fetch_get_bundle(struct http *h, uint64_t n, uint64_t size, struct cbuf *out, struct cc_err *e);
+
 #endif

@@ -14,6 +14,7 @@
 #include "core/tlog.h"
 #include "node/conf.h"
 #include "node/failover.h"
+#include "node/fetch.h"
 #include "node/follow.h"
 #include "node/http.h"
 #include "node/node_impl.h"
@@ -544,33 +545,16 @@ static int peer_seen(struct http *h, const char *url, struct http_resp *r, struc
 static int peer_entry(struct http *h, uint64_t index, uint64_t size, struct cbuf *bundle,
 		      const unsigned char **entry, size_t *len, struct cc_err *e)
 {
-	uint64_t tile = index / TLOG_TILE_WIDTH, left = size - tile * TLOG_TILE_WIDTH;
-	struct cbuf path = CBUF_INIT;
-	struct http_resp r = {0};
+	uint64_t tile = index / TLOG_TILE_WIDTH;
 	size_t off = 0;
-	int ret;
+	int ret = fetch_get_bundle(h, tile, size, bundle, e);
 
-	for (int full = left >= TLOG_TILE_WIDTH; full < 2; full++) {
-		cbuf_reset(&path);
-		if ((ret = cbuf_puts(&path, "/log/")) < 0 ||
-		    (ret = tlog_tile_path(&path, TLOG_LEVEL_ENTRIES, tile,
-					  full ? TLOG_TILE_WIDTH : (unsigned)left)) < 0 ||
-		    (ret = http_get(h, path.p, HTTP_MAX_BUNDLE, &r, e)) != CC_ENOENT)
-			break; /* a copy may keep only the full tile once the log grew past it */
-	}
-	if (ret == 0) {
-		cbuf_free(bundle);
-		*bundle = r.body;
-		r.body = (struct cbuf)CBUF_INIT;
-		for (uint64_t i = tile * TLOG_TILE_WIDTH; ret == 0 && i <= index; i++)
-			ret = tlog_bundle_next((const unsigned char *)bundle->p, bundle->len, &off,
-					       entry, len) == 1
-				  ? 0
-				  : CC_EINVAL;
-	}
-	http_resp_free(&r);
-	cbuf_free(&path);
-	return ret < 0 ? cc_fail(e, ret, "no entry %" PRIu64 " at %s", index, http_base(h)) : 0;
+	for (uint64_t i = tile * TLOG_TILE_WIDTH; ret == 0 && i <= index; i++)
+		if (tlog_bundle_next((const unsigned char *)bundle->p, bundle->len, &off, entry,
+				     len) != 1)
+			ret = cc_fail(e, CC_EINVAL, "no entry %" PRIu64 " at %s", index,
+				      http_base(h));
+	return ret;
 }
 
 /* A node this one does not follow, whose checkpoints as many nodes serve as a takeover needs:
