@@ -15,8 +15,7 @@
 #include "node/node_impl.h"
 #include "node/witness.h"
 
-/* The sequencer a put network/sequencer names. */
-static int failover_target(const struct proposal *p, char id[MEMBER_ID_MAX + 1])
+int failover_target(const struct proposal *p, char id[MEMBER_ID_MAX + 1])
 {
 	const struct proposal_op *op = &p->ops[0];
 	size_t k = sizeof("sequencer ") - 1, len;

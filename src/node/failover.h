@@ -13,7 +13,12 @@
 #include "core/err.h"
 #include "core/ledger.h"
 #include "core/merkle.h"
+#include "core/proposal.h"
 #include "node/node.h"
+
+/* 0 when p is a failover proposal, the one operation "put network/sequencer" with content
+ * "sequencer <id>\n" (id: that node), -1 otherwise. */
+int failover_target(const struct proposal *p, char id[MEMBER_ID_MAX + 1]);
 
 /* Checks a failover note against the node's state: one operation, put network/sequencer,
  * every signature a member's, the policy met now. id gets the sequencer it names. */

@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "node/fetch.h"
 #include "node/follow.h"
 #include "node/http.h"
+#include "node/jb64.h"
 #include "node/node_impl.h"
 #include "node/split.h"
 #include "node/store.h"
@@ -576,7 +576,7 @@ static int peer_lapsed(struct peer *p, const char *named)
 	const char *ck, *content;
 	json_t *j = NULL, *pr, *hashes;
 	json_int_t index, size;
-	size_t np = 0, elen, bin;
+	size_t np = 0, elen;
 	int ret = 0;
 
 	if (proof == NULL || !node_url_of(p->n, named, url) ||
@@ -595,15 +595,9 @@ static int peer_lapsed(struct peer *p, const char *named)
 	if (ck == NULL || content == NULL || strcmp(content, want) != 0 || index < 0 ||
 	    size <= index || !json_is_array(hashes) || json_array_size(hashes) > MERKLE_MAX_PROOF)
 		goto out;
-	for (np = 0; np < json_array_size(hashes); np++) {
-		const char *b64 = json_string_value(json_array_get(hashes, np));
-
-		if (b64 == NULL ||
-		    sodium_base642bin(proof[np], MERKLE_HASH, b64, strlen(b64), NULL, &bin, NULL,
-				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    bin != MERKLE_HASH)
+	for (np = 0; np < json_array_size(hashes); np++)
+		if (jb64_get(json_array_get(hashes, np), proof[np], MERKLE_HASH) < 0)
 			goto out;
-	}
 	if (peer_entry(h, (uint64_t)index, (uint64_t)size, &bundle, &entry, &elen, &e) == 0 &&
 	    failover_logged(p->n, entry, elen, (uint64_t)index,
 			    (const unsigned char(*)[MERKLE_HASH])proof, np, ck, strlen(ck),

@@ -16,6 +16,7 @@
 #include "core/note.h"
 #include "core/proposal.h"
 #include "core/tlog.h"
+#include "node/jb64.h"
 #include "node/node_impl.h"
 #include "node/store.h"
 
@@ -195,16 +196,6 @@ int node_tile(struct node *n, int level, uint64_t index, unsigned w, struct cbuf
 	return ret;
 }
 
-static json_t *b64_json(const unsigned char *bin, size_t len)
-{
-	char s[256];
-
-	if (sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL) > sizeof(s))
-		return json_null();
-	sodium_bin2base64(s, sizeof(s), bin, len, sodium_base64_VARIANT_ORIGINAL);
-	return json_string(s);
-}
-
 static int policy_json(void *ctx, const char *path, const char *content, size_t len,
 		       uint64_t version)
 {
@@ -236,7 +227,7 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 		json_array_append_new(
 		    members, json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", m->id, "chamber",
 				       chamber_name(m->chamber), "key", vk.p ? vk.p : "", "box",
-				       b64_json(m->box, 32), "version", (json_int_t)m->version));
+				       jb64_new(m->box, 32), "version", (json_int_t)m->version));
 	}
 	ret = ledger_foreach(n->ledger, "policy/", policy_json, policies);
 	json_object_set_new(o, "origin", json_string(n->origin));
@@ -263,8 +254,8 @@ int node_network(struct node *n, struct cbuf *json, struct cc_err *e)
 		const struct ledger_node *nd = ledger_node_at(n->ledger, i);
 
 		json_array_append_new(nodes, json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", nd->id,
-						       "url", nd->url, "key", b64_json(nd->key, 32),
-						       "zsk", b64_json(nd->zsk, 32), "version",
+						       "url", nd->url, "key", jb64_new(nd->key, 32),
+						       "zsk", jb64_new(nd->zsk, 32), "version",
 						       (json_int_t)nd->version));
 	}
 	json_object_set_new(o, "tree_size", json_integer((json_int_t)n->pub_size));
@@ -708,7 +699,7 @@ int node_record(struct node *n, const char *path, struct node_waiter *w, struct 
 	}
 	hashes = json_array();
 	for (size_t i = 0; hashes && i < np; i++)
-		json_array_append_new(hashes, b64_json(proof[i], MERKLE_HASH));
+		json_array_append_new(hashes, jb64_new(proof[i], MERKLE_HASH));
 	o = json_pack(
 	    "{s:s, s:o, s:I, s:o, s:{s:I, s:I, s:o}, s:s}", "path", path, "content",
 	    json_strn(content.p ? content.p : "", content.len), "version", (json_int_t)version,

@@ -6,6 +6,7 @@
 
 #include "core/ledger.h"
 #include "core/note.h"
+#include "node/failover.h"
 #include "node/node_impl.h"
 
 /* The sequencer: the one the state names, or the one a failover note named since. */
@@ -180,13 +181,10 @@ size_t node_takeover_need(struct node *n, size_t *nodes)
 
 int node_takeover_note(const struct node *n, const struct proposal *p)
 {
-	char want[MEMBER_ID_MAX + sizeof("sequencer \n")];
-	int len = snprintf(want, sizeof(want), "sequencer %s\n", n->conf.member);
+	char id[MEMBER_ID_MAX + 1];
 
-	return strcmp(n->failover_to, n->conf.member) == 0 && p->nops == 1 &&
-	       p->ops[0].kind == OP_PUT && strcmp(p->ops[0].path, "network/sequencer") == 0 &&
-	       p->ops[0].content_len == (size_t)len &&
-	       memcmp(p->ops[0].content, want, (size_t)len) == 0;
+	return strcmp(n->failover_to, n->conf.member) == 0 && failover_target(p, id) == 0 &&
+	       strcmp(id, n->conf.member) == 0;
 }
 
 /* Whether this node decides proposals now: it is the sequencer the log names (a node a

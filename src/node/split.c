@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "node/follow.h"
+#include "node/jb64.h"
 #include "node/node_impl.h"
 
 /* A checkpoint signed by the sequencer: its size and root. */
@@ -26,27 +27,6 @@ static int split_read(const struct note_key *seq, const char *ck, size_t len, ui
 		ret = CC_ECONFLICT;
 	note_free(&note);
 	return ret;
-}
-
-static json_t *b64_hash(const unsigned char h[MERKLE_HASH])
-{
-	char b64[45];
-
-	sodium_bin2base64(b64, sizeof(b64), h, MERKLE_HASH, sodium_base64_VARIANT_ORIGINAL);
-	return json_string(b64);
-}
-
-static int hash_b64(json_t *j, unsigned char out[MERKLE_HASH])
-{
-	const char *s = json_string_value(j);
-	size_t bin;
-
-	return s != NULL && strlen(s) == 44 &&
-		       sodium_base642bin(out, MERKLE_HASH, s, 44, NULL, &bin, NULL,
-					 sodium_base64_VARIANT_ORIGINAL) == 0 &&
-		       bin == MERKLE_HASH
-		   ? 0
-		   : -1;
 }
 
 int split_against_log(struct node *n, const char *a, size_t len, struct cbuf *out)
@@ -73,9 +53,9 @@ int split_against_log(struct node *n, const char *a, size_t len, struct cbuf *ou
 		goto out;
 	hashes = json_array();
 	for (size_t i = 0; hashes && i < np; i++)
-		json_array_append_new(hashes, b64_hash(proof[i]));
+		json_array_append_new(hashes, jb64_new(proof[i], MERKLE_HASH));
 	j = json_pack("{s:s%, s:s, s:o, s:o}", "a", a, len, "b", n->checkpoint, "root_at",
-		      b64_hash(at), "consistency", hashes ? hashes : json_array());
+		      jb64_new(at, MERKLE_HASH), "consistency", hashes ? hashes : json_array());
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	cbuf_reset(out);
 	ret = text != NULL && cbuf_puts(out, text) == 0;
@@ -110,13 +90,13 @@ int split_check(struct node *n, const char *text, size_t len, struct cc_err *e)
 	ret = CC_EINVAL;
 	if (a == NULL || b == NULL || !json_is_array(hs) ||
 	    json_array_size(hs) > MERKLE_MAX_PROOF ||
-	    hash_b64(json_object_get(j, "root_at"), at) < 0) {
+	    jb64_get(json_object_get(j, "root_at"), at, MERKLE_HASH) < 0) {
 		cc_fail(e, ret, "malformed evidence");
 		goto out;
 	}
 	json_array_foreach(hs, i, h)
 	{
-		if (hash_b64(h, proof[np++]) < 0) {
+		if (jb64_get(h, proof[np++], MERKLE_HASH) < 0) {
 			cc_fail(e, ret, "malformed evidence");
 			goto out;
 		}
