@@ -593,6 +593,14 @@ int note_verify(const struct note_key *k, const char *text, size_t len, const st
 	return 0;
 }
 
+int note_signed_by(const struct note *n, const struct note_key *k)
+{
+	for (size_t i = 0; i < n->nsigs; i++)
+		if (note_verify(k, n->text, n->text_len, &n->sigs[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int note_format_sig(const struct note_sig *sig, struct cbuf *out)
 {
 	unsigned char blob[COSIG_BLOB_LEN];

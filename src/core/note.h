@@ -87,6 +87,8 @@ int note_cosig_verify(const char *name, const unsigned char pub[32], const char 
 
 /* 0 when sig is k's valid signature of text; CC_ESIG otherwise (also on name/id mismatch). */
 int note_verify(const struct note_key *k, const char *text, size_t len, const struct note_sig *sig);
+/* 1 when one of the note's signatures is k's and verifies, 0 otherwise. */
+int note_signed_by(const struct note *n, const struct note_key *k);
 
 /* A batch of notes (POST /v1/proposals/batch, docs/api.md): each note preceded by its length
  * in bytes, in decimal without leading zeros, and a '\n'; the notes follow each other with

@@ -217,13 +217,10 @@ static int failover_signer(const struct node *n, const struct note *ck, char id[
 		    node_key_of(n, nd->id, &k) < 0 ||
 		    (have_seq && sodium_memcmp(k.pub, seq.pub, sizeof(k.pub)) == 0))
 			continue;
-		for (size_t j = 0; j < ck->nsigs; j++)
-			if (!ck->sigs[j].cosig && ck->sigs[j].id == k.id &&
-			    strcmp(ck->sigs[j].name, k.name) == 0 &&
-			    note_verify(&k, ck->text, ck->text_len, &ck->sigs[j]) == 0) {
-				snprintf(id, MEMBER_ID_MAX + 1, "%s", nd->id);
-				return 1;
-			}
+		if (note_signed_by(ck, &k)) {
+			snprintf(id, MEMBER_ID_MAX + 1, "%s", nd->id);
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -50,7 +50,7 @@ static int follow_checkpoint(struct node *n, const char *ck, size_t len, int tak
 	struct note note = {0};
 	struct note_key seq;
 	char origin[TLOG_ORIGIN_MAX + 1];
-	int ret, found = 0;
+	int ret;
 
 	node_rdlock(n);
 	/* taking over, the log to take is the deposed sequencer's */
@@ -61,11 +61,7 @@ static int follow_checkpoint(struct node *n, const char *ck, size_t len, int tak
 		return cc_fail(e, CC_ENOENT, "the network names no sequencer node");
 	if ((ret = note_parse(&note, ck, len, e)) < 0)
 		goto out;
-	for (size_t i = 0; i < note.nsigs; i++)
-		if (note.sigs[i].id == seq.id && strcmp(note.sigs[i].name, seq.name) == 0 &&
-		    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0)
-			found = 1;
-	if (!found) {
+	if (!note_signed_by(&note, &seq)) {
 		ret = cc_fail(e, CC_ESIG, "the checkpoint is not signed by the sequencer's key");
 		goto out;
 	}
@@ -201,11 +197,8 @@ static int follow_left_behind(struct node *n, int flags)
 	node_unlock(n);
 	if (held == NULL || note_parse(&note, held, strlen(held), NULL) < 0)
 		goto out;
-	behind = 1;
-	for (size_t i = 0; i < note.nsigs; i++)
-		if (note.sigs[i].id == seq.id && strcmp(note.sigs[i].name, seq.name) == 0 &&
-		    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0)
-			behind = 0; /* the same sequencer's log went another way: not this case */
+	/* the same sequencer's log went another way: not this case */
+	behind = !note_signed_by(&note, &seq);
 out:
 	note_free(&note);
 	free(held);

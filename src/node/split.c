@@ -15,14 +15,13 @@ static int split_read(const struct note_key *seq, const char *ck, size_t len, ui
 {
 	struct note note = {0};
 	char origin[TLOG_ORIGIN_MAX + 1];
-	int ret, found = 0;
+	int ret;
 
 	if ((ret = note_parse(&note, ck, len, NULL)) < 0)
 		return ret;
-	for (size_t i = 0; i < note.nsigs; i++)
-		found |= note_verify(seq, note.text, note.text_len, &note.sigs[i]) == 0;
-	ret = found ? tlog_checkpoint_parse(note.text, note.text_len, origin, size, root, NULL)
-		    : CC_ESIG;
+	ret = note_signed_by(&note, seq)
+		  ? tlog_checkpoint_parse(note.text, note.text_len, origin, size, root, NULL)
+		  : CC_ESIG;
 	if (ret == 0 && strcmp(origin, seq->name) != 0)
 		ret = CC_ECONFLICT;
 	note_free(&note);

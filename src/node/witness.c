@@ -249,7 +249,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	struct cbuf ev = CBUF_INIT;
 	uint64_t old, size, held;
 	size_t np, at;
-	int ret, found = 0, following, me;
+	int ret, following, me;
 
 	if (body == NULL || tlog_witness_parse(body, len, &old, proof, &np, &at, &e) < 0) {
 		answer(status, ctype, out, 400, "text/plain",
@@ -277,9 +277,7 @@ void witness_add(struct node *n, const char *body, size_t len, long *status, cha
 	if (merkle_tree_root(&n->tree, held, mine) < 0)
 		ret = CC_ENOMEM;
 	node_unlock(n);
-	for (size_t i = 0; ret == 0 && i < note.nsigs; i++)
-		found |= note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
-	if (ret < 0 || !found) {
+	if (ret < 0 || !note_signed_by(&note, &seq)) {
 		answer(status, ctype, out, 403, "text/plain",
 		       "the checkpoint is not signed by the sequencer\n");
 		goto out;

@@ -188,6 +188,12 @@ static void test_go_vectors(void **state)
 	assert_int_equal(note_verify(&enoch, n.text, n.text_len, &n.sigs[1]), 0);
 	assert_int_equal(note_verify(&peter, n.text, n.text_len, &n.sigs[1]), CC_ESIG);
 	assert_int_equal(note_verify(&enoch, n.text, n.text_len, &n.sigs[0]), CC_ESIG);
+	assert_int_equal(note_signed_by(&n, &peter), 1);
+	assert_int_equal(note_signed_by(&n, &enoch), 1);
+	n.nsigs = 1; /* Peter's line alone */
+	assert_int_equal(note_signed_by(&n, &peter), 1);
+	assert_int_equal(note_signed_by(&n, &enoch), 0);
+	n.nsigs = 2;
 	cbuf_reset(&out);
 	assert_int_equal(note_format(n.text, n.text_len, n.sigs, n.nsigs, &out), 0);
 	assert_int_equal(out.len, s2len);
