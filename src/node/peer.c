@@ -10,6 +10,7 @@
 
 #include "core/ledger.h"
 #include "core/sha256.h"
+#include "core/tfmt.h"
 #include "core/tlog.h"
 #include "node/conf.h"
 #include "node/failover.h"
@@ -796,7 +797,9 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 	}
 	p->pending_etag[0] = '\0';
 
-	if (whole >= 0 && (copy = json_pack("{sO}", "proposals", list)) != NULL)
+	/* where it comes from is part of the copy (a failover changes it), when is not */
+	if (whole >= 0 &&
+	    (copy = json_pack("{sO,ss}", "proposals", list, "from", http_base(h))) != NULL)
 		text = json_dumps(copy, JSON_COMPACT);
 	if (text == NULL) {
 		if (!p->copy_warned)
@@ -814,11 +817,19 @@ static void peer_copy_pending(struct peer *p, struct http *h)
 	/* pending_sum is this thread's alone (the follower's) */
 	sha256_digest(text, strlen(text), sum);
 	if (memcmp(sum, p->pending_sum, sizeof(sum)) != 0) {
-		int kept;
+		char *dated = json_object_set_new(copy, "taken", json_integer(asked)) == 0
+				  ? json_dumps(copy, JSON_COMPACT)
+				  : NULL;
+		int kept = 0;
 
-		pthread_mutex_lock(&p->st_mu);
-		kept = store_meta_put(p->st, PEER_PENDING_META, text, &e) == 0;
-		pthread_mutex_unlock(&p->st_mu);
+		if (dated == NULL) {
+			cc_fail(&e, CC_ENOMEM, "out of memory");
+		} else {
+			pthread_mutex_lock(&p->st_mu);
+			kept = store_meta_put(p->st, PEER_PENDING_META, dated, &e) == 0;
+			pthread_mutex_unlock(&p->st_mu);
+		}
+		free(dated);
 		if (!kept) {
 			node_log("warning: the sequencer's pending proposals not kept: %s", e.msg);
 		} else {
@@ -1034,6 +1045,75 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 			   detail[kind]));
 }
 
+/* The sequencer out of reach, a GET of one proposal is answered from what this node holds:
+ * its own records of decided proposals, else its copy of the proposals that waited at the
+ * sequencer (peer_copy_pending), marked "copy" with where and when that was taken. A member
+ * can then still read a waiting proposal here and approve it: the approval is kept
+ * (fwd_queue) and handed over once the sequencer answers. 1 when answered. */
+static int fwd_from_here(struct peer *p, struct peer_fwd *f)
+{
+	static const char prefix[] = "/v1/proposals/";
+	const char *id = f->path + sizeof(prefix) - 1;
+	struct cbuf out = CBUF_INIT, copy = CBUF_INIT;
+	struct cc_err e = {0};
+	json_t *j = NULL, *v, *found = NULL, *mark = NULL;
+	char key[PROPOSAL_ID_LEN + 8];
+	const char *when;
+	int64_t expires;
+	size_t i;
+	int ret, answered = 0;
+
+	if (f->post || strncmp(f->path, prefix, sizeof(prefix) - 1) != 0 || !node_id_valid(id))
+		goto out;
+	ret = node_proposal(p->n, id, &out, &e);
+	if (ret == 0) {
+		f->status = 200;
+		snprintf(f->ctype, sizeof(f->ctype), "application/json");
+		cbuf_free(&f->out);
+		f->out = out;
+		out = (struct cbuf)CBUF_INIT;
+		answered = 1;
+		goto out;
+	}
+	if (ret != CC_ENOENT)
+		goto out;
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_meta_get(p->st, PEER_PENDING_META, &copy, NULL);
+	pthread_mutex_unlock(&p->st_mu);
+	/* the copy may be large, the question anyone's: parsed only when it names the id */
+	snprintf(key, sizeof(key), "\"id\":\"%s\"", id);
+	if (ret == 0 && copy.len > 0 && memmem(copy.p, copy.len, key, strlen(key)) != NULL)
+		j = json_loadb(copy.p, copy.len, 0, NULL);
+	json_array_foreach(json_object_get(j, "proposals"), i, v)
+	{
+		const char *vid = json_string_value(json_object_get(v, "id"));
+
+		if (json_is_object(v) && vid != NULL && strcmp(vid, id) == 0) {
+			found = v;
+			break;
+		}
+	}
+	/* a copy of an earlier form says neither where nor when: not shown */
+	if (found == NULL || !json_is_string(json_object_get(j, "from")) ||
+	    !json_is_integer(json_object_get(j, "taken")))
+		goto out;
+	mark = json_pack("{sOsO}", "from", json_object_get(j, "from"), "taken",
+			 json_object_get(j, "taken"));
+	if (mark == NULL || json_object_set_new(found, "copy", mark) < 0)
+		goto out;
+	/* waiting then, but past its expiry now: the sequencer would say so too */
+	when = json_string_value(json_object_get(found, "expires"));
+	if (when && tfmt_parse(when, &expires) == 0 && expires <= (int64_t)time(NULL))
+		json_object_set_new(found, "status", json_string("expired"));
+	fwd_json(f, 200, "application/json", json_incref(found));
+	answered = 1;
+out:
+	json_decref(j);
+	cbuf_free(&copy);
+	cbuf_free(&out);
+	return answered;
+}
+
 static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 {
 	char url[NODE_URL_MAX + 1];
@@ -1057,8 +1137,9 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 		return;
 	}
 	if (peer_http(h, url, PEER_REQUEST_MS, &e) < 0) {
-		fwd_problem(f, 503, "urn:concord:problem:unavailable", "sequencer unreachable",
-			    e.msg);
+		if (!fwd_from_here(p, f))
+			fwd_problem(f, 503, "urn:concord:problem:unavailable",
+				    "sequencer unreachable", e.msg);
 		return;
 	}
 	if (f->post)
@@ -1069,7 +1150,7 @@ static void fwd_run(struct peer *p, struct peer_fwd *f, struct http **h)
 	if (r.status == 0) {
 		if (f->post)
 			fwd_queue(p, f, url, e.msg[0] ? e.msg : "unreachable", QUEUED_AWAY);
-		else
+		else if (!fwd_from_here(p, f))
 			fwd_problem(f, 502, "urn:concord:problem:unavailable",
 				    "sequencer unreachable", e.msg);
 		goto out;

@@ -189,6 +189,51 @@ def test_sequencer_down_requests_wait_and_are_sent_again(fed):
         assert f"{4:064X}" in fed.nodes[m].http.record("tld/cn")["content"]
 
 
+def test_approve_through_a_follower_while_the_sequencer_is_down(fed):
+    """concord approve against a follower, with the sequencer stopped: the follower shows
+    the waiting proposal from its copy, the CLI signs it, the follower keeps the approval
+    (202) and hands it over once the sequencer is back."""
+    seqid = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    fol = [m for m in NODES if m != seqid][0]
+    seq, f = fed.nodes[seqid], fed.nodes[fol]
+    st, done, _ = fed.propose(seq.http, ["cn"], cn_ds_ops(seq.http, 50))
+    assert st == 201, done
+    body = fed.body(seq.http, "za", ds_ops(seq.http, "org", 51))
+    st, _, j = seq.http.post("/v1/proposals", note(body, fed.keys["za"]))
+    assert st == 202 and j["status"] == "pending", j
+    pid = j["id"]
+    posted = int(time.time())
+    deadline = time.time() + 30
+    while f.http.get("/v1/network")[2]["pending_copied_at"] <= posted:  # a copy taken since
+        assert time.time() < deadline, f"{fol} keeps no copy of the pending proposals"
+        time.sleep(0.1)
+    fed.wait_all(done["index"] + 1, [fol])
+    seq.stop()
+    try:
+        st, _, p = f.http.get(f"/v1/proposals/{done['id']}")  # decided: from its own log
+        assert st == 200 and p["status"] == "accepted" and "copy" not in p, (st, p)
+        st, _, p = f.http.get(f"/v1/proposals/{pid}")  # waiting: from its copy, said so
+        assert st == 200 and p["status"] == "pending" and p["signers"] == ["za"], (st, p)
+        assert p["copy"]["from"] == seq.url.rstrip("/") and p["copy"]["taken"] >= posted, p
+        assert f.http.get(f"/v1/proposals/{'0' * 64}")[0] == 502  # only the sequencer knows
+        r = cli("approve", "--key", fed.key_file("br"), "--node", f.url, pid)
+        assert r.stdout.splitlines()[:2] == [pid, "queued"], r.stdout
+    finally:
+        fed.start(seqid)
+    deadline = time.time() + 60
+    while True:
+        st, _, p = seq.http.get(f"/v1/proposals/{pid}")
+        if st == 200 and p["signers"] == ["br", "za"]:
+            break
+        assert time.time() < deadline, (st, p, f.log_text()[-2000:])
+        time.sleep(0.1)
+    assert p["status"] == "pending", p  # de or cn, and isoc, still to approve
+    for m in ["cn", "de"]:  # decided, so that it waits at no later sequencer
+        st, _, j = seq.http.post(f"/v1/proposals/{pid}/objections",
+                                 objection(ORIGIN, pid, fed.keys[m]))
+    assert st == 200 and j["status"] == "rejected", j
+
+
 def test_follower_restarts_and_catches_up(fed):
     isoc = fed.nodes["isoc"]
     isoc.stop()
