@@ -284,11 +284,103 @@ static long status_of(int code)
 	}
 }
 
+struct batch_quota {	     /* the notes of a batch its decider deferred (429) */
+	unsigned char *flag; /* one per note, 1: deferred */
+	size_t n, nset;	     /* notes, flags set */
+};
+
+static int quota_flag(struct batch_quota *q, size_t i, size_t n)
+{
+	if (q->flag == NULL) {
+		if ((q->flag = calloc(n, 1)) == NULL)
+			return CC_ENOMEM;
+		q->n = n;
+	}
+	if (i < q->n && !q->flag[i]) {
+		q->flag[i] = 1;
+		q->nset++;
+	}
+	return 0;
+}
+
+/* The sequencer's answer to a batch: which notes it deferred (error status 429). 1 when it
+ * could not decide one now (5xx): the whole batch is kept then, as peer_local keeps it;
+ * negative when out of memory (kept too). */
+static int quota_of_answer(struct batch_quota *q, const struct cbuf *body, struct cc_err *e)
+{
+	json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL), *results, *it;
+	size_t i;
+	int ret = 0;
+
+	results = json_object_get(j, "results");
+	if (!json_is_array(results))
+		node_log("warning: the sequencer's answer to a queued batch lists no results: "
+			 "proposals of it it deferred (429), if any, are not kept");
+	json_array_foreach(results, i, it)
+	{
+		json_t *err = json_object_get(it, "error"), *st = json_object_get(err, "status");
+		json_int_t code = json_is_integer(st) ? json_integer_value(st) : 0;
+		const char *why = json_string_value(json_object_get(err, "detail"));
+
+		if (code >= 500) {
+			ret = 1;
+			cc_fail(e, CC_EAGAIN, "proposal %zu of the batch not decided now: %s", i,
+				why ? why : "");
+			break;
+		}
+		if (code == 429 && quota_flag(q, i, json_array_size(results)) < 0) {
+			ret = cc_fail(e, CC_ENOMEM, "out of memory");
+			break;
+		}
+	}
+	json_decref(j);
+	return ret;
+}
+
+/* A kept batch, answered: the notes its decider deferred are kept one by one, each asked
+ * again as a deferred proposal is (received 0). One transaction with the batch's removal,
+ * so that neither a crash nor a forwarder looking at the outbox meanwhile sees the batch
+ * gone and its deferred notes not yet there. */
+static int outbox_keep_deferred(struct peer *p, int64_t seq, const struct cbuf *batch,
+				const struct batch_quota *q, struct cc_err *e)
+{
+	struct cc_err fe = {0};
+	const char *note;
+	size_t pos = 0, nlen, i = 0;
+	int ret, more = 1;
+
+	pthread_mutex_lock(&p->st_mu);
+	ret = store_begin(p->st, e);
+	while (ret == 0 && more) {
+		more =
+		    note_batch_next(batch->p ? batch->p : "", batch->len, &pos, &note, &nlen, &fe);
+		if (more < 0) {
+			/* The decider read these very bytes; a batch that no longer reads is no
+			 * reason to send it for ever: what was read is kept, the rest said. */
+			node_log("warning: a queued batch no longer reads after note %zu (%s): the "
+				 "notes after it the sequencer deferred are not kept",
+				 i, fe.msg);
+			more = 0;
+		}
+		if (more == 1 && i < q->n && q->flag[i])
+			ret = store_outbox_put(p->st, "/v1/proposals", note, nlen, 0, e);
+		i++;
+	}
+	if (ret == 0)
+		ret = store_outbox_del(p->st, seq, e);
+	if (ret == 0)
+		ret = store_commit(p->st, e);
+	if (ret < 0)
+		store_rollback(p->st);
+	pthread_mutex_unlock(&p->st_mu);
+	return ret;
+}
+
 /* A request the outbox kept, decided here: this node sequences now (a failover named it
  * while its requests waited for the old sequencer). The HTTP status the sequencer would
  * have answered, with why in msg. */
 static long peer_local(struct peer *p, const char *path, const char *body, size_t len,
-		       struct cc_err *msg)
+		       struct cc_err *msg, struct batch_quota *q)
 {
 	char id[PROPOSAL_ID_LEN + 1];
 	struct node_reply r = {0};
@@ -311,6 +403,11 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 					br.items[i].why ? br.items[i].why : "not now");
 				status = 503;
 			}
+		for (size_t i = 0; status == 200 && i < br.n; i++)
+			if (status_of(br.items[i].status) == 429 && quota_flag(q, i, br.n) < 0) {
+				cc_fail(msg, CC_ENOMEM, "out of memory");
+				status = 503;
+			}
 		node_batch_reply_free(&br);
 		return status;
 	}
@@ -331,16 +428,18 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 
 /* One step of a pass over the outbox (peer_outbox_pass): the request after *at, if any up
  * to last, sent to the sequencer through h, or decided here when h is NULL. 1 when it went
- * or was left for later, 0 at the end of the pass, negative when the sequencer could not be
- * reached. */
+ * or was left for later, 0 at the end of the pass, negative when it must be sent again: the
+ * sequencer could not be reached or decide it now, or this node could not store what the
+ * answer left to keep. */
 static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t last,
 			   int retry_deferred, struct cc_err *e)
 {
 	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
 	struct http_resp r = {0};
 	struct cc_err ae = {0};
+	struct batch_quota q = {0};
 	int64_t seq = 0, received = 0;
-	int ret;
+	int ret, batch, decided;
 
 	pthread_mutex_lock(&p->st_mu);
 	ret = store_outbox_next(p->st, *at, &seq, &path, &body, &received, e);
@@ -362,11 +461,15 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 			ret = 1;
 		goto out;
 	}
+	batch = strcmp(path.p, "/v1/proposals/batch") == 0;
 	if (h != NULL) {
+		/* a batch's answer has a result per note */
 		ret = http_post(h, path.p, "text/plain", body.p ? body.p : "", body.len,
-				HTTP_MAX_SMALL, &r, &ae);
+				batch ? HTTP_MAX_JSON : HTTP_MAX_SMALL, &r, &ae);
+		if (ret == 0 && batch && r.status == 200 && quota_of_answer(&q, &r.body, &ae) != 0)
+			r.status = 503;
 	} else {
-		r.status = peer_local(p, path.p, body.p ? body.p : "", body.len, &ae);
+		r.status = peer_local(p, path.p, body.p ? body.p : "", body.len, &ae, &q);
 		ret = r.status >= 300 ? -1 : 0;
 	}
 	if (r.status == 0 || r.status >= 500) {
@@ -384,16 +487,27 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 		}
 		goto out;
 	}
-	/* Answered: the sequencer decided, whatever it decided. */
+	/* Answered: the sequencer decided, whatever it decided; but a batch's notes it deferred
+	 * stay kept, as a single proposal it deferred would. */
+	decided = ret;
+	if (q.nset > 0) {
+		ret = outbox_keep_deferred(p, seq, &body, &q, e);
+	} else {
+		pthread_mutex_lock(&p->st_mu);
+		ret = store_outbox_del(p->st, seq, e);
+		pthread_mutex_unlock(&p->st_mu);
+	}
+	if (ret < 0)
+		goto out;
 	node_log("queued %s %s: HTTP %ld%s%s", path.p,
 		 h ? "handed to the sequencer" : "decided here, this node sequencing now", r.status,
-		 ret < 0 ? ", " : "", ret < 0 ? ae.msg : "");
-	pthread_mutex_lock(&p->st_mu);
-	ret = store_outbox_del(p->st, seq, e);
-	pthread_mutex_unlock(&p->st_mu);
-	if (ret == 0)
-		ret = 1;
+		 decided < 0 ? ", " : "", decided < 0 ? ae.msg : "");
+	if (q.nset > 0)
+		node_log("queued %s: %zu of its proposals deferred (429), kept, sent again later",
+			 path.p, q.nset);
+	ret = 1;
 out:
+	free(q.flag);
 	http_resp_free(&r);
 	cbuf_free(&path);
 	cbuf_free(&body);

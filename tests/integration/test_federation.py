@@ -775,20 +775,27 @@ def test_a_change_kept_for_the_old_sequencer_is_decided_by_the_node_that_takes_o
     fed.wait_all(named.tree_size())
 
 
+def fill_share(fed, m):
+    """1,000 gTLD changes by m in one batch to the sequencer, enough to fill m's share of
+    pending proposals there: (sequencer id, its node, a follower, tld/org's content, the
+    batch's results)."""
+    seqid = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
+    fol = [n for n in NODES if n != seqid][0]
+    seq, f = fed.nodes[seqid], fed.nodes[fol]
+    content = seq.http.record("tld/org")["content"]
+    full = [note(fed.body(seq.http, m, [("put", "tld/org", new_ds(content, f"{m}full{i}"))]),
+                 fed.keys[m]) for i in range(1000)]
+    st, _, data = post_batch(seq, frame(*full))
+    assert st == 200, data
+    return seqid, seq, f, content, json.loads(data)["results"]
+
+
 def test_approvals_wait_behind_a_proposal_the_sequencer_deferred(fed):
     """A follower keeps a proposal while the sequencer is away; back, the sequencer defers it
     (429: its proposer's share is full there). Approvals given to the follower meanwhile and
     after wait behind it, instead of being lost to the sequencer's 404, and reach the
     sequencer with it once its proposer has room again."""
-    seqid = fed.nodes["isoc"].http.get("/v1/network")[2]["sequencer"]
-    fol = [m for m in NODES if m != seqid][0]
-    seq, f = fed.nodes[seqid], fed.nodes[fol]
-    content = seq.http.record("tld/org")["content"]
-    full = [note(fed.body(seq.http, "br", [("put", "tld/org", new_ds(content, f"full{i}"))]),
-                 fed.keys["br"]) for i in range(1000)]
-    st, _, data = post_batch(seq, frame(*full))
-    assert st == 200, data
-    results = json.loads(data)["results"]
+    seqid, seq, f, content, results = fill_share(fed, "br")
     assert {r.get("status") for r in results} == {"pending"}
     body = fed.body(f.http, "br", [("put", "tld/org", new_ds(content, "kept"))])
     pid = proposal_id(body)
@@ -824,6 +831,46 @@ def test_approvals_wait_behind_a_proposal_the_sequencer_deferred(fed):
         assert time.time() < deadline, (st, p)
         time.sleep(0.1)
     assert p["status"] == "pending", p  # the technical chamber has not approved yet
+
+
+def test_a_kept_batch_keeps_what_the_sequencer_deferred(fed):
+    """A batch kept on a follower while the sequencer is away; back, the sequencer answers
+    it with 429 for its two proposals (their proposer's share is full there). The follower
+    keeps those two and sends them again until there is room, rather than dropping them
+    with the batch's answer."""
+    seqid, seq, f, content, results = fill_share(fed, "za")
+    waiting = [r["id"] for r in results if r.get("status") == "pending"]
+    assert len(waiting) >= 2, results[:3]
+    assert all(r.get("status") == "pending" or r["error"]["status"] == 429 for r in results)
+    kept = [fed.body(f.http, "za", [("put", "tld/org", new_ds(content, f"zkept{i}"))])
+            for i in range(2)]
+    seq.kill()
+    try:
+        st, _, data = post_batch(f, frame(*(note(b, fed.keys["za"]) for b in kept)))
+        assert st == 202 and json.loads(data)["status"] == "queued", data
+    finally:
+        fed.start(seqid)
+    said = "queued /v1/proposals/batch: 2 of its proposals deferred (429), kept, sent again later"
+    deadline = time.time() + 60
+    while said not in f.log_text():
+        assert time.time() < deadline, f.log_text()[-3000:]
+        time.sleep(0.1)
+    for pid in map(proposal_id, kept):
+        assert seq.http.get(f"/v1/proposals/{pid}")[0] == 404  # deferred: not there yet
+    for pid in waiting[:2]:  # room for two: two governments reject two of the thousand
+        for m in ["cn", "de"]:
+            st, _, j = seq.http.post(f"/v1/proposals/{pid}/objections",
+                                     objection(ORIGIN, pid, fed.keys[m]))
+        assert st == 200 and j["status"] == "rejected", j
+    deadline = time.time() + 60
+    for pid in map(proposal_id, kept):
+        while True:
+            st, _, p = seq.http.get(f"/v1/proposals/{pid}")
+            if st == 200:
+                break
+            assert time.time() < deadline, (pid, f.log_text()[-3000:])
+            time.sleep(0.2)
+        assert p["status"] == "pending" and p["signers"] == ["za"], p
 
 
 def test_verify_every_node(fed):
