@@ -110,7 +110,7 @@ int node_hand_on(struct node *n, struct store *s, struct cc_err *e)
 		ret = store_proposal_forget_pending(s, v[i]->p.id, e);
 	if (ret == 0)
 		ret = store_commit(s, e);
-	else
+	if (ret < 0) /* a COMMIT that failed (busy) leaves the transaction open */
 		store_rollback(s);
 	if (ret < 0)
 		goto out;

@@ -92,7 +92,7 @@ static int node_cut_unconfirmed(struct node *n, const char *ck, size_t len, uint
 			ret = store_entries_cut(n->wr, size, e);
 		if (ret == 0)
 			ret = store_commit(n->wr, e);
-		else
+		if (ret < 0) /* a COMMIT that failed (busy) leaves the transaction open */
 			store_rollback(n->wr);
 		if (ret < 0)
 			goto out;
@@ -120,13 +120,10 @@ static int node_check_checkpoint(struct node *n, const char *text, size_t len, s
 		goto out;
 	/* Its own key, or any node's: it was checked when it was taken (a failover may have
 	 * named another sequencer since). */
-	for (size_t i = 0; i < note.nsigs; i++) {
-		signed_ok |= note_verify(&n->key.key, note.text, note.text_len, &note.sigs[i]) == 0;
-		for (size_t j = 0; !signed_ok && j < ledger_node_count(n->ledger); j++) {
-			have_seq = node_key_of(n, ledger_node_at(n->ledger, j)->id, &seq) == 0;
-			signed_ok = have_seq &&
-				    note_verify(&seq, note.text, note.text_len, &note.sigs[i]) == 0;
-		}
+	signed_ok = note_signed_by(&note, &n->key.key);
+	for (size_t j = 0; !signed_ok && j < ledger_node_count(n->ledger); j++) {
+		have_seq = node_key_of(n, ledger_node_at(n->ledger, j)->id, &seq) == 0;
+		signed_ok = have_seq && note_signed_by(&note, &seq);
 	}
 	if (!signed_ok) {
 		ret = cc_fail(e, CC_ESIG,

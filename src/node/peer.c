@@ -1160,7 +1160,7 @@ static void fwd_queue(struct peer *p, struct peer_fwd *f, const char *url, const
 }
 
 /* The sequencer out of reach, a GET of one proposal is answered from what this node holds:
- * its own records of decided proposals, else its copy of the proposals that waited at the
+ * its own record of a decided proposal, else its copy of the proposals that waited at the
  * sequencer (peer_copy_pending), marked "copy" with where and when that was taken. A member
  * can then still read a waiting proposal here and approve it: the approval is kept
  * (fwd_queue) and handed over once the sequencer answers. 1 when answered. */
@@ -1180,6 +1180,14 @@ static int fwd_from_here(struct peer *p, struct peer_fwd *f)
 	if (f->post || strncmp(f->path, prefix, sizeof(prefix) - 1) != 0 || !node_id_valid(id))
 		goto out;
 	ret = node_proposal(p->n, id, &out, &e);
+	/* a pending one held here is left over from when this node sequenced (handed on once
+	 * it follows): the sequencer's copy says more */
+	if (ret == 0 && (j = json_loadb(out.p, out.len, 0, NULL)) != NULL &&
+	    json_is_string(json_object_get(j, "status")) &&
+	    strcmp(json_string_value(json_object_get(j, "status")), "pending") == 0)
+		ret = CC_ENOENT;
+	json_decref(j);
+	j = NULL;
 	if (ret == 0) {
 		f->status = 200;
 		snprintf(f->ctype, sizeof(f->ctype), "application/json");
