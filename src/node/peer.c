@@ -426,18 +426,48 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 	return status;
 }
 
+#define PEER_FULL_MAX 64 /* proposers one pass over the outbox remembers as full */
+
+struct outbox_full { /* proposers the sequencer answered 429 in this pass */
+	char id[PEER_FULL_MAX][MEMBER_ID_MAX + 1];
+	size_t n;
+};
+
+/* The proposer a kept proposal (a whole note) names; "" when it does not read. */
+static void outbox_proposer(const struct cbuf *body, char out[MEMBER_ID_MAX + 1])
+{
+	struct note note = {0};
+	struct proposal pr = {0};
+
+	out[0] = '\0';
+	if (note_parse(&note, body->p ? body->p : "", body->len, NULL) == 0 &&
+	    proposal_parse(&pr, note.text, note.text_len, NULL) == 0)
+		snprintf(out, MEMBER_ID_MAX + 1, "%s", pr.proposer);
+	proposal_free(&pr);
+	note_free(&note);
+}
+
+static int outbox_full_has(const struct outbox_full *f, const char *id)
+{
+	for (size_t i = 0; id[0] != '\0' && i < f->n; i++)
+		if (strcmp(f->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
 /* One step of a pass over the outbox (peer_outbox_pass): the request after *at, if any up
  * to last, sent to the sequencer through h, or decided here when h is NULL. 1 when it went
  * or was left for later, 0 at the end of the pass, negative when it must be sent again: the
  * sequencer could not be reached or decide it now, or this node could not store what the
  * answer left to keep. */
 static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t last,
-			   int retry_deferred, struct cc_err *e)
+			   int retry_deferred, struct outbox_full *full, struct cc_err *e)
 {
 	struct cbuf path = CBUF_INIT, body = CBUF_INIT;
 	struct http_resp r = {0};
 	struct cc_err ae = {0};
 	struct batch_quota q = {0};
+	char proposer[MEMBER_ID_MAX + 1] = "";
 	int64_t seq = 0, received = 0;
 	int ret, batch, decided;
 
@@ -461,6 +491,14 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 			ret = 1;
 		goto out;
 	}
+	/* A proposer's share full at the sequencer in this pass stays full for the pass: its
+	 * other deferred proposals wait for the next, rather than each costing the sequencer a
+	 * signature check to be answered 429 again. */
+	if (received == 0 && strcmp(path.p, "/v1/proposals") == 0) {
+		outbox_proposer(&body, proposer);
+		if (outbox_full_has(full, proposer))
+			goto out;
+	}
 	batch = strcmp(path.p, "/v1/proposals/batch") == 0;
 	if (h != NULL) {
 		/* a batch's answer has a result per note */
@@ -480,6 +518,11 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 		/* Not decided: its proposer's share at the sequencer is full for now. Kept; the
 		 * others, before and after it, do not wait for it. */
 		ret = 1;
+		if (proposer[0] == '\0' && strcmp(path.p, "/v1/proposals") == 0)
+			outbox_proposer(&body, proposer);
+		if (proposer[0] != '\0' && full->n < PEER_FULL_MAX &&
+		    !outbox_full_has(full, proposer))
+			snprintf(full->id[full->n++], MEMBER_ID_MAX + 1, "%s", proposer);
 		if (received != 0) {
 			node_log("queued %s kept, sent again later: %s", path.p, ae.msg);
 			if ((ret = outbox_mark(p, seq, 0, e)) == 0)
@@ -530,6 +573,7 @@ static int peer_stopping(struct peer *p)
  * when the sequencer could not be reached (the rest waits for the next pass). */
 static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 {
+	struct outbox_full full = {.n = 0};
 	int64_t at = 0, last = 0;
 	time_t now = time(NULL);
 	int retry = now >= p->defer_next, ret;
@@ -540,7 +584,7 @@ static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 	if (ret == 0 && last == 0)
 		return 0; /* empty */
 	while (ret == 0 && !peer_stopping(p) &&
-	       (ret = peer_outbox_one(p, h, &at, last, retry, e)) == 1)
+	       (ret = peer_outbox_one(p, h, &at, last, retry, &full, e)) == 1)
 		ret = 0;
 	if (retry)
 		p->defer_next = now + PEER_DEFER_SEC;
