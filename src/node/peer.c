@@ -430,6 +430,7 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 
 struct outbox_full { /* proposers the sequencer answered 429 in this pass */
 	char id[PEER_FULL_MAX][MEMBER_ID_MAX + 1];
+	size_t len[PEER_FULL_MAX]; /* the smallest proposal of each refused */
 	size_t n;
 };
 
@@ -447,12 +448,31 @@ static void outbox_proposer(const struct cbuf *body, char out[MEMBER_ID_MAX + 1]
 	note_free(&note);
 }
 
-static int outbox_full_has(const struct outbox_full *f, const char *id)
+/* Whether a proposal of len bytes by id would meet a share the sequencer found full in this
+ * pass: one as large as one it refused (a share is bounded in count and in bytes). */
+static int outbox_full_has(const struct outbox_full *f, const char *id, size_t len)
 {
 	for (size_t i = 0; id[0] != '\0' && i < f->n; i++)
 		if (strcmp(f->id[i], id) == 0)
-			return 1;
+			return len >= f->len[i];
 	return 0;
+}
+
+/* Remembers that the sequencer refused a proposal of len bytes by id (429) in this pass. */
+static void outbox_full_add(struct outbox_full *f, const char *id, size_t len)
+{
+	size_t i = 0;
+
+	while (i < f->n && strcmp(f->id[i], id) != 0)
+		i++;
+	if (id[0] == '\0' || i == PEER_FULL_MAX)
+		return;
+	if (i == f->n) {
+		snprintf(f->id[f->n], MEMBER_ID_MAX + 1, "%s", id);
+		f->len[f->n++] = len;
+	} else if (len < f->len[i]) {
+		f->len[i] = len;
+	}
 }
 
 /* One step of a pass over the outbox (peer_outbox_pass): the request after *at, if any up
@@ -491,12 +511,12 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 			ret = 1;
 		goto out;
 	}
-	/* A proposer's share full at the sequencer in this pass stays full for the pass: its
-	 * other deferred proposals wait for the next, rather than each costing the sequencer a
-	 * signature check to be answered 429 again. */
+	/* A proposer's share found full at the sequencer in this pass stays full for the pass:
+	 * its other deferred proposals, as large as one refused, wait for the next rather than
+	 * each costing the sequencer a signature check to be answered 429 again. */
 	if (received == 0 && strcmp(path.p, "/v1/proposals") == 0) {
 		outbox_proposer(&body, proposer);
-		if (outbox_full_has(full, proposer))
+		if (outbox_full_has(full, proposer, body.len))
 			goto out;
 	}
 	batch = strcmp(path.p, "/v1/proposals/batch") == 0;
@@ -516,13 +536,12 @@ static int peer_outbox_one(struct peer *p, struct http *h, int64_t *at, int64_t 
 	}
 	if (r.status == 429) {
 		/* Not decided: its proposer's share at the sequencer is full for now. Kept; the
-		 * others, before and after it, do not wait for it. */
+		 * others, before and after it, do not wait for it (but for the same proposer's
+		 * as large, in this pass). */
 		ret = 1;
 		if (proposer[0] == '\0' && strcmp(path.p, "/v1/proposals") == 0)
 			outbox_proposer(&body, proposer);
-		if (proposer[0] != '\0' && full->n < PEER_FULL_MAX &&
-		    !outbox_full_has(full, proposer))
-			snprintf(full->id[full->n++], MEMBER_ID_MAX + 1, "%s", proposer);
+		outbox_full_add(full, proposer, body.len);
 		if (received != 0) {
 			node_log("queued %s kept, sent again later: %s", path.p, ae.msg);
 			if ((ret = outbox_mark(p, seq, 0, e)) == 0)
@@ -569,8 +588,9 @@ static int peer_stopping(struct peer *p)
 
 /* Sends what the outbox holds to the sequencer through h (NULL: this node sequences now and
  * decides them itself), oldest first, once each: requests that wait for a deferred proposal
- * are passed over, deferred ones are asked again only every PEER_DEFER_SEC. 0, or negative
- * when the sequencer could not be reached (the rest waits for the next pass). */
+ * are passed over, deferred ones are asked again only every PEER_DEFER_SEC (and not past one
+ * of their proposer's as large that the sequencer deferred again in this pass). 0, or
+ * negative when the sequencer could not be reached (the rest waits for the next pass). */
 static int peer_outbox_pass(struct peer *p, struct http *h, struct cc_err *e)
 {
 	struct outbox_full full = {.n = 0};
@@ -1224,8 +1244,8 @@ static int fwd_from_here(struct peer *p, struct peer_fwd *f)
 	if (f->post || strncmp(f->path, prefix, sizeof(prefix) - 1) != 0 || !node_id_valid(id))
 		goto out;
 	ret = node_proposal(p->n, id, &out, &e);
-	/* a pending one held here is left over from when this node sequenced (handed on once
-	 * it follows): the sequencer's copy says more */
+	/* a pending one held here is left over from when this node sequenced, and is handed on
+	 * to the sequencer shortly (node_hand_on): where it stands is the sequencer's to say */
 	if (ret == 0 && (j = json_loadb(out.p, out.len, 0, NULL)) != NULL &&
 	    json_is_string(json_object_get(j, "status")) &&
 	    strcmp(json_string_value(json_object_get(j, "status")), "pending") == 0)
@@ -1269,7 +1289,7 @@ static int fwd_from_here(struct peer *p, struct peer_fwd *f)
 		goto out;
 	/* waiting then, but past its expiry now: the sequencer would say so too */
 	when = json_string_value(json_object_get(found, "expires"));
-	if (when && tfmt_parse(when, &expires) == 0 && expires <= (int64_t)time(NULL))
+	if (when && tfmt_parse(when, &expires) == 0 && (int64_t)time(NULL) > expires)
 		json_object_set_new(found, "status", json_string("expired"));
 	fwd_json(f, 200, "application/json", json_incref(found));
 	answered = 1;
