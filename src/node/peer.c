@@ -162,20 +162,28 @@ struct deferred_q {
 	const char *path; /* the path a whole note for it may have been posted to */
 };
 
+/* A kept proposal (a whole note), read: 0 with pr filled (the caller frees it). */
+static int outbox_read(const void *body, size_t len, struct proposal *pr)
+{
+	struct note note = {0};
+	int ret = note_parse(&note, body, len, NULL);
+
+	if (ret == 0)
+		ret = proposal_parse(pr, note.text, note.text_len, NULL);
+	note_free(&note);
+	return ret;
+}
+
 static int deferred_is(void *ctx, const char *path, const void *body, size_t len)
 {
 	const struct deferred_q *q = ctx;
-	struct note note = {0};
 	struct proposal pr = {0};
 	int same;
 
 	if (strcmp(path, q->path) == 0)
 		return 1; /* a whole note posted for its approvals, taken as the proposal */
-	same = note_parse(&note, body, len, NULL) == 0 &&
-	       proposal_parse(&pr, note.text, note.text_len, NULL) == 0 &&
-	       strcmp(pr.id, q->id) == 0;
+	same = outbox_read(body, len, &pr) == 0 && strcmp(pr.id, q->id) == 0;
 	proposal_free(&pr);
-	note_free(&note);
 	return same;
 }
 
@@ -437,15 +445,12 @@ struct outbox_full { /* proposers the sequencer answered 429 in this pass */
 /* The proposer a kept proposal (a whole note) names; "" when it does not read. */
 static void outbox_proposer(const struct cbuf *body, char out[MEMBER_ID_MAX + 1])
 {
-	struct note note = {0};
 	struct proposal pr = {0};
 
 	out[0] = '\0';
-	if (note_parse(&note, body->p ? body->p : "", body->len, NULL) == 0 &&
-	    proposal_parse(&pr, note.text, note.text_len, NULL) == 0)
+	if (outbox_read(body->p ? body->p : "", body->len, &pr) == 0)
 		snprintf(out, MEMBER_ID_MAX + 1, "%s", pr.proposer);
 	proposal_free(&pr);
-	note_free(&note);
 }
 
 /* Whether a proposal of len bytes by id would meet a share the sequencer found full in this
