@@ -404,18 +404,19 @@ static long peer_local(struct peer *p, const char *path, const char *body, size_
 		if (br.status < 0)
 			*msg = br.err;
 		/* an item this node could not decide now keeps the batch (the others, given
-		 * again, are known by their ids) */
-		for (size_t i = 0; status == 200 && i < br.n; i++)
-			if (status_of(br.items[i].status) == 503) {
+		 * again, are known by their ids); the flags of those deferred then go unused */
+		for (size_t i = 0; status == 200 && i < br.n; i++) {
+			long st = status_of(br.items[i].status);
+
+			if (st == 503)
 				cc_fail(msg, CC_EAGAIN, "%s",
 					br.items[i].why ? br.items[i].why : "not now");
-				status = 503;
-			}
-		for (size_t i = 0; status == 200 && i < br.n; i++)
-			if (status_of(br.items[i].status) == 429 && quota_flag(q, i, br.n) < 0) {
+			else if (st == 429 && quota_flag(q, i, br.n) < 0)
 				cc_fail(msg, CC_ENOMEM, "out of memory");
-				status = 503;
-			}
+			else
+				continue;
+			status = 503;
+		}
 		node_batch_reply_free(&br);
 		return status;
 	}
